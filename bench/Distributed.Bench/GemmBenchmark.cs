@@ -1,0 +1,46 @@
+using System.Diagnostics;
+using Distributed.Shared.Numerics;
+
+namespace Distributed.Bench;
+
+/// <summary>GFLOP/s of <see cref="Gemm"/> at the shapes of one training step of the default MLP.</summary>
+public static class GemmBenchmark
+{
+    public sealed record Shape(string Name, bool TransA, bool TransB, int M, int N, int K);
+
+    public static readonly Shape[] MlpShapes =
+    [
+        new("X·W1 (128x784·784x256)", false, false, 128, 256, 784),
+        new("Xᵀ·dZ1 (784x128·128x256)", true, false, 784, 256, 128),
+        new("dZ2·W2ᵀ (128x128·128x256)", false, true, 128, 256, 128),
+        new("1024³", false, false, 1024, 1024, 1024),
+    ];
+
+    /// <summary>Median GFLOP/s over <paramref name="repeats"/> timed runs of at least ~50 ms each.</summary>
+    public static double Measure(Shape s, int threads, int repeats = 5)
+    {
+        var rng = new Random(1);
+        var a = new float[s.M * s.K];
+        var b = new float[s.K * s.N];
+        var c = new float[s.M * s.N];
+        foreach (var x in new[] { a, b }) for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble();
+        int old = Gemm.MaxThreads;
+        Gemm.MaxThreads = threads;
+        try
+        {
+            double flops = 2.0 * s.M * s.N * s.K;
+            int inner = Math.Max(1, (int)(5e9 / 60 / flops));
+            for (int i = 0; i < inner; i++) Gemm.Multiply(s.TransA, s.TransB, s.M, s.N, s.K, 1f, a, b, 0f, c);
+            var results = new List<double>();
+            for (int r = 0; r < repeats; r++)
+            {
+                var sw = Stopwatch.StartNew();
+                for (int i = 0; i < inner; i++) Gemm.Multiply(s.TransA, s.TransB, s.M, s.N, s.K, 1f, a, b, 0f, c);
+                results.Add(flops * inner / sw.Elapsed.TotalSeconds / 1e9);
+            }
+            results.Sort();
+            return results[results.Count / 2];
+        }
+        finally { Gemm.MaxThreads = old; }
+    }
+}

@@ -1,0 +1,321 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Distributed.Shared.Numerics;
+
+/// <summary>
+/// Row-major single-precision matrix product, C = alpha·op(A)·op(B) + beta·C, with B packed into
+/// 16-column panels and A into 6-row panels, and a 6×16 AVX2/FMA micro-kernel (Goto/BLIS layout).
+/// </summary>
+/// <remarks>
+/// Determinism invariant: every element of C is the fused-multiply-add chain over k in increasing
+/// order, restarted at each <see cref="KC"/> boundary and added to C as <c>alpha·acc + beta·C</c>.
+/// Blocking over m and n and the split between threads never change that order, so the result is
+/// the same bits for any thread count; the scalar fallback uses <see cref="MathF.FusedMultiplyAdd"/>
+/// in the same order and gives the same bits as the SIMD path.
+/// </remarks>
+public static class Gemm
+{
+    public const int MR = 6;
+    public const int NR = 16;
+    public const int KC = 256;
+    public const int MC = 96;
+    public const int NC = 512;
+
+    /// <summary>Below this many flops (2·m·n·k) a product runs on the calling thread only.</summary>
+    public const long ParallelThresholdFlops = 4_000_000;
+
+    /// <summary>Threads a product may use (1 = calling thread only).</summary>
+    public static int MaxThreads { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>True when the AVX2/FMA micro-kernel runs; tests set it false to exercise the fallback.</summary>
+    public static bool UseSimd { get; set; } = SimdAvailable;
+
+    public static bool SimdAvailable => Avx.IsSupported && Fma.IsSupported;
+
+    /// <summary>C[m×n] = alpha·op(A)[m×k]·op(B)[k×n] + beta·C; op(X) is X or Xᵀ; ld* are row strides.</summary>
+    public static void Multiply(bool transA, bool transB, int m, int n, int k, float alpha,
+        float[] a, int aOffset, int lda, float[] b, int bOffset, int ldb, float beta, float[] c, int cOffset, int ldc)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        if (m == 0 || n == 0) return;
+        CheckExtent(a, aOffset, lda, transA ? k : m, transA ? m : k, nameof(a));
+        CheckExtent(b, bOffset, ldb, transB ? n : k, transB ? k : n, nameof(b));
+        CheckExtent(c, cOffset, ldc, m, n, nameof(c));
+
+        var part = new Problem(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc);
+        long flops = 2L * m * n * k;
+        int threads = Math.Min(MaxThreads, Environment.ProcessorCount);
+        if (threads <= 1 || flops < ParallelThresholdFlops)
+        {
+            part.RunSerial();
+            return;
+        }
+        var parts = part.Split(threads);
+        Parallel.For(0, parts.Length, new ParallelOptions { MaxDegreeOfParallelism = parts.Length }, i => parts[i].RunSerial());
+    }
+
+    /// <summary>Convenience overload for whole, dense row-major arrays.</summary>
+    public static void Multiply(bool transA, bool transB, int m, int n, int k, float alpha,
+        float[] a, float[] b, float beta, float[] c) =>
+        Multiply(transA, transB, m, n, k, alpha, a, 0, transA ? m : k, b, 0, transB ? k : n, beta, c, 0, n);
+
+    private static void CheckExtent(float[] x, int offset, int ld, int rows, int cols, string name)
+    {
+        if (rows == 0 || cols == 0) return;
+        if (ld < cols) throw new ArgumentException($"Leading dimension {ld} of {name} is smaller than its {cols} columns.", name);
+        long last = offset + (long)(rows - 1) * ld + cols;
+        if (offset < 0 || last > x.Length)
+            throw new ArgumentException($"{name} needs {last} elements from offset {offset} but has {x.Length}.", name);
+    }
+
+    /// <summary>One product over a sub-block of C; a thread runs one of these start to end.</summary>
+    private readonly record struct Problem(bool TransA, bool TransB, int M, int N, int K, float Alpha,
+        float[] A, int AOffset, int Lda, float[] B, int BOffset, int Ldb, float Beta, float[] C, int COffset, int Ldc)
+    {
+        /// <summary>Splits C into disjoint column (or row) blocks aligned to the micro-tile.</summary>
+        public Problem[] Split(int parts)
+        {
+            bool byColumns = N >= 2 * NR * parts || N >= M;
+            int extent = byColumns ? N : M;
+            int unit = byColumns ? NR : MR;
+            int units = (extent + unit - 1) / unit;
+            parts = Math.Max(1, Math.Min(parts, units));
+            var result = new Problem[parts];
+            int start = 0;
+            for (int p = 0; p < parts; p++)
+            {
+                int myUnits = units / parts + (p < units % parts ? 1 : 0);
+                int end = Math.Min(extent, start + myUnits * unit);
+                result[p] = byColumns ? Columns(start, end - start) : Rows(start, end - start);
+                start = end;
+            }
+            return result;
+        }
+
+        private Problem Columns(int j0, int count) => this with
+        {
+            N = count,
+            BOffset = BOffset + (TransB ? j0 * Ldb : j0),
+            COffset = COffset + j0,
+        };
+
+        private Problem Rows(int i0, int count) => this with
+        {
+            M = count,
+            AOffset = AOffset + (TransA ? i0 : i0 * Lda),
+            COffset = COffset + i0 * Ldc,
+        };
+
+        public void RunSerial()
+        {
+            if (K == 0)
+            {
+                ScaleC(Beta);
+                return;
+            }
+            var buffers = PackBuffers.ForThisThread();
+            bool simd = UseSimd;
+            for (int jc = 0; jc < N; jc += NC)
+            {
+                int nc = Math.Min(NC, N - jc);
+                for (int pc = 0; pc < K; pc += KC)
+                {
+                    int kc = Math.Min(KC, K - pc);
+                    float beta = pc == 0 ? Beta : 1f;
+                    PackB(buffers.B, pc, kc, jc, nc);
+                    for (int ic = 0; ic < M; ic += MC)
+                    {
+                        int mc = Math.Min(MC, M - ic);
+                        PackA(buffers.A, ic, mc, pc, kc);
+                        MacroKernel(buffers, simd, ic, mc, jc, nc, kc, beta);
+                    }
+                }
+            }
+        }
+
+        private void ScaleC(float beta)
+        {
+            for (int i = 0; i < M; i++)
+            {
+                var row = C.AsSpan(COffset + i * Ldc, N);
+                if (beta == 0f) row.Clear();
+                else for (int j = 0; j < N; j++) row[j] *= beta;
+            }
+        }
+
+        // op(A)[i, p]
+        private float AAt(int i, int p) => TransA ? A[AOffset + p * Lda + i] : A[AOffset + i * Lda + p];
+
+        // op(B)[p, j]
+        private float BAt(int p, int j) => TransB ? B[BOffset + j * Ldb + p] : B[BOffset + p * Ldb + j];
+
+        /// <summary>Packs op(A)[ic.., pc..] as MR-row panels, each kc steps of MR values, zero padded.</summary>
+        private void PackA(float[] packed, int ic, int mc, int pc, int kc)
+        {
+            int dst = 0;
+            for (int ir = 0; ir < mc; ir += MR)
+            {
+                int rows = Math.Min(MR, mc - ir);
+                for (int p = 0; p < kc; p++)
+                {
+                    for (int r = 0; r < rows; r++) packed[dst + r] = AAt(ic + ir + r, pc + p);
+                    for (int r = rows; r < MR; r++) packed[dst + r] = 0f;
+                    dst += MR;
+                }
+            }
+        }
+
+        /// <summary>Packs op(B)[pc.., jc..] as NR-column panels, each kc rows of NR values, zero padded.</summary>
+        private void PackB(float[] packed, int pc, int kc, int jc, int nc)
+        {
+            int dst = 0;
+            for (int jr = 0; jr < nc; jr += NR)
+            {
+                int cols = Math.Min(NR, nc - jr);
+                for (int p = 0; p < kc; p++)
+                {
+                    if (!TransB && cols == NR)
+                        B.AsSpan(BOffset + (pc + p) * Ldb + jc + jr, NR).CopyTo(packed.AsSpan(dst, NR));
+                    else
+                    {
+                        for (int j = 0; j < cols; j++) packed[dst + j] = BAt(pc + p, jc + jr + j);
+                        for (int j = cols; j < NR; j++) packed[dst + j] = 0f;
+                    }
+                    dst += NR;
+                }
+            }
+        }
+
+        private unsafe void MacroKernel(PackBuffers buffers, bool simd, int ic, int mc, int jc, int nc, int kc, float beta)
+        {
+            fixed (float* ap = buffers.A, bp = buffers.B, cp = C)
+            {
+                for (int jr = 0; jr < nc; jr += NR)
+                {
+                    int cols = Math.Min(NR, nc - jr);
+                    for (int ir = 0; ir < mc; ir += MR)
+                    {
+                        int rows = Math.Min(MR, mc - ir);
+                        float* cTile = cp + COffset + (ic + ir) * Ldc + jc + jr;
+                        float* aPanel = ap + ir * kc;
+                        float* bPanel = bp + jr * kc;
+                        if (simd) MicroKernel.Avx6x16(kc, aPanel, bPanel, cTile, Ldc, Alpha, beta, rows, cols);
+                        else MicroKernel.Scalar6x16(kc, aPanel, bPanel, cTile, Ldc, Alpha, beta, rows, cols);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Per-thread packing buffers, allocated once (they are reused by every product).</summary>
+    private sealed class PackBuffers
+    {
+        [ThreadStatic] private static PackBuffers? t_instance;
+        public readonly float[] A = new float[MC * KC];
+        public readonly float[] B = new float[KC * NC];
+
+        public static PackBuffers ForThisThread() => t_instance ??= new PackBuffers();
+    }
+}
+
+/// <summary>The 6×16 inner kernels: acc[r, j] = Σ_p a[p, r]·b[p, j]; then C = alpha·acc + beta·C.</summary>
+internal static unsafe class MicroKernel
+{
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Avx6x16(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int rows, int cols)
+    {
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Avx.LoadVector256(b);
+            var b1 = Avx.LoadVector256(b + 8);
+            var av = Vector256.Create(a[0]);
+            c00 = Fma.MultiplyAdd(av, b0, c00); c01 = Fma.MultiplyAdd(av, b1, c01);
+            av = Vector256.Create(a[1]);
+            c10 = Fma.MultiplyAdd(av, b0, c10); c11 = Fma.MultiplyAdd(av, b1, c11);
+            av = Vector256.Create(a[2]);
+            c20 = Fma.MultiplyAdd(av, b0, c20); c21 = Fma.MultiplyAdd(av, b1, c21);
+            av = Vector256.Create(a[3]);
+            c30 = Fma.MultiplyAdd(av, b0, c30); c31 = Fma.MultiplyAdd(av, b1, c31);
+            av = Vector256.Create(a[4]);
+            c40 = Fma.MultiplyAdd(av, b0, c40); c41 = Fma.MultiplyAdd(av, b1, c41);
+            av = Vector256.Create(a[5]);
+            c50 = Fma.MultiplyAdd(av, b0, c50); c51 = Fma.MultiplyAdd(av, b1, c51);
+            a += Gemm.MR;
+            b += Gemm.NR;
+        }
+        if (rows == Gemm.MR && cols == Gemm.NR)
+        {
+            StoreRow(c, c00, c01, alpha, beta); c += ldc;
+            StoreRow(c, c10, c11, alpha, beta); c += ldc;
+            StoreRow(c, c20, c21, alpha, beta); c += ldc;
+            StoreRow(c, c30, c31, alpha, beta); c += ldc;
+            StoreRow(c, c40, c41, alpha, beta); c += ldc;
+            StoreRow(c, c50, c51, alpha, beta);
+            return;
+        }
+        float* acc = stackalloc float[Gemm.MR * Gemm.NR];
+        c00.Store(acc); c01.Store(acc + 8); c10.Store(acc + 16); c11.Store(acc + 24);
+        c20.Store(acc + 32); c21.Store(acc + 40); c30.Store(acc + 48); c31.Store(acc + 56);
+        c40.Store(acc + 64); c41.Store(acc + 72); c50.Store(acc + 80); c51.Store(acc + 88);
+        StorePartial(acc, c, ldc, alpha, beta, rows, cols);
+    }
+
+    // C[0..16) = alpha·acc + beta·C (beta = 0 never reads C, so C may hold garbage).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow(float* c, Vector256<float> lo, Vector256<float> hi, float alpha, float beta)
+    {
+        if (alpha != 1f)
+        {
+            var va = Vector256.Create(alpha);
+            lo = Avx.Multiply(va, lo);
+            hi = Avx.Multiply(va, hi);
+        }
+        if (beta != 0f)
+        {
+            var vb = Vector256.Create(beta);
+            lo = Avx.Add(lo, Avx.Multiply(vb, Avx.LoadVector256(c)));
+            hi = Avx.Add(hi, Avx.Multiply(vb, Avx.LoadVector256(c + 8)));
+        }
+        Avx.Store(c, lo);
+        Avx.Store(c + 8, hi);
+    }
+
+    /// <summary>Reference kernel with the same operation order as <see cref="Avx6x16"/>, so the same bits.</summary>
+    public static void Scalar6x16(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int rows, int cols)
+    {
+        float* acc = stackalloc float[Gemm.MR * Gemm.NR];
+        new Span<float>(acc, Gemm.MR * Gemm.NR).Clear();
+        for (int p = 0; p < kc; p++)
+        {
+            for (int r = 0; r < Gemm.MR; r++)
+            {
+                float ar = a[r];
+                for (int j = 0; j < Gemm.NR; j++)
+                    acc[r * Gemm.NR + j] = MathF.FusedMultiplyAdd(ar, b[j], acc[r * Gemm.NR + j]);
+            }
+            a += Gemm.MR;
+            b += Gemm.NR;
+        }
+        StorePartial(acc, c, ldc, alpha, beta, rows, cols);
+    }
+
+    private static void StorePartial(float* acc, float* c, int ldc, float alpha, float beta, int rows, int cols)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            for (int j = 0; j < cols; j++)
+            {
+                float v = acc[r * Gemm.NR + j];
+                if (alpha != 1f) v = alpha * v;
+                if (beta != 0f) v += beta * c[r * ldc + j];
+                c[r * ldc + j] = v;
+            }
+        }
+    }
+}

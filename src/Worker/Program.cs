@@ -1,0 +1,1 @@
+namespace Distributed.Worker; public static class Program { public static int Main() => 0; }
