@@ -1,0 +1,20 @@
+using System.Numerics;
+using MathNet.Numerics.LinearAlgebra;
+
+namespace Distributed.Shared.Layers;
+
+/// <summary>
+/// A differentiable layer on a batch (one sample per row). <see cref="Forward"/> caches what
+/// <see cref="Backward"/> needs; Backward overwrites (never accumulates) the parameter gradients.
+/// Returned matrices are buffers owned by the layer, valid until its next call.
+/// </summary>
+public interface ILayer<T> where T : struct, IFloatingPointIeee754<T>
+{
+    Matrix<T> Forward(Matrix<T> input);
+
+    /// <summary>Given dL/d(output), sets parameter gradients and returns dL/d(input) (null when not wanted).</summary>
+    Matrix<T>? Backward(Matrix<T> outputGradient, bool needInputGradient = true);
+
+    /// <summary>Parameters in their fixed order (for Dense: weight, then bias).</summary>
+    IReadOnlyList<Parameter<T>> Parameters { get; }
+}
