@@ -1,0 +1,32 @@
+using Distributed.Shared.Numerics;
+using MathNet.Numerics.LinearAlgebra;
+
+namespace Distributed.Shared.Data;
+
+/// <summary>Builds a batch's input (pixels / 255, one image per row) and one-hot targets from sample indices.</summary>
+public sealed class BatchBuilder
+{
+    private Matrix<float>? _x, _t;
+
+    public (Matrix<float> Inputs, Matrix<float> Targets) Build(ImageSet data, ReadOnlySpan<int> indices)
+    {
+        int n = indices.Length;
+        var x = MatrixStorage.Reuse(ref _x, n, data.PixelsPerImage);
+        var t = MatrixStorage.Reuse(ref _t, n, data.Classes);
+        var xv = x.Values();
+        var tv = t.Values();
+        Array.Clear(tv);
+        var pixels = data.Pixels;
+        int width = data.PixelsPerImage;
+        for (int i = 0; i < n; i++)
+        {
+            int sample = indices[i];
+            if ((uint)sample >= (uint)data.Count) throw new ArgumentOutOfRangeException(nameof(indices), $"sample {sample} is outside 0–{data.Count - 1}.");
+            int source = sample * width;
+            // x_{i,f} = pixel / 255, written down column f of the column-major batch.
+            for (int f = 0; f < width; f++) xv[f * n + i] = pixels[source + f] / 255f;
+            tv[data.Labels[sample] * n + i] = 1f;
+        }
+        return (x, t);
+    }
+}
