@@ -14,6 +14,10 @@ public static class GemmBenchmark
         new("Xᵀ·dZ1 (784x128·128x256)", true, false, 784, 256, 128),
         new("dZ2·W2ᵀ (128x128·128x256)", false, true, 128, 256, 128),
         new("1024³", false, false, 1024, 1024, 1024),
+        // The same products as MathNet's column-major layout hands them to the kernel (row-major transposes).
+        new("fwd1 as called: W1ᵀ·Xᵀ (256x784·784x128)", false, false, 256, 128, 784),
+        new("dW1 as called: dZ1ᵀ·X (256x128·128x784)", true, false, 256, 784, 128),
+        new("dX2 as called: W2·dZ2ᵀ (256x128·128x128)", false, false, 256, 128, 128),
     ];
 
     /// <summary>Median GFLOP/s over <paramref name="repeats"/> timed runs of at least ~50 ms each.</summary>

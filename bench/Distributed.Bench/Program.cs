@@ -1,11 +1,32 @@
+using Distributed.Shared.Data;
+
 namespace Distributed.Bench;
 
 public static class Program
 {
     public static int Main(string[] args)
     {
+        if (args.Contains("profile"))
+        {
+            var data = MnistLoader.Load(Path.Combine(FindRoot(), "data", "mnist"));
+            foreach (int threads in new[] { 1, 2 })
+            {
+                Distributed.Shared.Numerics.Gemm.MaxThreads = threads;
+                Console.WriteLine($"-- {threads} GEMM thread(s)");
+                StepProfile.Run(data.Train, 128, 1);
+                StepProfile.Run(data.Train, 128, 4);
+            }
+            return 0;
+        }
         foreach (var s in GemmBenchmark.MlpShapes)
             Console.WriteLine($"{s.Name,-30} 1 thread {GemmBenchmark.Measure(s, 1),6:F1}  2 threads {GemmBenchmark.Measure(s, 2),6:F1} GFLOP/s");
         return 0;
+    }
+
+    public static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(Environment.CurrentDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Distributed.sln"))) return dir.FullName;
+        throw new InvalidOperationException("Run from inside the repository.");
     }
 }

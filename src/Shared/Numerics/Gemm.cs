@@ -76,10 +76,14 @@ public static class Gemm
     private readonly record struct Problem(bool TransA, bool TransB, int M, int N, int K, float Alpha,
         float[] A, int AOffset, int Lda, float[] B, int BOffset, int Ldb, float Beta, float[] C, int COffset, int Ldc)
     {
-        /// <summary>Splits C into disjoint column (or row) blocks aligned to the micro-tile.</summary>
+        /// <summary>
+        /// Splits C into disjoint row or column blocks aligned to the micro-tile. Each thread packs its
+        /// own copy of the operand that is not split, so split along the dimension that leaves the
+        /// smaller operand to be packed twice: rows (A is split, B duplicated) when n &lt; m.
+        /// </summary>
         public Problem[] Split(int parts)
         {
-            bool byColumns = N >= 2 * NR * parts || N >= M;
+            bool byColumns = N >= M;
             int extent = byColumns ? N : M;
             int unit = byColumns ? NR : MR;
             int units = (extent + unit - 1) / unit;
@@ -147,45 +151,73 @@ public static class Gemm
             }
         }
 
-        // op(A)[i, p]
-        private float AAt(int i, int p) => TransA ? A[AOffset + p * Lda + i] : A[AOffset + i * Lda + p];
-
-        // op(B)[p, j]
-        private float BAt(int p, int j) => TransB ? B[BOffset + j * Ldb + p] : B[BOffset + p * Ldb + j];
-
         /// <summary>Packs op(A)[ic.., pc..] as MR-row panels, each kc steps of MR values, zero padded.</summary>
-        private void PackA(float[] packed, int ic, int mc, int pc, int kc)
+        private unsafe void PackA(float[] packed, int ic, int mc, int pc, int kc)
         {
-            int dst = 0;
-            for (int ir = 0; ir < mc; ir += MR)
+            fixed (float* a = A, dst0 = packed)
             {
-                int rows = Math.Min(MR, mc - ir);
-                for (int p = 0; p < kc; p++)
+                float* dst = dst0;
+                for (int ir = 0; ir < mc; ir += MR)
                 {
-                    for (int r = 0; r < rows; r++) packed[dst + r] = AAt(ic + ir + r, pc + p);
-                    for (int r = rows; r < MR; r++) packed[dst + r] = 0f;
-                    dst += MR;
+                    int rows = Math.Min(MR, mc - ir);
+                    int i = ic + ir;
+                    if (TransA)
+                    {
+                        // op(A)[i + r, p] = A[p, i + r]: the MR values of a step are contiguous.
+                        float* src = a + AOffset + (long)pc * Lda + i;
+                        for (int p = 0; p < kc; p++, dst += MR, src += Lda)
+                            for (int r = 0; r < MR; r++) dst[r] = r < rows ? src[r] : 0f;
+                    }
+                    else
+                    {
+                        // op(A)[i + r, p] = A[i + r, p]: MR rows read side by side.
+                        float* src = a + AOffset + (long)i * Lda + pc;
+                        for (int r = 0; r < MR; r++)
+                        {
+                            float* row = src + (long)r * Lda;
+                            float* d = dst + r;
+                            if (r < rows) for (int p = 0; p < kc; p++) d[p * MR] = row[p];
+                            else for (int p = 0; p < kc; p++) d[p * MR] = 0f;
+                        }
+                        dst += kc * MR;
+                    }
                 }
             }
         }
 
         /// <summary>Packs op(B)[pc.., jc..] as NR-column panels, each kc rows of NR values, zero padded.</summary>
-        private void PackB(float[] packed, int pc, int kc, int jc, int nc)
+        private unsafe void PackB(float[] packed, int pc, int kc, int jc, int nc)
         {
-            int dst = 0;
-            for (int jr = 0; jr < nc; jr += NR)
+            fixed (float* b = B, dst0 = packed)
             {
-                int cols = Math.Min(NR, nc - jr);
-                for (int p = 0; p < kc; p++)
+                float* dst = dst0;
+                for (int jr = 0; jr < nc; jr += NR)
                 {
-                    if (!TransB && cols == NR)
-                        B.AsSpan(BOffset + (pc + p) * Ldb + jc + jr, NR).CopyTo(packed.AsSpan(dst, NR));
+                    int cols = Math.Min(NR, nc - jr);
+                    int j = jc + jr;
+                    if (!TransB)
+                    {
+                        // op(B)[p, j..j+NR] is a contiguous run of row p.
+                        float* src = b + BOffset + (long)pc * Ldb + j;
+                        for (int p = 0; p < kc; p++, dst += NR, src += Ldb)
+                        {
+                            if (cols == NR) new Span<float>(src, NR).CopyTo(new Span<float>(dst, NR));
+                            else for (int c = 0; c < NR; c++) dst[c] = c < cols ? src[c] : 0f;
+                        }
+                    }
                     else
                     {
-                        for (int j = 0; j < cols; j++) packed[dst + j] = BAt(pc + p, jc + jr + j);
-                        for (int j = cols; j < NR; j++) packed[dst + j] = 0f;
+                        // op(B)[p, j + c] = B[j + c, p]: NR rows of B read side by side.
+                        float* src = b + BOffset + (long)j * Ldb + pc;
+                        for (int c = 0; c < NR; c++)
+                        {
+                            float* row = src + (long)c * Ldb;
+                            float* d = dst + c;
+                            if (c < cols) for (int p = 0; p < kc; p++) d[p * NR] = row[p];
+                            else for (int p = 0; p < kc; p++) d[p * NR] = 0f;
+                        }
+                        dst += kc * NR;
                     }
-                    dst += NR;
                 }
             }
         }

@@ -1,0 +1,69 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using Distributed.Shared.Optimizers;
+using Distributed.Shared.Training;
+
+namespace Distributed.Coordinator.Cli;
+
+/// <summary>The training options as command-line options, shared by every command that trains.</summary>
+public sealed class TrainingOptionsBinder
+{
+    private static readonly TrainingOptions Defaults = new();
+
+    public Option<int> Epochs { get; } = new("--epochs") { Description = "Passes over the training set.", DefaultValueFactory = _ => Defaults.Epochs };
+    public Option<int> BatchSize { get; } = new("--batch-size") { Description = "Global batch size (samples per optimizer step).", DefaultValueFactory = _ => Defaults.BatchSize };
+    public Option<int> Shards { get; } = new("--shards") { Description = "Virtual shards per global batch (fixed for the run; results do not depend on workers).", DefaultValueFactory = _ => Defaults.Shards };
+    public Option<string> Optimizer { get; } = new("--optimizer") { Description = $"One of {string.Join(", ", OptimizerNames.All)}.", DefaultValueFactory = _ => Defaults.Optimizer };
+    public Option<float> LearningRate { get; } = new("--lr") { Description = "Base learning rate.", DefaultValueFactory = _ => Defaults.LearningRate };
+    public Option<string> Schedule { get; } = new("--schedule") { Description = $"Learning-rate schedule: {string.Join(", ", LearningRateSchedule.Kinds)}.", DefaultValueFactory = _ => Defaults.Schedule };
+    public Option<float> Momentum { get; } = new("--momentum") { Description = "Momentum for sgd and nesterov.", DefaultValueFactory = _ => Defaults.Momentum };
+    public Option<float> WeightDecay { get; } = new("--weight-decay") { Description = "L2 (sgd) or decoupled (adam) weight decay.", DefaultValueFactory = _ => Defaults.WeightDecay };
+    public Option<int[]> Hidden { get; } = new("--hidden")
+    {
+        Description = "Hidden layer sizes, comma-separated.",
+        DefaultValueFactory = _ => Defaults.Hidden.ToArray(),
+        CustomParser = ParseSizes,
+    };
+    public Option<int> Seed { get; } = new("--seed") { Description = "Seed for initialisation and shuffling.", DefaultValueFactory = _ => Defaults.Seed };
+    public Option<int?> TrainLimit { get; } = new("--train-limit") { Description = "Use only the first N training images." };
+    public Option<int?> TestLimit { get; } = new("--test-limit") { Description = "Use only the first N test images." };
+    public Option<string> Data { get; } = new("--data") { Description = "Folder with the four MNIST IDX files (raw or .gz). Default: the bundled data/mnist." };
+    public Option<string> Out { get; } = new("--out") { Description = "Output folder for metrics.json and model.safetensors.", DefaultValueFactory = _ => "runs/latest" };
+    public Option<int> Threads { get; } = new("--threads") { Description = "Threads for matrix products (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
+
+    public IEnumerable<Option> All => [Epochs, BatchSize, Shards, Optimizer, LearningRate, Schedule, Momentum, WeightDecay, Hidden, Seed, TrainLimit, TestLimit, Data, Out, Threads];
+
+    public TrainingOptions Bind(ParseResult r) => new()
+    {
+        Epochs = r.GetValue(Epochs),
+        BatchSize = r.GetValue(BatchSize),
+        Shards = r.GetValue(Shards),
+        Optimizer = r.GetValue(Optimizer)!,
+        LearningRate = r.GetValue(LearningRate),
+        Schedule = r.GetValue(Schedule)!,
+        Momentum = r.GetValue(Momentum),
+        WeightDecay = r.GetValue(WeightDecay),
+        Hidden = r.GetValue(Hidden)!,
+        Seed = r.GetValue(Seed),
+        TrainLimit = r.GetValue(TrainLimit),
+        TestLimit = r.GetValue(TestLimit),
+    };
+
+    private static int[] ParseSizes(ArgumentResult result)
+    {
+        string text = string.Join(",", result.Tokens.Select(t => t.Value));
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        var sizes = new List<int>();
+        foreach (var part in parts)
+        {
+            if (part.Length == 0 && parts.Length == 1) return [];
+            if (!int.TryParse(part, out int size) || size <= 0)
+            {
+                result.AddError($"--hidden: '{text}' is not a comma-separated list of positive layer sizes such as 256,128 ('{part}' is not a positive integer).");
+                return [];
+            }
+            sizes.Add(size);
+        }
+        return sizes.ToArray();
+    }
+}

@@ -1,0 +1,16 @@
+namespace Distributed.Coordinator.Training;
+
+/// <summary>One epoch's figures, as printed and as written to metrics.json.</summary>
+public sealed record EpochMetrics(
+    int Epoch,
+    double TrainLoss,
+    double TrainAccuracy,
+    double TestLoss,
+    double TestAccuracy,
+    double SamplesPerSecond,
+    double TrainSeconds,
+    double EvaluationSeconds,
+    float LearningRate);
+
+/// <summary>The outcome of a run: per-epoch figures and the final weights.</summary>
+public sealed record TrainingResult(IReadOnlyList<EpochMetrics> Epochs, float[] FinalWeights, string FinalWeightsSha256, double TotalSeconds);

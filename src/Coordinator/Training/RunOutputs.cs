@@ -1,0 +1,83 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Distributed.Shared.Data;
+using Distributed.Shared.Layers;
+using Distributed.Shared.Models;
+using Distributed.Shared.Numerics;
+using Distributed.Shared.Training;
+
+namespace Distributed.Coordinator.Training;
+
+/// <summary>Writes a run's output folder: metrics.json and model.safetensors.</summary>
+public static class RunOutputs
+{
+    public const string MetricsFile = "metrics.json";
+    public const string ModelFile = "model.safetensors";
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    /// <summary>Creates the folder and proves it writable before any training time is spent.</summary>
+    public static void EnsureWritable(string folder)
+    {
+        try
+        {
+            Directory.CreateDirectory(folder);
+            string probe = Path.Combine(folder, $".write-test-{Environment.ProcessId}");
+            File.WriteAllText(probe, "");
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new OutputException(folder, e.Message);
+        }
+    }
+
+    public static void Write(string folder, string mode, TrainingOptions options, MnistData data, Sequential<float> model, TrainingResult result, object? extra = null)
+    {
+        var metrics = new
+        {
+            Mode = mode,
+            Model = Mlp.Describe(data.Train.PixelsPerImage, options.Hidden, data.Train.Classes),
+            ParameterCount = model.ParameterCount,
+            Config = options,
+            Data = new { data.Folder, TrainSamples = data.Train.Count, TestSamples = data.Test.Count, Sha256Verified = data.VerifiedFiles },
+            Kernel = new { Simd = Gemm.UseSimd, Threads = Gemm.MaxThreads },
+            result.Epochs,
+            FinalTestAccuracy = result.Epochs[^1].TestAccuracy,
+            result.FinalWeightsSha256,
+            result.TotalSeconds,
+            Extra = extra,
+        };
+        WriteAtomically(Path.Combine(folder, MetricsFile), path => File.WriteAllText(path, JsonSerializer.Serialize(metrics, Json)));
+        var meta = new Dictionary<string, string>
+        {
+            ["format"] = "pt",
+            ["architecture"] = metrics.Model,
+            ["final_weights_sha256"] = result.FinalWeightsSha256,
+        };
+        WriteAtomically(Path.Combine(folder, ModelFile), path => SafeTensorsFile.Write(path, SafeTensorsFile.FromModel(model), meta));
+    }
+
+    // Write beside, then rename: a crash never leaves a half-written file in place of a good one.
+    private static void WriteAtomically(string path, Action<string> write)
+    {
+        string temporary = path + ".tmp";
+        try
+        {
+            write(temporary);
+            File.Move(temporary, path, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new OutputException(path, e.Message);
+        }
+    }
+}
+
+/// <summary>An output that cannot be written; the message names the path.</summary>
+public sealed class OutputException(string path, string reason) : Exception($"{path}: cannot write output ({reason}).");

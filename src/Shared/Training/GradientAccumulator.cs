@@ -1,0 +1,87 @@
+using System.Numerics;
+using Distributed.Shared.Layers;
+using Distributed.Shared.Numerics;
+
+namespace Distributed.Shared.Training;
+
+/// <summary>
+/// Sums shard gradient sums in the order they are added (callers add in shard order), then turns
+/// the total into the batch's mean gradient: g = (((s₀ + s₁) + s₂) + …) / B. Flat vectors follow the
+/// model's parameter order. Float addition is not associative, so this order is part of the result.
+/// </summary>
+public sealed class GradientAccumulator(int length)
+{
+    private readonly float[] _total = new float[length];
+    private int _added;
+
+    public int Length => _total.Length;
+
+    public int ShardsAdded => _added;
+
+    public void Reset() => _added = 0;
+
+    /// <summary>Adds a flat shard gradient sum (as received from a worker).</summary>
+    public void Add(ReadOnlySpan<float> shardSum)
+    {
+        if (shardSum.Length != _total.Length)
+            throw new ArgumentException($"A shard gradient has {shardSum.Length} values, expected {_total.Length}.");
+        AddAt(0, shardSum);
+        _added++;
+    }
+
+    /// <summary>Adds the shard gradient sum held in a model's parameter gradients (single-process path).</summary>
+    public void Add(Sequential<float> model)
+    {
+        int offset = 0;
+        foreach (var p in model.Parameters)
+        {
+            AddAt(offset, p.Gradient.Values());
+            offset += p.Count;
+        }
+        _added++;
+    }
+
+    private void AddAt(int offset, ReadOnlySpan<float> shard)
+    {
+        var total = _total.AsSpan(offset, shard.Length);
+        if (_added == 0)
+        {
+            shard.CopyTo(total);
+            return;
+        }
+        int k = 0;
+        for (; k <= shard.Length - Vector<float>.Count; k += Vector<float>.Count)
+            (new Vector<float>(total[k..]) + new Vector<float>(shard[k..])).CopyTo(total[k..]);
+        for (; k < shard.Length; k++) total[k] += shard[k];
+    }
+
+    /// <summary>Writes g = total / batchSize into the model's parameter gradients.</summary>
+    public void WriteMeanTo(Sequential<float> model, int batchSize)
+    {
+        if (_added == 0) throw new InvalidOperationException("No shard gradient was added.");
+        int offset = 0;
+        foreach (var p in model.Parameters)
+        {
+            Divide(_total.AsSpan(offset, p.Count), batchSize, p.Gradient.Values());
+            offset += p.Count;
+        }
+    }
+
+    /// <summary>Writes g = total / batchSize into a flat vector.</summary>
+    public void WriteMeanTo(Span<float> mean, int batchSize)
+    {
+        if (_added == 0) throw new InvalidOperationException("No shard gradient was added.");
+        Divide(_total, batchSize, mean);
+    }
+
+    // g_k = total_k / B (a true division, exactly rounded in every lane and in the scalar tail alike)
+    private static void Divide(ReadOnlySpan<float> total, int batchSize, Span<float> result)
+    {
+        float b = batchSize;
+        var vb = new Vector<float>(b);
+        int k = 0;
+        for (; k <= total.Length - Vector<float>.Count; k += Vector<float>.Count)
+            (new Vector<float>(total[k..]) / vb).CopyTo(result[k..]);
+        for (; k < total.Length; k++) result[k] = total[k] / b;
+    }
+}

@@ -1,0 +1,60 @@
+namespace Distributed.Shared.Training;
+
+/// <summary>
+/// Everything that determines a training run's result. Two runs with equal options (and data)
+/// produce the same weights, bit for bit, whatever the number of workers.
+/// </summary>
+public sealed record TrainingOptions
+{
+    public int Epochs { get; init; } = 3;
+    public int BatchSize { get; init; } = 128;
+
+    /// <summary>Virtual shards per global batch: fixed by the run, independent of the workers alive.</summary>
+    public int Shards { get; init; } = 4;
+
+    public string Optimizer { get; init; } = OptimizerNames.Adam;
+    public float LearningRate { get; init; } = 0.002f;
+    public string Schedule { get; init; } = "cosine";
+    public float Momentum { get; init; } = 0.9f;
+    public float WeightDecay { get; init; }
+    public IReadOnlyList<int> Hidden { get; init; } = [256, 128];
+    public int Seed { get; init; } = 1;
+    public int? TrainLimit { get; init; }
+    public int? TestLimit { get; init; }
+
+    /// <summary>Problems with the options, each a sentence naming the option; empty when valid.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (Epochs <= 0) errors.Add($"--epochs must be at least 1 (got {Epochs}).");
+        if (BatchSize <= 0) errors.Add($"--batch-size must be at least 1 (got {BatchSize}).");
+        if (Shards <= 0) errors.Add($"--shards must be at least 1 (got {Shards}).");
+        else if (BatchSize > 0 && BatchSize < Shards) errors.Add($"--batch-size ({BatchSize}) must be at least --shards ({Shards}) so that every shard has a sample.");
+        if (!(LearningRate > 0) || !float.IsFinite(LearningRate)) errors.Add($"--lr must be a positive number (got {LearningRate}).");
+        if (!(Momentum >= 0 && Momentum < 1)) errors.Add($"--momentum must be in [0, 1) (got {Momentum}).");
+        if (!(WeightDecay >= 0) || !float.IsFinite(WeightDecay)) errors.Add($"--weight-decay must be zero or positive (got {WeightDecay}).");
+        if (!OptimizerNames.All.Contains(Optimizer)) errors.Add($"--optimizer must be one of {string.Join(", ", OptimizerNames.All)} (got '{Optimizer}').");
+        if (!Optimizers.LearningRateSchedule.Kinds.Contains(Schedule)) errors.Add($"--schedule must be one of {string.Join(", ", Optimizers.LearningRateSchedule.Kinds)} (got '{Schedule}').");
+        if (Hidden.Any(h => h <= 0)) errors.Add($"--hidden sizes must be positive (got {string.Join(",", Hidden)}).");
+        if (TrainLimit is <= 0) errors.Add($"--train-limit must be at least 1 (got {TrainLimit}).");
+        if (TestLimit is <= 0) errors.Add($"--test-limit must be at least 1 (got {TestLimit}).");
+        return errors;
+    }
+}
+
+public static class OptimizerNames
+{
+    public const string Sgd = "sgd";
+    public const string Nesterov = "nesterov";
+    public const string Adam = "adam";
+
+    public static readonly IReadOnlyList<string> All = [Sgd, Nesterov, Adam];
+
+    public static Optimizers.IOptimizer Create(TrainingOptions o) => o.Optimizer switch
+    {
+        Sgd => new Optimizers.Sgd(o.Momentum, nesterov: false, o.WeightDecay),
+        Nesterov => new Optimizers.Sgd(o.Momentum, nesterov: true, o.WeightDecay),
+        Adam => new Optimizers.Adam(weightDecay: o.WeightDecay),
+        _ => throw new ArgumentException($"Unknown optimizer '{o.Optimizer}'."),
+    };
+}
