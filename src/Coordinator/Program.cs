@@ -5,13 +5,16 @@ namespace Distributed.Coordinator;
 
 public static class Program
 {
-    public static int Main(string[] args)
+    public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
+
+    /// <summary>Parses and runs a command line, writing to the given streams (tests pass their own).</summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error)
     {
         var root = new RootCommand("Distributed: data-parallel MLP training on MNIST with Akka.NET.")
         {
             TrainCommand.Create(),
             GradCheckCommand.Create(),
         };
-        return root.Parse(args).Invoke();
+        return root.Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
     }
 }

@@ -10,7 +10,7 @@ public static class GradCheckCommand
     {
         var seed = new Option<int>("--seed") { Description = "Seed for the random test inputs.", DefaultValueFactory = _ => 1 };
         var command = new Command("gradcheck", "Check every layer's and loss's backward against finite differences (double precision).") { seed };
-        command.SetAction(parse => Run(parse.GetValue(seed), Console.Out));
+        command.SetAction(parse => Run(parse.GetValue(seed), parse.InvocationConfiguration.Output));
         return command;
     }
 

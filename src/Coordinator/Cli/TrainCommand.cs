@@ -14,7 +14,8 @@ public static class TrainCommand
         var binder = new TrainingOptionsBinder();
         var command = new Command("train", "Train the MLP on MNIST (single process) and write metrics.json and model.safetensors.");
         foreach (var option in binder.All) command.Options.Add(option);
-        command.SetAction(parse => Run(binder.Bind(parse), parse.GetValue(binder.Data), parse.GetValue(binder.Out)!, parse.GetValue(binder.Threads), Console.Out, Console.Error));
+        command.SetAction(parse => Run(binder.Bind(parse), parse.GetValue(binder.Data), parse.GetValue(binder.Out)!, parse.GetValue(binder.Threads),
+            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
         return command;
     }
 

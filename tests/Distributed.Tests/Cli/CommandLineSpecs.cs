@@ -1,0 +1,124 @@
+using System.Text.Json;
+using Distributed.Coordinator;
+using Distributed.Coordinator.Cli;
+using Distributed.Shared.Layers;
+using Distributed.Shared.Models;
+using Distributed.Shared.Training;
+
+namespace Distributed.Tests.Cli;
+
+public class CommandLineSpecs : IDisposable
+{
+    private readonly string _out = Directory.CreateTempSubdirectory("run-").FullName;
+
+    public void Dispose() => Directory.Delete(_out, true);
+
+    private static (int Code, string Output, string Error) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = Program.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    private string[] Small(string outFolder, params string[] more) =>
+        ["train", "--train-limit", "4096", "--test-limit", "500", "--epochs", "2", "--hidden", "32", "--out", outFolder, .. more];
+
+    [Fact]
+    public void Train_should_write_metrics_and_a_model_whose_hash_matches()
+    {
+        var (code, output, error) = Run(Small(_out));
+        Assert.True(code == 0, error);
+        Assert.Contains("epoch 2/2", output);
+
+        using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(_out, "metrics.json")));
+        var root = metrics.RootElement;
+        Assert.Equal(2, root.GetProperty("epochs").GetArrayLength());
+        Assert.Equal(4096, root.GetProperty("data").GetProperty("train_samples").GetInt32());
+        Assert.Equal(32, root.GetProperty("config").GetProperty("hidden")[0].GetInt32());
+        double accuracy = root.GetProperty("final_test_accuracy").GetDouble();
+        Assert.InRange(accuracy, 0.8, 1.0);
+
+        var model = Mlp.Create<float>(784, [32], 10, seed: 99);
+        SafeTensorsFile.LoadInto(Path.Combine(_out, "model.safetensors"), model);
+        Assert.Equal(root.GetProperty("final_weights_sha256").GetString(), WeightsHash.Sha256(model.FlattenValues()));
+    }
+
+    [Fact]
+    public void The_same_seed_should_give_the_same_weights_and_another_seed_other_weights()
+    {
+        string Hash(string folder, params string[] more)
+        {
+            var (code, _, error) = Run(Small(folder, more));
+            Assert.True(code == 0, error);
+            using var m = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "metrics.json")));
+            return m.RootElement.GetProperty("final_weights_sha256").GetString()!;
+        }
+        string a = Hash(Path.Combine(_out, "a"));
+        string b = Hash(Path.Combine(_out, "b"), "--threads", "1");
+        string c = Hash(Path.Combine(_out, "c"), "--seed", "2");
+        Assert.Equal(a, b);
+        Assert.NotEqual(a, c);
+    }
+
+    [Theory]
+    [InlineData("--epochs", "0", "--epochs must be at least 1")]
+    [InlineData("--batch-size", "2", "--batch-size (2) must be at least --shards (4)")]
+    [InlineData("--optimizer", "rmsprop", "--optimizer must be one of sgd, nesterov, adam")]
+    [InlineData("--hidden", "256,x", "'256,x' is not a comma-separated list")]
+    [InlineData("--lr", "-1", "--lr must be a positive number")]
+    public void Invalid_options_should_fail_with_a_message_naming_the_option(string option, string value, string message)
+    {
+        var (code, _, error) = Run("train", option, value, "--out", _out);
+        Assert.Equal(ExitCodes.InvalidArguments, code);
+        Assert.Contains(message, error);
+        Assert.False(File.Exists(Path.Combine(_out, "metrics.json")));
+    }
+
+    [Fact]
+    public void An_unknown_option_should_fail_without_a_stack_trace()
+    {
+        var (code, _, error) = Run("train", "--epoch", "3");
+        Assert.Equal(ExitCodes.InvalidArguments, code);
+        Assert.Contains("--epoch", error);
+        Assert.DoesNotContain("   at ", error);
+    }
+
+    [Fact]
+    public void A_bad_data_folder_should_exit_2_and_name_the_problem()
+    {
+        var (code, _, error) = Run("train", "--data", Path.Combine(_out, "nothing-here"), "--out", _out);
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains("nothing-here: data folder not found", error);
+    }
+
+    [Fact]
+    public void An_output_folder_that_cannot_be_written_should_exit_3_before_training()
+    {
+        string file = Path.Combine(_out, "a-file");
+        File.WriteAllText(file, "");
+        var (code, output, error) = Run("train", "--out", Path.Combine(file, "sub"));
+        Assert.Equal(ExitCodes.OutputFailed, code);
+        Assert.Contains("cannot write output", error);
+        Assert.DoesNotContain("epoch", output);
+    }
+
+    [Fact]
+    public void Gradcheck_should_print_the_table_and_exit_0()
+    {
+        var (code, output, _) = Run("gradcheck");
+        Assert.Equal(0, code);
+        Assert.Contains("Softmax (row-wise VJP): d/dx", output);
+        Assert.Contains("caught (wrong, as expected)", output);
+        Assert.Contains("all 24 checks passed", output);
+    }
+
+    [Fact]
+    public void Help_should_list_the_training_options()
+    {
+        var (code, output, _) = Run("train", "--help");
+        Assert.Equal(0, code);
+        foreach (var option in new[] { "--epochs", "--batch-size", "--lr", "--optimizer", "--hidden", "--seed", "--data", "--out", "--shards" })
+            Assert.Contains(option, output);
+    }
+}

@@ -1,0 +1,72 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Distributed.Shared.Data;
+using Distributed.Shared.Layers;
+using Distributed.Shared.Models;
+using Distributed.Shared.Training;
+
+namespace Distributed.Tests.Training;
+
+public class SafeTensorsSpecs : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("st-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, true);
+
+    [Fact]
+    public void File_should_follow_the_safetensors_layout_with_pytorch_shapes()
+    {
+        var model = Mlp.Create<float>(5, [3], 2, seed: 1);
+        string path = Path.Combine(_folder, "m.safetensors");
+        SafeTensorsFile.Write(path, SafeTensorsFile.FromModel(model), new Dictionary<string, string> { ["format"] = "pt" });
+
+        // Parse by hand, as numpy would: u64 header length, JSON header, then raw little-endian floats.
+        var bytes = File.ReadAllBytes(path);
+        long headerLength = (long)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        Assert.Equal(0, headerLength % 8);
+        using var header = JsonDocument.Parse(bytes.AsMemory(8, (int)headerLength));
+        var weight = header.RootElement.GetProperty("layers.0.weight");
+        Assert.Equal("F32", weight.GetProperty("dtype").GetString());
+        Assert.Equal([3, 5], weight.GetProperty("shape").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal("pt", header.RootElement.GetProperty("__metadata__").GetProperty("format").GetString());
+        var offsets = weight.GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        int data = 8 + (int)headerLength;
+        // PyTorch weight[out=1, in=2] is our W[in=2, out=1].
+        float stored = BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(data + offsets[0] + 4 * (1 * 5 + 2)));
+        Assert.Equal(model.Parameters[0].Value[2, 1], stored);
+        Assert.Equal(data + 4 * model.ParameterCount, bytes.Length);
+    }
+
+    [Fact]
+    public void Loading_should_restore_every_parameter_and_check_shapes()
+    {
+        var model = Mlp.Create<float>(6, [4], 3, seed: 1);
+        string path = Path.Combine(_folder, "m.safetensors");
+        SafeTensorsFile.Write(path, SafeTensorsFile.FromModel(model));
+        var other = Mlp.Create<float>(6, [4], 3, seed: 2);
+        SafeTensorsFile.LoadInto(path, other);
+        Assert.Equal(model.FlattenValues(), other.FlattenValues());
+
+        var ex = Assert.Throws<DataFormatException>(() => SafeTensorsFile.LoadInto(path, Mlp.Create<float>(6, [5], 3, seed: 1)));
+        Assert.Contains("layers.0.weight has shape [4, 6], the model expects [5, 6]", ex.Message);
+    }
+
+    [Fact]
+    public void A_file_that_is_not_safetensors_should_be_refused_clearly()
+    {
+        string path = Path.Combine(_folder, "bad.safetensors");
+        File.WriteAllText(path, "this is not a model file at all");
+        var ex = Assert.Throws<DataFormatException>(() => SafeTensorsFile.Read(path));
+        Assert.Contains("bad.safetensors", ex.Message);
+    }
+
+    [Fact]
+    public void Weights_hash_should_be_sha256_of_little_endian_float32()
+    {
+        float[] w = [1f, -2.5f, 3e-8f];
+        var bytes = new byte[12];
+        for (int i = 0; i < 3; i++) BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(4 * i), w[i]);
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(bytes)), WeightsHash.Sha256(w));
+    }
+}
