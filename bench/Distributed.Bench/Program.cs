@@ -6,16 +6,21 @@ public static class Program
 {
     public static int Main(string[] args)
     {
+        if (args.Contains("epochs"))
+        {
+            var data = MnistLoader.Load(Path.Combine(FindRoot(), "data", "mnist"));
+            for (int run = 0; run < 2; run++)
+                new Distributed.Coordinator.Training.LocalTrainer(new Distributed.Shared.Training.TrainingOptions(), data, Console.WriteLine, 2).Run();
+            return 0;
+        }
         if (args.Contains("profile"))
         {
             var data = MnistLoader.Load(Path.Combine(FindRoot(), "data", "mnist"));
-            foreach (int threads in new[] { 1, 2 })
-            {
-                Distributed.Shared.Numerics.Gemm.MaxThreads = threads;
-                Console.WriteLine($"-- {threads} GEMM thread(s)");
-                StepProfile.Run(data.Train, 128, 1);
-                StepProfile.Run(data.Train, 128, 4);
-            }
+            StepProfile.Shard(data.Train, 32);
+            StepProfile.Shard(data.Train, 128);
+            StepProfile.Step(data.Train, 128, 4, 1);
+            StepProfile.Step(data.Train, 128, 4, 2);
+            StepProfile.Step(data.Train, 128, 1, 1);
             return 0;
         }
         foreach (var s in GemmBenchmark.MlpShapes)

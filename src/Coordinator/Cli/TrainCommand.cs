@@ -36,7 +36,7 @@ public static class TrainCommand
             var data = MnistLoader.Load(folder, options.TrainLimit, options.TestLimit);
             stdout.WriteLine($"data: {data.Folder}  train {data.Train.Count}  test {data.Test.Count}  " +
                 (data.VerifiedFiles.Count > 0 ? $"SHA-256 verified: {data.VerifiedFiles.Count} files" : "no SHA256SUMS entries checked"));
-            var trainer = new LocalTrainer(options, data, stdout.WriteLine);
+            var trainer = new LocalTrainer(options, data, stdout.WriteLine, replicas: threads);
             stdout.WriteLine($"model: {Shared.Layers.Mlp.Describe(data.Train.PixelsPerImage, options.Hidden, data.Train.Classes)} " +
                 $"({trainer.Model.ParameterCount:N0} parameters)  optimizer {options.Optimizer} lr {options.LearningRate} {options.Schedule}  " +
                 $"batch {options.BatchSize} in {options.Shards} shards  seed {options.Seed}  kernel {(Gemm.UseSimd ? "AVX2/FMA" : "scalar")} x{threads}");

@@ -12,15 +12,15 @@ namespace Distributed.Coordinator.Training;
 /// uses and added in shard order, then the optimizer steps on the mean. So the weights equal a
 /// cluster run's bit for bit.
 /// </summary>
-public sealed class LocalTrainer(TrainingOptions options, MnistData data, Action<string> log)
+/// <remarks>Shards of a batch are computed side by side on <paramref name="replicas"/> cores.</remarks>
+public sealed class LocalTrainer(TrainingOptions options, MnistData data, Action<string> log, int replicas = 1)
 {
     public Sequential<float> Model { get; } = Mlp.Create<float>(data.Train.PixelsPerImage, options.Hidden, data.Train.Classes, options.Seed);
 
     public TrainingResult Run()
     {
         var total = Stopwatch.StartNew();
-        var shardTrainer = new ShardTrainer(Model);
-        var accumulator = new GradientAccumulator(Model.ParameterCount);
+        var step = new ShardedStep(Model, options.Shards, replicas);
         var optimizer = OptimizerNames.Create(options);
         int samples = data.Train.Count;
         int batches = ShardPlan.BatchesPerEpoch(samples, options.BatchSize);
@@ -37,17 +37,9 @@ public sealed class LocalTrainer(TrainingOptions options, MnistData data, Action
             for (int b = 0; b < batches; b++)
             {
                 var (start, count) = ShardPlan.Batch(samples, options.BatchSize, b);
-                accumulator.Reset();
-                for (int s = 0; s < options.Shards; s++)
-                {
-                    var (shardStart, shardCount) = ShardPlan.Range(count, options.Shards, s);
-                    if (shardCount == 0) continue;
-                    var outcome = shardTrainer.Run(data.Train, order.AsSpan(start + shardStart, shardCount));
-                    accumulator.Add(Model);
-                    lossSum += outcome.LossSum;
-                    correct += outcome.Correct;
-                }
-                accumulator.WriteMeanTo(Model, count);
+                var (batchLoss, batchCorrect) = step.Run(data.Train, order, start, count);
+                lossSum += batchLoss;
+                correct += batchCorrect;
                 lr = schedule.At(optimizer.Steps);
                 optimizer.Step(Model.Parameters, lr);
             }

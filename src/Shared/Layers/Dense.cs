@@ -21,6 +21,14 @@ public sealed class Dense<T> : ILayer<T> where T : struct, IFloatingPointIeee754
         Parameters = [Weight, Bias];
     }
 
+    private Dense(Parameter<T> weight, Parameter<T> bias)
+    {
+        (Weight, Bias) = (weight, bias);
+        Parameters = [Weight, Bias];
+    }
+
+    public ILayer<T> ReplicaSharingValues() => new Dense<T>(Weight.SharingValue(), Bias.SharingValue());
+
     public Parameter<T> Weight { get; }
 
     public Parameter<T> Bias { get; }

@@ -15,6 +15,12 @@ public interface ILayer<T> where T : struct, IFloatingPointIeee754<T>
     /// <summary>Given dL/d(output), sets parameter gradients and returns dL/d(input) (null when not wanted).</summary>
     Matrix<T>? Backward(Matrix<T> outputGradient, bool needInputGradient = true);
 
+    /// <summary>
+    /// A copy that shares this layer's parameter values but has its own gradients and buffers, so
+    /// replicas can run forward and backward on different samples at the same time.
+    /// </summary>
+    ILayer<T> ReplicaSharingValues();
+
     /// <summary>Parameters in their fixed order (for Dense: weight, then bias).</summary>
     IReadOnlyList<Parameter<T>> Parameters { get; }
 }

@@ -13,6 +13,9 @@ public sealed class Parameter<T> where T : struct, IFloatingPointIeee754<T>
         Gradient = Matrix<T>.Build.Dense(value.RowCount, value.ColumnCount);
     }
 
+    /// <summary>A parameter with the same value matrix (shared, not copied) and a gradient of its own.</summary>
+    public Parameter<T> SharingValue() => new(Name, Value);
+
     /// <summary>Dotted name, e.g. <c>layers.0.weight</c> (the name it has in model files).</summary>
     public string Name { get; }
 

@@ -11,6 +11,8 @@ public sealed class Relu<T> : ILayer<T> where T : struct, IFloatingPointIeee754<
 
     public IReadOnlyList<Parameter<T>> Parameters { get; } = [];
 
+    public ILayer<T> ReplicaSharingValues() => new Relu<T>();
+
     // y = max(x, 0)
     public Matrix<T> Forward(Matrix<T> input)
     {

@@ -19,6 +19,9 @@ public sealed class Sequential<T> where T : struct, IFloatingPointIeee754<T>
         ParameterCount = Parameters.Sum(p => p.Count);
     }
 
+    /// <summary>A replica with the same (shared) parameter values and its own gradients and buffers.</summary>
+    public Sequential<T> ReplicaSharingValues() => new(Layers.Select(l => l.ReplicaSharingValues()));
+
     public IReadOnlyList<ILayer<T>> Layers { get; }
 
     public IReadOnlyList<Parameter<T>> Parameters { get; }

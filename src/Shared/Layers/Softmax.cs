@@ -16,6 +16,8 @@ public sealed class Softmax<T> : ILayer<T> where T : struct, IFloatingPointIeee7
 
     public IReadOnlyList<Parameter<T>> Parameters { get; } = [];
 
+    public ILayer<T> ReplicaSharingValues() => new Softmax<T>();
+
     public Matrix<T> Forward(Matrix<T> input)
     {
         var s = MatrixStorage.Reuse(ref _output, input.RowCount, input.ColumnCount);

@@ -29,6 +29,24 @@ public static class Gemm
     /// <summary>Threads a product may use (1 = calling thread only).</summary>
     public static int MaxThreads { get; set; } = Environment.ProcessorCount;
 
+    [ThreadStatic] private static bool t_serial;
+
+    /// <summary>
+    /// Within the returned scope, products started on this thread use this thread only (for callers
+    /// that already run one product per core, e.g. shards trained side by side).
+    /// </summary>
+    public static SerialScope SerialOnThisThread()
+    {
+        bool previous = t_serial;
+        t_serial = true;
+        return new SerialScope(previous);
+    }
+
+    public readonly struct SerialScope(bool previous) : IDisposable
+    {
+        public void Dispose() => t_serial = previous;
+    }
+
     /// <summary>True when the AVX2/FMA micro-kernel runs; tests set it false to exercise the fallback.</summary>
     public static bool UseSimd { get; set; } = SimdAvailable;
 
@@ -48,7 +66,7 @@ public static class Gemm
 
         var part = new Problem(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc);
         long flops = 2L * m * n * k;
-        int threads = Math.Min(MaxThreads, Environment.ProcessorCount);
+        int threads = t_serial ? 1 : Math.Min(MaxThreads, Environment.ProcessorCount);
         if (threads <= 1 || flops < ParallelThresholdFlops)
         {
             part.RunSerial();

@@ -97,3 +97,37 @@ public class ShardingSpecs
             Assert.True(Math.Abs(mean[i] - expected[i]) < 2e-6, $"parameter {i}: {mean[i]} vs {expected[i]}");
     }
 }
+
+public class ShardedStepSpecs
+{
+    [Fact]
+    public void Replicas_side_by_side_should_give_the_same_bits_as_one_replica()
+    {
+        var data = MnistLoader.Load(Data.MnistLoaderSpecs.BundledData, trainLimit: 300, testLimit: 1).Train;
+        var order = ShardPlan.EpochOrder(1, 1, data.Count);
+        float[] Gradient(int replicas)
+        {
+            var model = Mlp.Create<float>(784, [64, 32], 10, seed: 4);
+            var step = new ShardedStep(model, shards: 5, replicas);
+            var (loss, correct) = step.Run(data, order, batchStart: 17, batchCount: 203);
+            var g = new float[model.ParameterCount];
+            model.CopyGradientsTo(g);
+            return [.. g, (float)loss, correct];
+        }
+        var one = Gradient(1);
+        Assert.Equal(one, Gradient(2));
+        Assert.Equal(one, Gradient(3));
+        Assert.Equal(one, Gradient(8));
+    }
+
+    [Fact]
+    public void Replicas_should_share_values_but_not_gradients()
+    {
+        var model = Mlp.Create<float>(4, [3], 2, seed: 1);
+        var replica = model.ReplicaSharingValues();
+        model.Parameters[0].Value[0, 0] = 42f;
+        Assert.Equal(42f, replica.Parameters[0].Value[0, 0]);
+        replica.Parameters[0].Gradient[0, 0] = 7f;
+        Assert.Equal(0f, model.Parameters[0].Gradient[0, 0]);
+    }
+}
