@@ -2,29 +2,42 @@ using Distributed.Shared.Data;
 
 namespace Distributed.Bench;
 
+/// <summary>
+/// bench [gemm] [compare] [profile]: matrix-product GFLOP/s at the MLP's shapes, our trainer vs
+/// PyTorch side by side, and a per-phase profile of one training step. Run through bench/run.sh.
+/// </summary>
 public static class Program
 {
     public static int Main(string[] args)
     {
-        if (args.Contains("epochs"))
+        string root = FindRoot();
+        var what = args.Length == 0 ? ["gemm", "compare"] : args;
+        if (what.Contains("gemm"))
         {
-            var data = MnistLoader.Load(Path.Combine(FindRoot(), "data", "mnist"));
-            for (int run = 0; run < 2; run++)
-                new Distributed.Coordinator.Training.LocalTrainer(new Distributed.Shared.Training.TrainingOptions(), data, Console.WriteLine, 2).Run();
-            return 0;
+            Console.WriteLine("## Matrix product (our packed AVX2/FMA kernel), median GFLOP/s");
+            Console.WriteLine("| product | 1 thread | 2 threads |");
+            Console.WriteLine("|---|---|---|");
+            foreach (var s in GemmBenchmark.MlpShapes)
+                Console.WriteLine($"| {s.Name} | {GemmBenchmark.Measure(s, 1):F1} | {GemmBenchmark.Measure(s, 2):F1} |");
+            Console.WriteLine();
         }
-        if (args.Contains("profile"))
+        if (what.Contains("profile"))
         {
-            var data = MnistLoader.Load(Path.Combine(FindRoot(), "data", "mnist"));
+            var data = MnistLoader.Load(Path.Combine(root, "data", "mnist"));
             StepProfile.Shard(data.Train, 32);
             StepProfile.Shard(data.Train, 128);
             StepProfile.Step(data.Train, 128, 4, 1);
             StepProfile.Step(data.Train, 128, 4, 2);
             StepProfile.Step(data.Train, 128, 1, 1);
-            return 0;
+            Console.WriteLine();
         }
-        foreach (var s in GemmBenchmark.MlpShapes)
-            Console.WriteLine($"{s.Name,-30} 1 thread {GemmBenchmark.Measure(s, 1),6:F1}  2 threads {GemmBenchmark.Measure(s, 2),6:F1} GFLOP/s");
+        if (what.Contains("compare"))
+        {
+            string dll = Path.Combine(root, "src", "Coordinator", "bin", "Release", "net10.0", "Distributed.Coordinator.dll");
+            if (!File.Exists(dll)) throw new FileNotFoundException("Build first: dotnet build -c Release", dll);
+            Console.WriteLine("## Single-process training: ours vs PyTorch (default recipe, full MNIST)");
+            SpeedComparison.Run(root, dll, rounds: 5, epochs: 2);
+        }
         return 0;
     }
 

@@ -6,7 +6,7 @@ namespace Distributed.Shared.Numerics;
 
 /// <summary>
 /// Row-major single-precision matrix product, C = alpha·op(A)·op(B) + beta·C, with B packed into
-/// 16-column panels and A into 6-row panels, and a 6×16 AVX2/FMA micro-kernel (Goto/BLIS layout).
+/// 16-column panels, A read in place, and a 6×16 AVX2/FMA micro-kernel (Goto/BLIS blocking).
 /// </summary>
 /// <remarks>
 /// Determinism invariant: every element of C is the fused-multiply-add chain over k in increasing
@@ -101,7 +101,7 @@ public static class Gemm
         /// </summary>
         public Problem[] Split(int parts)
         {
-            bool byColumns = N >= M;
+            bool byColumns = N >= 2 * NR * parts || N >= M;
             int extent = byColumns ? N : M;
             int unit = byColumns ? NR : MR;
             int units = (extent + unit - 1) / unit;
@@ -150,11 +150,7 @@ public static class Gemm
                     float beta = pc == 0 ? Beta : 1f;
                     PackB(buffers.B, pc, kc, jc, nc);
                     for (int ic = 0; ic < M; ic += MC)
-                    {
-                        int mc = Math.Min(MC, M - ic);
-                        PackA(buffers.A, ic, mc, pc, kc);
-                        MacroKernel(buffers, simd, ic, mc, jc, nc, kc, beta);
-                    }
+                        MacroKernel(buffers, simd, ic, Math.Min(MC, M - ic), jc, nc, pc, kc, beta);
                 }
             }
         }
@@ -166,40 +162,6 @@ public static class Gemm
                 var row = C.AsSpan(COffset + i * Ldc, N);
                 if (beta == 0f) row.Clear();
                 else for (int j = 0; j < N; j++) row[j] *= beta;
-            }
-        }
-
-        /// <summary>Packs op(A)[ic.., pc..] as MR-row panels, each kc steps of MR values, zero padded.</summary>
-        private unsafe void PackA(float[] packed, int ic, int mc, int pc, int kc)
-        {
-            fixed (float* a = A, dst0 = packed)
-            {
-                float* dst = dst0;
-                for (int ir = 0; ir < mc; ir += MR)
-                {
-                    int rows = Math.Min(MR, mc - ir);
-                    int i = ic + ir;
-                    if (TransA)
-                    {
-                        // op(A)[i + r, p] = A[p, i + r]: the MR values of a step are contiguous.
-                        float* src = a + AOffset + (long)pc * Lda + i;
-                        for (int p = 0; p < kc; p++, dst += MR, src += Lda)
-                            for (int r = 0; r < MR; r++) dst[r] = r < rows ? src[r] : 0f;
-                    }
-                    else
-                    {
-                        // op(A)[i + r, p] = A[i + r, p]: MR rows read side by side.
-                        float* src = a + AOffset + (long)i * Lda + pc;
-                        for (int r = 0; r < MR; r++)
-                        {
-                            float* row = src + (long)r * Lda;
-                            float* d = dst + r;
-                            if (r < rows) for (int p = 0; p < kc; p++) d[p * MR] = row[p];
-                            else for (int p = 0; p < kc; p++) d[p * MR] = 0f;
-                        }
-                        dst += kc * MR;
-                    }
-                }
             }
         }
 
@@ -240,9 +202,14 @@ public static class Gemm
             }
         }
 
-        private unsafe void MacroKernel(PackBuffers buffers, bool simd, int ic, int mc, int jc, int nc, int kc, float beta)
+        // A is read in place (row r, step p at r·rowStride + p·stepStride): broadcasting six
+        // scalars per step from six streams costs the FMA pipes nothing, while packing A was a
+        // quarter of a product's time at the MLP's shapes. Only B, reused by every row tile, is packed.
+        private unsafe void MacroKernel(PackBuffers buffers, bool simd, int ic, int mc, int jc, int nc, int pc, int kc, float beta)
         {
-            fixed (float* ap = buffers.A, bp = buffers.B, cp = C)
+            nint rowStride = TransA ? 1 : Lda;
+            nint stepStride = TransA ? Lda : 1;
+            fixed (float* ap = A, bp = buffers.B, cp = C)
             {
                 for (int jr = 0; jr < nc; jr += NR)
                 {
@@ -250,53 +217,57 @@ public static class Gemm
                     for (int ir = 0; ir < mc; ir += MR)
                     {
                         int rows = Math.Min(MR, mc - ir);
-                        float* cTile = cp + COffset + (ic + ir) * Ldc + jc + jr;
-                        float* aPanel = ap + ir * kc;
+                        float* cTile = cp + COffset + (long)(ic + ir) * Ldc + jc + jr;
+                        float* aTile = ap + AOffset + (ic + ir) * rowStride + pc * stepStride;
                         float* bPanel = bp + jr * kc;
-                        if (simd) MicroKernel.Avx6x16(kc, aPanel, bPanel, cTile, Ldc, Alpha, beta, rows, cols);
-                        else MicroKernel.Scalar6x16(kc, aPanel, bPanel, cTile, Ldc, Alpha, beta, rows, cols);
+                        if (simd) MicroKernel.Avx6x16(kc, aTile, rowStride, stepStride, bPanel, cTile, Ldc, Alpha, beta, rows, cols);
+                        else MicroKernel.Scalar6x16(kc, aTile, rowStride, stepStride, bPanel, cTile, Ldc, Alpha, beta, rows, cols);
                     }
                 }
             }
         }
     }
 
-    /// <summary>Per-thread packing buffers, allocated once (they are reused by every product).</summary>
+    /// <summary>Per-thread packing buffer, allocated once (it is reused by every product).</summary>
     private sealed class PackBuffers
     {
         [ThreadStatic] private static PackBuffers? t_instance;
-        public readonly float[] A = new float[MC * KC];
         public readonly float[] B = new float[KC * NC];
 
         public static PackBuffers ForThisThread() => t_instance ??= new PackBuffers();
     }
 }
 
-/// <summary>The 6×16 inner kernels: acc[r, j] = Σ_p a[p, r]·b[p, j]; then C = alpha·acc + beta·C.</summary>
+/// <summary>
+/// The 6×16 inner kernels: acc[r, j] = Σ_p a(r, p)·b[p, j] with a(r, p) = a[r·rowStride + p·stepStride]
+/// and b packed 16 wide; then C = alpha·acc + beta·C. Rows past <c>rows</c> re-read the last valid
+/// row (never out of bounds) and are not stored.
+/// </summary>
 internal static unsafe class MicroKernel
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Avx6x16(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int rows, int cols)
+    public static void Avx6x16(int kc, float* a, nint rowStride, nint stepStride, float* b, float* c, int ldc, float alpha, float beta, int rows, int cols)
     {
+        float* a0 = a, a1 = a + Math.Min(1, rows - 1) * rowStride, a2 = a + Math.Min(2, rows - 1) * rowStride;
+        float* a3 = a + Math.Min(3, rows - 1) * rowStride, a4 = a + Math.Min(4, rows - 1) * rowStride, a5 = a + Math.Min(5, rows - 1) * rowStride;
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int p = 0; p < kc; p++)
+        for (nint p = 0, ap = 0; p < kc; p++, ap += stepStride)
         {
             var b0 = Avx.LoadVector256(b);
             var b1 = Avx.LoadVector256(b + 8);
-            var av = Vector256.Create(a[0]);
+            var av = Vector256.Create(a0[ap]);
             c00 = Fma.MultiplyAdd(av, b0, c00); c01 = Fma.MultiplyAdd(av, b1, c01);
-            av = Vector256.Create(a[1]);
+            av = Vector256.Create(a1[ap]);
             c10 = Fma.MultiplyAdd(av, b0, c10); c11 = Fma.MultiplyAdd(av, b1, c11);
-            av = Vector256.Create(a[2]);
+            av = Vector256.Create(a2[ap]);
             c20 = Fma.MultiplyAdd(av, b0, c20); c21 = Fma.MultiplyAdd(av, b1, c21);
-            av = Vector256.Create(a[3]);
+            av = Vector256.Create(a3[ap]);
             c30 = Fma.MultiplyAdd(av, b0, c30); c31 = Fma.MultiplyAdd(av, b1, c31);
-            av = Vector256.Create(a[4]);
+            av = Vector256.Create(a4[ap]);
             c40 = Fma.MultiplyAdd(av, b0, c40); c41 = Fma.MultiplyAdd(av, b1, c41);
-            av = Vector256.Create(a[5]);
+            av = Vector256.Create(a5[ap]);
             c50 = Fma.MultiplyAdd(av, b0, c50); c51 = Fma.MultiplyAdd(av, b1, c51);
-            a += Gemm.MR;
             b += Gemm.NR;
         }
         if (rows == Gemm.MR && cols == Gemm.NR)
@@ -337,19 +308,18 @@ internal static unsafe class MicroKernel
     }
 
     /// <summary>Reference kernel with the same operation order as <see cref="Avx6x16"/>, so the same bits.</summary>
-    public static void Scalar6x16(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int rows, int cols)
+    public static void Scalar6x16(int kc, float* a, nint rowStride, nint stepStride, float* b, float* c, int ldc, float alpha, float beta, int rows, int cols)
     {
         float* acc = stackalloc float[Gemm.MR * Gemm.NR];
         new Span<float>(acc, Gemm.MR * Gemm.NR).Clear();
         for (int p = 0; p < kc; p++)
         {
-            for (int r = 0; r < Gemm.MR; r++)
+            for (int r = 0; r < rows; r++)
             {
-                float ar = a[r];
+                float ar = a[r * rowStride + p * stepStride];
                 for (int j = 0; j < Gemm.NR; j++)
                     acc[r * Gemm.NR + j] = MathF.FusedMultiplyAdd(ar, b[j], acc[r * Gemm.NR + j]);
             }
-            a += Gemm.MR;
             b += Gemm.NR;
         }
         StorePartial(acc, c, ldc, alpha, beta, rows, cols);
