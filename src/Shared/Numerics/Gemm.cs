@@ -101,7 +101,7 @@ public static class Gemm
         /// </summary>
         public Problem[] Split(int parts)
         {
-            bool byColumns = N >= 2 * NR * parts || N >= M;
+            bool byColumns = N >= M;
             int extent = byColumns ? N : M;
             int unit = byColumns ? NR : MR;
             int units = (extent + unit - 1) / unit;
