@@ -1,4 +1,4 @@
-namespace Distributed.Coordinator.Training;
+namespace Distributed.Shared.Training;
 
 /// <summary>One epoch's figures, as printed and as written to metrics.json.</summary>
 public sealed record EpochMetrics(

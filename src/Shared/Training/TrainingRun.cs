@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using Distributed.Shared.Data;
+using Distributed.Shared.Layers;
+using Distributed.Shared.Optimizers;
+
+namespace Distributed.Shared.Training;
+
+/// <summary>
+/// The state of a run between steps, shared by single-process and cluster training so that both
+/// walk the same epochs, batches and shards: the model, the optimizer and its schedule, the epoch's
+/// sample order, the current step, and the metrics so far. Whoever computes a step's gradient
+/// writes the batch's mean gradient into <see cref="Model"/>'s gradients and calls
+/// <see cref="CompleteStep"/>.
+/// </summary>
+public sealed class TrainingRun
+{
+    private readonly IOptimizer _optimizer;
+    private readonly LearningRateSchedule _schedule;
+    private readonly List<EpochMetrics> _epochs = [];
+    private readonly Stopwatch _total = Stopwatch.StartNew();
+    private readonly Stopwatch _epochClock = new();
+    private int[] _order = [];
+    private double _lossSum;
+    private long _correct;
+
+    public TrainingRun(TrainingOptions options, MnistData data)
+    {
+        Options = options;
+        Data = data;
+        Model = Mlp.Create<float>(data.Train.PixelsPerImage, options.Hidden, data.Train.Classes, options.Seed);
+        _optimizer = OptimizerNames.Create(options);
+        BatchesPerEpoch = ShardPlan.BatchesPerEpoch(data.Train.Count, options.BatchSize);
+        _schedule = new LearningRateSchedule(options.Schedule, options.LearningRate, (long)BatchesPerEpoch * options.Epochs);
+        StartEpoch(1);
+    }
+
+    public TrainingOptions Options { get; }
+
+    public MnistData Data { get; }
+
+    public Sequential<float> Model { get; }
+
+    public int BatchesPerEpoch { get; }
+
+    /// <summary>Global step number, from 0; also the version of the weights the step starts from.</summary>
+    public long Step { get; private set; }
+
+    public int Epoch { get; private set; }
+
+    /// <summary>Index of the current batch within its epoch.</summary>
+    public int Batch { get; private set; }
+
+    public bool Finished => Epoch > Options.Epochs;
+
+    public IReadOnlyList<EpochMetrics> Epochs => _epochs;
+
+    /// <summary>The current epoch's sample order.</summary>
+    public int[] Order => _order;
+
+    /// <summary>Positions of the current batch in <see cref="Order"/>.</summary>
+    public (int Start, int Count) CurrentBatch => ShardPlan.Batch(Data.Train.Count, Options.BatchSize, Batch);
+
+    /// <summary>Sample indices of shard <paramref name="shard"/> of the current batch (empty for an empty shard).</summary>
+    public int[] ShardSamples(int shard)
+    {
+        var (start, count) = CurrentBatch;
+        var (offset, size) = ShardPlan.Range(count, Options.Shards, shard);
+        return _order.AsSpan(start + offset, size).ToArray();
+    }
+
+    /// <summary>
+    /// Steps the optimizer on the mean gradient already in the model's gradients and moves to the
+    /// next batch; at an epoch's end evaluates on the test set and returns that epoch's metrics.
+    /// </summary>
+    public EpochMetrics? CompleteStep(double lossSum, int correct)
+    {
+        if (Finished) throw new InvalidOperationException("The run has finished.");
+        _lossSum += lossSum;
+        _correct += correct;
+        float lr = _schedule.At(_optimizer.Steps);
+        _optimizer.Step(Model.Parameters, lr);
+        Step++;
+        if (++Batch < BatchesPerEpoch) return null;
+
+        double trainSeconds = _epochClock.Elapsed.TotalSeconds;
+        var evalClock = Stopwatch.StartNew();
+        var test = Evaluator.Evaluate(Model, Data.Test);
+        int samples = Data.Train.Count;
+        var metrics = new EpochMetrics(Epoch, _lossSum / samples, (double)_correct / samples, test.MeanLoss, test.Accuracy,
+            samples / trainSeconds, trainSeconds, evalClock.Elapsed.TotalSeconds, lr);
+        _epochs.Add(metrics);
+        StartEpoch(Epoch + 1);
+        return metrics;
+    }
+
+    public TrainingResult Result()
+    {
+        var weights = Model.FlattenValues();
+        return new TrainingResult(_epochs, weights, WeightsHash.Sha256(weights), _total.Elapsed.TotalSeconds);
+    }
+
+    public static string Describe(EpochMetrics m, int epochs) =>
+        $"epoch {m.Epoch}/{epochs}  train loss {m.TrainLoss:F4}  train acc {m.TrainAccuracy:P2}  " +
+        $"test loss {m.TestLoss:F4}  test acc {m.TestAccuracy:P2}  {m.SamplesPerSecond:N0} samples/s  {m.TrainSeconds:F2} s";
+
+    private void StartEpoch(int epoch)
+    {
+        Epoch = epoch;
+        Batch = 0;
+        _lossSum = 0;
+        _correct = 0;
+        if (Finished) return;
+        _order = ShardPlan.EpochOrder(Options.Seed, epoch, Data.Train.Count);
+        _epochClock.Restart();
+    }
+}
