@@ -1,50 +1,72 @@
 using System.CommandLine;
+using Distributed.Coordinator.Cluster;
 using Distributed.Coordinator.Training;
+using Distributed.Shared.Cluster;
 using Distributed.Shared.Data;
+using Distributed.Shared.Layers;
 using Distributed.Shared.Numerics;
 using Distributed.Shared.Training;
 
 namespace Distributed.Coordinator.Cli;
 
-/// <summary><c>train</c>: trains the MLP on MNIST and writes metrics.json and model.safetensors.</summary>
+/// <summary><c>train</c>: trains the MLP on MNIST, in one process or on a simulated cluster, and writes metrics.json and model.safetensors.</summary>
 public static class TrainCommand
 {
+    /// <summary>Options of a training job beyond <see cref="TrainingOptions"/>.</summary>
+    public sealed record JobOptions(string? Data, string Out, int Threads, int Workers, int FrameSize);
+
     public static Command Create()
     {
         var binder = new TrainingOptionsBinder();
-        var command = new Command("train", "Train the MLP on MNIST (single process) and write metrics.json and model.safetensors.");
+        var workers = new Option<int>("--workers") { Description = "Worker nodes of the single-machine cluster simulation (0: train in this process).", DefaultValueFactory = _ => 2 };
+        var command = new Command("train", "Train the MLP on MNIST and write metrics.json and model.safetensors.") { workers };
         foreach (var option in binder.All) command.Options.Add(option);
-        command.SetAction(parse => Run(binder.Bind(parse), parse.GetValue(binder.Data), parse.GetValue(binder.Out)!, parse.GetValue(binder.Threads),
+        command.SetAction(parse => Run(binder.Bind(parse), binder.Job(parse, parse.GetValue(workers)),
             parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
         return command;
     }
 
-    public static int Run(TrainingOptions options, string? dataFolder, string outFolder, int threads, TextWriter stdout, TextWriter stderr)
+    public static int Run(TrainingOptions options, JobOptions job, TextWriter stdout, TextWriter stderr)
     {
-        var errors = options.Validate().ToList();
-        if (threads <= 0) errors.Add($"--threads must be at least 1 (got {threads}).");
+        var errors = options.Validate().Concat(Validate(job)).ToList();
         if (errors.Count > 0)
         {
             foreach (var e in errors) stderr.WriteLine($"error: {e}");
             return ExitCodes.InvalidArguments;
         }
-        Gemm.MaxThreads = threads;
+        Gemm.MaxThreads = job.Threads;
+        return Guarded(stderr, () =>
+        {
+            var data = Prepare(options, job, stdout);
+            if (job.Workers > 0)
+                CoordinatorNode.CheckFrameSize(Mlp.Create<float>(data.Train.PixelsPerImage, options.Hidden, data.Train.Classes, 0).ParameterCount, job.FrameSize);
+            stdout.WriteLine(Describe(options, data, job));
+            if (job.Workers == 0)
+            {
+                var trainer = new LocalTrainer(options, data, stdout.WriteLine, replicas: job.Threads);
+                var result = trainer.Run();
+                RunOutputs.Write(job.Out, "single-process", options, data, trainer.Model, result);
+                return Finish(result, job, stdout);
+            }
+            var outcome = ClusterSimulation.RunAsync(options, data, job.Workers, stdout.WriteLine, job.FrameSize).GetAwaiter().GetResult();
+            RunOutputs.Write(job.Out, $"cluster-simulation ({job.Workers} workers)", options, data, outcome.Model, outcome.Result, outcome.Extra);
+            return Finish(outcome.Result, job, stdout);
+        });
+    }
+
+    public static IEnumerable<string> Validate(JobOptions job)
+    {
+        if (job.Threads <= 0) yield return $"--threads must be at least 1 (got {job.Threads}).";
+        if (job.Workers < 0) yield return $"--workers must be 0 (single process) or more (got {job.Workers}).";
+        if (job.FrameSize < 32_000) yield return $"--frame-size must be at least 32000 bytes (got {job.FrameSize}).";
+    }
+
+    /// <summary>Runs a command body, turning the errors a user can cause into one line and an exit code.</summary>
+    public static int Guarded(TextWriter stderr, Func<int> body)
+    {
         try
         {
-            RunOutputs.EnsureWritable(outFolder);
-            string folder = dataFolder ?? DataLocator.DefaultFolder();
-            var data = MnistLoader.Load(folder, options.TrainLimit, options.TestLimit);
-            stdout.WriteLine($"data: {data.Folder}  train {data.Train.Count}  test {data.Test.Count}  " +
-                (data.VerifiedFiles.Count > 0 ? $"SHA-256 verified: {data.VerifiedFiles.Count} files" : "no SHA256SUMS entries checked"));
-            var trainer = new LocalTrainer(options, data, stdout.WriteLine, replicas: threads);
-            stdout.WriteLine($"model: {Shared.Layers.Mlp.Describe(data.Train.PixelsPerImage, options.Hidden, data.Train.Classes)} " +
-                $"({trainer.Model.ParameterCount:N0} parameters)  optimizer {options.Optimizer} lr {options.LearningRate} {options.Schedule}  " +
-                $"batch {options.BatchSize} in {options.Shards} shards  seed {options.Seed}  kernel {(Gemm.UseSimd ? "AVX2/FMA" : "scalar")} x{threads}");
-            var result = trainer.Run();
-            RunOutputs.Write(outFolder, "single-process", options, data, trainer.Model, result);
-            stdout.WriteLine($"final test accuracy {result.Epochs[^1].TestAccuracy:P2}  final_weights_sha256 {result.FinalWeightsSha256}");
-            stdout.WriteLine($"wrote {Path.Combine(outFolder, RunOutputs.MetricsFile)} and {Path.Combine(outFolder, RunOutputs.ModelFile)}");
-            return ExitCodes.Success;
+            return body();
         }
         catch (DataFormatException e)
         {
@@ -56,5 +78,32 @@ public static class TrainCommand
             stderr.WriteLine($"error: {e.Message}");
             return ExitCodes.OutputFailed;
         }
+        catch (ClusterConfigurationException e)
+        {
+            stderr.WriteLine($"error: {e.Message}");
+            return ExitCodes.InvalidArguments;
+        }
+    }
+
+    /// <summary>Checks the output folder, loads and verifies the data, and says what was loaded.</summary>
+    public static MnistData Prepare(TrainingOptions options, JobOptions job, TextWriter stdout)
+    {
+        RunOutputs.EnsureWritable(job.Out);
+        var data = MnistLoader.Load(job.Data ?? DataLocator.DefaultFolder(), options.TrainLimit, options.TestLimit);
+        stdout.WriteLine($"data: {data.Folder}  train {data.Train.Count}  test {data.Test.Count}  " +
+            (data.VerifiedFiles.Count > 0 ? $"SHA-256 verified: {data.VerifiedFiles.Count} files" : "no SHA256SUMS entries checked"));
+        return data;
+    }
+
+    public static string Describe(TrainingOptions options, MnistData data, JobOptions job) =>
+        $"model: {Mlp.Describe(data.Train.PixelsPerImage, options.Hidden, data.Train.Classes)}  optimizer {options.Optimizer} lr {options.LearningRate} {options.Schedule}  " +
+        $"batch {options.BatchSize} in {options.Shards} shards  seed {options.Seed}  kernel {(Gemm.UseSimd ? "AVX2/FMA" : "scalar")}  " +
+        (job.Workers == 0 ? $"single process on {job.Threads} thread(s)" : $"cluster of {job.Workers} worker(s)");
+
+    public static int Finish(TrainingResult result, JobOptions job, TextWriter stdout)
+    {
+        stdout.WriteLine($"final test accuracy {result.Epochs[^1].TestAccuracy:P2}  final_weights_sha256 {result.FinalWeightsSha256}");
+        stdout.WriteLine($"wrote {Path.Combine(job.Out, RunOutputs.MetricsFile)} and {Path.Combine(job.Out, RunOutputs.ModelFile)}");
+        return ExitCodes.Success;
     }
 }

@@ -31,7 +31,16 @@ public sealed class TrainingOptionsBinder
     public Option<string> Out { get; } = new("--out") { Description = "Output folder for metrics.json and model.safetensors.", DefaultValueFactory = _ => "runs/latest" };
     public Option<int> Threads { get; } = new("--threads") { Description = "Threads for matrix products (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
 
-    public IEnumerable<Option> All => [Epochs, BatchSize, Shards, Optimizer, LearningRate, Schedule, Momentum, WeightDecay, Hidden, Seed, TrainLimit, TestLimit, Data, Out, Threads];
+    public Option<int> FrameSize { get; } = new("--frame-size")
+    {
+        Description = "Largest remote message in bytes (akka.remote.dot-netty.tcp.maximum-frame-size); must hold 4 bytes per parameter.",
+        DefaultValueFactory = _ => Shared.Cluster.ClusterSettings.DefaultMaximumFrameSize,
+    };
+
+    public IEnumerable<Option> All => [Epochs, BatchSize, Shards, Optimizer, LearningRate, Schedule, Momentum, WeightDecay, Hidden, Seed, TrainLimit, TestLimit, Data, Out, Threads, FrameSize];
+
+    public TrainCommand.JobOptions Job(ParseResult r, int workers) =>
+        new(r.GetValue(Data), r.GetValue(Out)!, r.GetValue(Threads), workers, r.GetValue(FrameSize));
 
     public TrainingOptions Bind(ParseResult r) => new()
     {

@@ -28,6 +28,25 @@ public sealed class ImageSet
 
     public int PixelsPerImage => Rows * Columns;
 
+    private readonly Dictionary<int, string> _fingerprints = [];
+
+    /// <summary>
+    /// SHA-256 over the first <paramref name="count"/> images' pixels and labels: what a worker checks
+    /// to be sure its copy of the data is the coordinator's (computed once per count).
+    /// </summary>
+    public string Fingerprint(int count)
+    {
+        if (count <= 0 || count > Count) throw new ArgumentOutOfRangeException(nameof(count), $"{count} of {Count} images");
+        lock (_fingerprints)
+        {
+            if (_fingerprints.TryGetValue(count, out var known)) return known;
+            using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+            sha.AppendData(Pixels, 0, count * PixelsPerImage);
+            sha.AppendData(Labels, 0, count);
+            return _fingerprints[count] = Convert.ToHexStringLower(sha.GetHashAndReset());
+        }
+    }
+
     public ReadOnlySpan<byte> Image(int index) => Pixels.AsSpan(index * PixelsPerImage, PixelsPerImage);
 
     /// <summary>The first <paramref name="count"/> images (the whole set when count is null or larger).</summary>

@@ -33,12 +33,13 @@ public static class Gemm
 
     /// <summary>
     /// Within the returned scope, products started on this thread use this thread only (for callers
-    /// that already run one product per core, e.g. shards trained side by side).
+    /// that already run one product per core, e.g. shards trained side by side). With
+    /// <paramref name="serial"/> false the scope changes nothing.
     /// </summary>
-    public static SerialScope SerialOnThisThread()
+    public static SerialScope SerialOnThisThread(bool serial = true)
     {
         bool previous = t_serial;
-        t_serial = true;
+        t_serial |= serial;
         return new SerialScope(previous);
     }
 

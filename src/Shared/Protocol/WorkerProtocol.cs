@@ -1,0 +1,29 @@
+namespace Distributed.Shared.Protocol;
+
+/// <summary>Messages workers receive from the coordinator.</summary>
+public static class WorkerProtocol
+{
+    /// <summary>Architecture of the model (weights are sent with each step).</summary>
+    public sealed record ModelSpec(int Inputs, int[] Hidden, int Classes);
+
+    /// <summary>What the worker's copy of the training data must be: its first TrainSamples images, with this <see cref="Data.ImageSet.Fingerprint"/>.</summary>
+    public sealed record DataSpec(int TrainSamples, string Fingerprint);
+
+    /// <summary>Registration accepted: the run the worker now belongs to.</summary>
+    public sealed record Welcome(string RunId, ModelSpec Model, DataSpec Data) : IClusterMessage;
+
+    /// <summary>Registration refused, with the reason (for the worker's log).</summary>
+    public sealed record Rejected(string Reason) : IClusterMessage;
+
+    /// <summary>Shard s of the step: the sample indices (into the training set) it covers.</summary>
+    public sealed record ShardAssignment(int Shard, int[] Samples);
+
+    /// <summary>
+    /// Compute these shards of step <paramref name="Step"/> from weights version <paramref name="WeightsVersion"/>;
+    /// <paramref name="Weights"/> is present unless the coordinator knows the worker already holds that version.
+    /// </summary>
+    public sealed record ComputeShards(string RunId, long Step, long WeightsVersion, TensorEnvelope? Weights, ShardAssignment[] Shards) : IClusterMessage;
+
+    /// <summary>The run is over; workers may leave.</summary>
+    public sealed record RunFinished(string RunId, string FinalWeightsSha256) : IClusterMessage;
+}

@@ -1,0 +1,187 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Cluster;
+using Distributed.Shared.Cluster;
+using Distributed.Shared.Data;
+using Distributed.Shared.Layers;
+using Distributed.Shared.Numerics;
+using Distributed.Shared.Protocol;
+using Distributed.Shared.Training;
+using static Distributed.Shared.Protocol.CoordinatorProtocol;
+using static Distributed.Shared.Protocol.WorkerProtocol;
+
+namespace Distributed.Worker;
+
+/// <summary>
+/// A worker: finds the coordinator through cluster membership, registers, and computes the shards
+/// it is assigned with the pure <see cref="ShardTrainer"/>, replying one <see cref="ShardResult"/>
+/// per shard. Behaviours: Searching → Registering → Ready (→ Finished).
+/// </summary>
+public sealed class WorkerActor : ReceiveActor, IWithTimers
+{
+    /// <summary>How the worker is set up.</summary>
+    /// <param name="Name">Name in the coordinator's logs and metrics.</param>
+    /// <param name="Data">This node's own copy of the training data.</param>
+    /// <param name="Threads">Threads for its matrix products (1 when several workers share the machine's cores).</param>
+    /// <param name="Log">Where node events are written.</param>
+    /// <param name="Transport">How tensors travel.</param>
+    /// <param name="OnFinished">Called when the coordinator announces the end of the run.</param>
+    public sealed record Settings(string Name, ImageSet Data, int Threads, Action<string> Log, ITensorTransport Transport, Action<RunFinished>? OnFinished = null);
+
+    private sealed class RetryRegistration
+    {
+        public static readonly RetryRegistration Instance = new();
+        private RetryRegistration() { }
+    }
+
+    private readonly Settings _settings;
+    private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
+    private Address? _coordinatorAddress;
+    private IActorRef? _coordinator;
+    private string _runId = "";
+    private ShardTrainer? _trainer;
+    private long _weightsVersion = -1;
+    private long _latestStep = -1;
+
+    public WorkerActor(Settings settings)
+    {
+        _settings = settings;
+        Searching();
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(Settings settings) => Akka.Actor.Props.Create(() => new WorkerActor(settings));
+
+    protected override void PreStart() =>
+        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent));
+
+    protected override void PostStop() => _cluster.Unsubscribe(Self);
+
+    private void Searching()
+    {
+        Receive<ClusterEvent.MemberUp>(up => up.Member.HasRole(Roles.Coordinator), up =>
+        {
+            _coordinatorAddress = up.Member.Address;
+            Register();
+            Become(Registering);
+        });
+        ReceiveAny(Unhandled);
+    }
+
+    private void Registering()
+    {
+        Receive<RetryRegistration>(_ => Register());
+        Receive<Welcome>(Join);
+        Receive<Rejected>(r =>
+        {
+            _settings.Log($"worker {_settings.Name}: registration refused: {r.Reason}");
+            Timers.Cancel(RetryRegistration.Instance);
+        });
+        Receive<ClusterEvent.MemberRemoved>(m => m.Member.Address == _coordinatorAddress, _ => LoseCoordinator("left the cluster"));
+        ReceiveAny(Unhandled);
+    }
+
+    private void Ready()
+    {
+        Receive<ComputeShards>(Compute);
+        Receive<RunFinished>(f => f.RunId == _runId, f =>
+        {
+            _settings.Log($"worker {_settings.Name}: run {f.RunId} finished, final_weights_sha256 {f.FinalWeightsSha256}");
+            Become(Finished);
+            _settings.OnFinished?.Invoke(f);
+        });
+        Receive<Terminated>(t => t.ActorRef.Equals(_coordinator), _ => LoseCoordinator("stopped"));
+        Receive<ClusterEvent.MemberRemoved>(m => m.Member.Address == _coordinatorAddress, _ => LoseCoordinator("left the cluster"));
+        ReceiveAny(Unhandled);
+    }
+
+    private void Finished() => ReceiveAny(Unhandled);
+
+    private void Register()
+    {
+        var coordinator = Context.ActorSelection(new RootActorPath(_coordinatorAddress!) / "user" / "coordinator");
+        coordinator.Tell(new RegisterWorker(_settings.Name, _settings.Threads));
+        Timers.StartSingleTimer(RetryRegistration.Instance, RetryRegistration.Instance, TimeSpan.FromSeconds(1));
+    }
+
+    private void Join(Welcome welcome)
+    {
+        Timers.Cancel(RetryRegistration.Instance);
+        var problem = CheckData(welcome.Data);
+        if (problem is not null)
+        {
+            _settings.Log($"worker {_settings.Name}: cannot join run {welcome.RunId}: {problem}");
+            Sender.Tell(new WorkerFailed(welcome.RunId, problem));
+            return;
+        }
+        _runId = welcome.RunId;
+        _coordinator = Sender;
+        Context.Watch(_coordinator);
+        var model = new Sequential<float>(BuildLayers(welcome.Model));
+        _trainer = new ShardTrainer(model);
+        _weightsVersion = -1;
+        _latestStep = -1;
+        _settings.Log($"worker {_settings.Name}: joined run {welcome.RunId} at {_coordinatorAddress} (model {Mlp.Describe(welcome.Model.Inputs, welcome.Model.Hidden, welcome.Model.Classes)})");
+        Become(Ready);
+    }
+
+    private string? CheckData(DataSpec spec)
+    {
+        var data = _settings.Data;
+        if (data.Count < spec.TrainSamples)
+            return $"the coordinator trains on {spec.TrainSamples} images, this worker's data has {data.Count}.";
+        if (data.Fingerprint(spec.TrainSamples) != spec.Fingerprint)
+            return $"this worker's first {spec.TrainSamples} training images differ from the coordinator's (SHA-256 {data.Fingerprint(spec.TrainSamples)[..12]}… vs {spec.Fingerprint[..12]}…).";
+        return null;
+    }
+
+    private static IEnumerable<ILayer<float>> BuildLayers(ModelSpec spec) =>
+        Mlp.Create<float>(spec.Inputs, spec.Hidden, spec.Classes, seed: 0).Layers;
+
+    private void Compute(ComputeShards work)
+    {
+        if (work.RunId != _runId)
+        {
+            _settings.Log($"worker {_settings.Name}: dropped work for unknown run {work.RunId}");
+            return;
+        }
+        if (work.Step < _latestStep)
+        {
+            _settings.Log($"worker {_settings.Name}: dropped work for stale step {work.Step} (at step {_latestStep})");
+            return;
+        }
+        _latestStep = work.Step;
+        var model = _trainer!.Model;
+        if (work.Weights is not null)
+        {
+            model.LoadValues(_settings.Transport.Open(work.Weights));
+            _weightsVersion = work.WeightsVersion;
+        }
+        else if (work.WeightsVersion != _weightsVersion)
+        {
+            _settings.Log($"worker {_settings.Name}: step {work.Step} needs weights version {work.WeightsVersion}, holds {_weightsVersion}; dropped");
+            return;
+        }
+        using var serial = Gemm.SerialOnThisThread(_settings.Threads == 1);
+        foreach (var shard in work.Shards)
+        {
+            long start = Stopwatch.GetTimestamp();
+            var outcome = _trainer.Run(_settings.Data, shard.Samples);
+            var gradient = new float[model.ParameterCount];
+            model.CopyGradientsTo(gradient);
+            double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            Sender.Tell(new ShardResult(_runId, work.Step, shard.Shard, outcome.Samples, outcome.LossSum, outcome.Correct,
+                _settings.Transport.Wrap(gradient), ms));
+        }
+    }
+
+    private void LoseCoordinator(string how)
+    {
+        _settings.Log($"worker {_settings.Name}: coordinator at {_coordinatorAddress} {how}; searching again");
+        if (_coordinator is not null) Context.Unwatch(_coordinator);
+        _coordinator = null;
+        _coordinatorAddress = null;
+        Become(Searching);
+    }
+}
