@@ -66,6 +66,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             Register();
             Become(Registering);
         });
+        // A coordinator may also invite a worker it already knows (and tests drive workers this way).
+        Receive<Welcome>(Join);
         ReceiveAny(Unhandled);
     }
 

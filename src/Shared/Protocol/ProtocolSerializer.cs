@@ -40,7 +40,13 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
     public override byte[] ToBinary(object obj)
     {
         long start = Stopwatch.GetTimestamp();
-        using var stream = new MemoryStream();
+        // Sized up front: a growing stream would copy a 940 KB tensor several times.
+        using var stream = new MemoryStream(256 + 4 * obj switch
+        {
+            ShardResult m => m.GradientSum.Length,
+            ComputeShards m => (m.Weights?.Length ?? 0) + m.Shards.Sum(s => s.Samples.Length + 2),
+            _ => 0,
+        });
         using (var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true))
         {
             switch (obj)

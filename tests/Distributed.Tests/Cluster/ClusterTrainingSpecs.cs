@@ -1,0 +1,49 @@
+using Distributed.Coordinator.Cli;
+using Distributed.Coordinator.Cluster;
+using Distributed.Coordinator.Training;
+using Distributed.Shared.Training;
+
+namespace Distributed.Tests.Cluster;
+
+public class ClusterTrainingSpecs
+{
+    private static readonly TrainingOptions Options = new() { Epochs = 1, BatchSize = 64, Shards = 4, Hidden = [32], TrainLimit = 640, TestLimit = 200 };
+
+    // The headline guarantee: who computes the shards never changes the weights.
+    [Fact]
+    public async Task Cluster_runs_with_1_2_and_3_workers_should_end_with_the_single_process_hash()
+    {
+        var data = TestData.Subset(640, 200);
+        string local = new LocalTrainer(Options, data, _ => { }, replicas: 2).Run().FinalWeightsSha256;
+        foreach (int workers in new[] { 1, 2, 3 })
+        {
+            var outcome = await ClusterSimulation.RunAsync(Options, data, workers, _ => { }, timeout: TimeSpan.FromMinutes(2));
+            Assert.Equal(local, outcome.Result.FinalWeightsSha256);
+            Assert.Equal(workers, outcome.Workers.Length);
+        }
+    }
+
+    [Fact]
+    public void A_model_too_large_for_the_frame_size_should_fail_at_once_with_a_clear_error()
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var started = DateTime.UtcNow;
+        int code = Distributed.Coordinator.Program.Run(["train", "--workers", "1", "--hidden", "1500,1000", "--train-limit", "64",
+            "--out", Path.Combine(Path.GetTempPath(), "frame-test")], output, error);
+        Assert.Equal(ExitCodes.InvalidArguments, code);
+        Assert.Contains("more than the remote frame size of 4,000,000 bytes", error.ToString());
+        Assert.Contains("--frame-size", error.ToString());
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task Raising_the_frame_size_should_let_a_larger_model_train()
+    {
+        var data = TestData.Subset(128, 50);
+        var options = Options with { Hidden = [1400], TrainLimit = 128, BatchSize = 128 };
+        // 784·1400 + 1400 + 1400·10 + 10 = 1,113,010 parameters: 4.45 MB per message.
+        var outcome = await ClusterSimulation.RunAsync(options, data, 1, _ => { }, maximumFrameSize: 5_000_000, timeout: TimeSpan.FromMinutes(2));
+        Assert.Single(outcome.Result.Epochs);
+    }
+}

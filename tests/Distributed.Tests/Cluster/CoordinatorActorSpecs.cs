@@ -1,0 +1,102 @@
+using Akka.Actor;
+using Akka.TestKit;
+using Distributed.Coordinator.Cluster;
+using Distributed.Shared.Cluster;
+using Distributed.Shared.Protocol;
+using Distributed.Shared.Training;
+using static Distributed.Shared.Protocol.CoordinatorProtocol;
+using static Distributed.Shared.Protocol.WorkerProtocol;
+
+namespace Distributed.Tests.Cluster;
+
+public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSettings(Roles.Coordinator).ToConfig())
+{
+    private static readonly TrainingOptions Options = new() { Epochs = 1, BatchSize = 64, Shards = 4, Hidden = [16] };
+    private static readonly Shared.Data.MnistData Data = TestData.Subset(256, 50);
+
+    private readonly TrainingRun _run = new(Options, Data);
+    private readonly TaskCompletionSource<ClusterRunOutcome> _done = new();
+    private readonly List<string> _log = [];
+
+    private (IActorRef Coordinator, TestProbe W1, TestProbe W2, ComputeShards Work1, ComputeShards Work2) Started()
+    {
+        var coordinator = Sys.ActorOf(CoordinatorActor.Props(_run, new CoordinatorActor.Settings("run-1", 2, line => { lock (_log) _log.Add(line); },
+            InlineTensorTransport.Instance, _done)));
+        var (w1, w2) = (CreateTestProbe(), CreateTestProbe());
+        w1.Send(coordinator, new RegisterWorker("w1", 1));
+        Assert.Equal("run-1", w1.ExpectMsg<Welcome>().RunId);
+        w2.Send(coordinator, new RegisterWorker("w2", 1));
+        w2.ExpectMsg<Welcome>();
+        return (coordinator, w1, w2, w1.ExpectMsg<ComputeShards>(), w2.ExpectMsg<ComputeShards>());
+    }
+
+    private static ShardResult Result(long step, int shard, float value, int samples = 16) =>
+        new("run-1", step, shard, samples, 1.0, 1, TensorEnvelope.Of(Enumerable.Repeat(value, ParameterCount).ToArray()), 1.0);
+
+    private static int ParameterCount => 784 * 16 + 16 + 16 * 10 + 10;
+
+    [Fact]
+    public void Coordinator_should_assign_every_shard_once_with_the_current_weights()
+    {
+        var (_, _, _, work1, work2) = Started();
+        Assert.Equal([0, 2], work1.Shards.Select(s => s.Shard));
+        Assert.Equal([1, 3], work2.Shards.Select(s => s.Shard));
+        var all = work1.Shards.Concat(work2.Shards).OrderBy(s => s.Shard).SelectMany(s => s.Samples).ToArray();
+        Assert.Equal(_run.Order.Take(64), all);
+        Assert.Equal(_run.Model.FlattenValues(), work1.Weights!.Inline);
+    }
+
+    [Fact]
+    public void Coordinator_should_reduce_shards_in_shard_order_whatever_the_arrival_order()
+    {
+        var (coordinator, w1, w2, _, _) = Started();
+        // In float, ((1e8 + 1) − 1e8) + 1 = 1 but ((1 − 1e8) + 1) + 1e8 = 0: the order shows in the result.
+        w2.Send(coordinator, Result(0, 3, 1f));
+        w1.Send(coordinator, Result(0, 2, -1e8f));
+        w2.Send(coordinator, Result(0, 1, 1f));
+        w1.Send(coordinator, Result(0, 0, 1e8f));
+        var next = w1.ExpectMsg<ComputeShards>();
+        Assert.Equal(1, next.Step);
+
+        var expected = new TrainingRun(Options, Data);
+        expected.Model.LoadGradients(Enumerable.Repeat(((1e8f + 1f) + -1e8f + 1f) / 64, ParameterCount).ToArray());
+        expected.CompleteStep(0, 0);
+        Assert.Equal(expected.Model.FlattenValues(), next.Weights!.Inline);
+    }
+
+    [Fact]
+    public void A_step_should_complete_only_when_every_shard_is_counted_and_drop_duplicates_and_strays()
+    {
+        var (coordinator, w1, w2, _, _) = Started();
+        w1.Send(coordinator, Result(0, 0, 0.5f));
+        w1.Send(coordinator, Result(0, 0, 0.5f));            // duplicate
+        w1.Send(coordinator, Result(7, 2, 0.5f));            // another step
+        w1.Send(coordinator, Result(0, 9, 0.5f));            // no such shard
+        w1.Send(coordinator, Result(0, 2, 0.5f, samples: 3)); // not what was assigned
+        w1.Send(coordinator, Result(0, 2, 0.5f));
+        w2.Send(coordinator, Result(0, 1, 0.5f));
+        w1.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        w2.Send(coordinator, Result(0, 3, 0.5f));
+        Assert.Equal(1, w1.ExpectMsg<ComputeShards>().Step);
+        Assert.Equal(1, w2.ExpectMsg<ComputeShards>().Step);
+        lock (_log)
+        {
+            Assert.Contains(_log, l => l.Contains("shard 0") && l.Contains("Duplicate"));
+            Assert.Contains(_log, l => l.Contains("step 7") && l.Contains("WrongStep"));
+            Assert.Contains(_log, l => l.Contains("shard 9") && l.Contains("UnknownShard"));
+            Assert.Contains(_log, l => l.Contains("Malformed"));
+        }
+    }
+
+    [Fact]
+    public void Shards_of_a_worker_that_stops_mid_step_should_go_to_the_others()
+    {
+        var (coordinator, w1, w2, _, work2) = Started();
+        w1.Send(coordinator, Result(0, 0, 0.5f));
+        Sys.Stop(w2.Ref);
+        var reassigned = w1.ExpectMsg<ComputeShards>();
+        Assert.Equal(0, reassigned.Step);
+        Assert.Equal(work2.Shards.Select(s => s.Shard), reassigned.Shards.Select(s => s.Shard));
+        Assert.Equal(work2.Shards.SelectMany(s => s.Samples), reassigned.Shards.SelectMany(s => s.Samples));
+    }
+}

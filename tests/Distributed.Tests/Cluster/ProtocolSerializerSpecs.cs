@@ -1,0 +1,56 @@
+using Akka.Serialization;
+using Distributed.Shared.Cluster;
+using Distributed.Shared.Protocol;
+using static Distributed.Shared.Protocol.CoordinatorProtocol;
+using static Distributed.Shared.Protocol.WorkerProtocol;
+
+namespace Distributed.Tests.Cluster;
+
+public class ProtocolSerializerSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSettings(Roles.Worker).ToConfig())
+{
+    private T RoundTrip<T>(T message) where T : notnull
+    {
+        var serializer = Sys.Serialization.FindSerializerFor(message);
+        Assert.IsType<ProtocolSerializer>(serializer);
+        var bytes = serializer.ToBinary(message);
+        return (T)((SerializerWithStringManifest)serializer).FromBinary(bytes, Serialization.ManifestFor(serializer, message));
+    }
+
+    [Fact]
+    public void Shard_results_should_travel_as_raw_floats_and_round_trip_exactly()
+    {
+        var gradient = new[] { 1.5f, -0f, float.Epsilon, 3.4e38f, float.NaN };
+        var message = new ShardResult("run", 12, 3, 32, 71.25, 30, TensorEnvelope.Of(gradient), 0.75);
+        var copy = RoundTrip(message);
+        Assert.Equal(gradient.Select(BitConverter.SingleToInt32Bits), copy.GradientSum.Inline!.Select(BitConverter.SingleToInt32Bits));
+        Assert.Equal((message.RunId, message.Step, message.Shard, message.Samples, message.LossSum, message.Correct, message.ComputeMilliseconds),
+            (copy.RunId, copy.Step, copy.Shard, copy.Samples, copy.LossSum, copy.Correct, copy.ComputeMilliseconds));
+    }
+
+    [Fact]
+    public void A_weights_message_should_cost_4_bytes_per_parameter_plus_a_little()
+    {
+        var weights = new float[235_146];
+        var message = new ComputeShards("run", 1, 1, TensorEnvelope.Of(weights), [new ShardAssignment(0, Enumerable.Range(0, 32).ToArray())]);
+        var bytes = Sys.Serialization.FindSerializerFor(message).ToBinary(message);
+        Assert.InRange(bytes.Length, 4 * 235_146, 4 * 235_146 + 400);
+        Assert.True(bytes.Length < ClusterSettings.MessageBytesFor(235_146));
+    }
+
+    [Fact]
+    public void Every_protocol_message_should_round_trip()
+    {
+        Assert.Equal(new RegisterWorker("w", 2), RoundTrip(new RegisterWorker("w", 2)));
+        Assert.Equal(new WorkerFailed("r", "why"), RoundTrip(new WorkerFailed("r", "why")));
+        Assert.Equal(new Rejected("no"), RoundTrip(new Rejected("no")));
+        Assert.Equal(new RunFinished("r", "abc"), RoundTrip(new RunFinished("r", "abc")));
+        var welcome = RoundTrip(new Welcome("r", new ModelSpec(784, [256, 128], 10), new DataSpec(60000, "ff")));
+        Assert.Equal([256, 128], welcome.Model.Hidden);
+        Assert.Equal((784, 10, 60000, "ff"), (welcome.Model.Inputs, welcome.Model.Classes, welcome.Data.TrainSamples, welcome.Data.Fingerprint));
+        var work = RoundTrip(new ComputeShards("r", 4, 3, null, [new ShardAssignment(1, [7, 8]), new ShardAssignment(5, [])]));
+        Assert.Null(work.Weights);
+        Assert.Equal((4L, 3L), (work.Step, work.WeightsVersion));
+        Assert.Equal([7, 8], work.Shards[0].Samples);
+        Assert.Equal(5, work.Shards[1].Shard);
+    }
+}

@@ -1,0 +1,90 @@
+using Akka.Actor;
+using Distributed.Shared.Cluster;
+using Distributed.Shared.Layers;
+using Distributed.Shared.Losses;
+using Distributed.Shared.Protocol;
+using Distributed.Worker;
+using static Distributed.Shared.Protocol.CoordinatorProtocol;
+using static Distributed.Shared.Protocol.WorkerProtocol;
+
+namespace Distributed.Tests.Cluster;
+
+public class WorkerActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSettings(Roles.Worker).ToConfig())
+{
+    private static readonly Shared.Data.ImageSet Data = TestData.Subset(200, 10).Train;
+    private static readonly ModelSpec Spec = new(784, [32], 10);
+
+    private (IActorRef Worker, Akka.TestKit.TestProbe Coordinator) Joined()
+    {
+        var worker = Sys.ActorOf(WorkerActor.Props(new WorkerActor.Settings("w", Data, 1, _ => { }, InlineTensorTransport.Instance)));
+        var coordinator = CreateTestProbe();
+        coordinator.Send(worker, new Welcome("run-1", Spec, new DataSpec(Data.Count, Data.Fingerprint(Data.Count))));
+        return (worker, coordinator);
+    }
+
+    private static float[] Weights(int seed) => Mlp.Create<float>(784, [32], 10, seed).FlattenValues();
+
+    [Fact]
+    public void Worker_should_reply_the_shard_gradient_sum_the_numerics_library_computes()
+    {
+        var (worker, coordinator) = Joined();
+        int[] samples = [5, 6, 7, 8, 150];
+        coordinator.Send(worker, new ComputeShards("run-1", 0, 0, TensorEnvelope.Of(Weights(3)), [new ShardAssignment(2, samples)]));
+        var result = coordinator.ExpectMsg<ShardResult>();
+
+        // Directly: forward, summed fused loss, backward on the same weights.
+        var model = Mlp.Create<float>(784, [32], 10, seed: 3);
+        var (x, t) = new Shared.Data.BatchBuilder().Build(Data, samples);
+        var loss = new SoftmaxCrossEntropy<float>(LossReduction.Sum);
+        float lossSum = loss.Forward(model.Forward(x), t);
+        model.Backward(loss.Backward().InputGradient);
+        var expected = new float[model.ParameterCount];
+        model.CopyGradientsTo(expected);
+
+        Assert.Equal(("run-1", 0L, 2, 5), (result.RunId, result.Step, result.Shard, result.Samples));
+        Assert.Equal(lossSum, result.LossSum, 4);
+        Assert.Equal(expected, result.GradientSum.Inline);
+    }
+
+    [Fact]
+    public void Worker_should_reply_once_per_assigned_shard()
+    {
+        var (worker, coordinator) = Joined();
+        coordinator.Send(worker, new ComputeShards("run-1", 0, 0, TensorEnvelope.Of(Weights(1)),
+            [new ShardAssignment(0, [1, 2]), new ShardAssignment(3, [9, 10, 11])]));
+        Assert.Equal((0, 2), (coordinator.ExpectMsg<ShardResult>().Shard, 2));
+        Assert.Equal(3, coordinator.ExpectMsg<ShardResult>().Shard);
+        coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
+    public void Work_for_a_stale_step_should_be_ignored()
+    {
+        var (worker, coordinator) = Joined();
+        coordinator.Send(worker, new ComputeShards("run-1", 5, 5, TensorEnvelope.Of(Weights(1)), [new ShardAssignment(0, [1])]));
+        Assert.Equal(5, coordinator.ExpectMsg<ShardResult>().Step);
+        coordinator.Send(worker, new ComputeShards("run-1", 3, 3, TensorEnvelope.Of(Weights(1)), [new ShardAssignment(0, [1])]));
+        coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+    }
+
+    [Fact]
+    public void Work_for_another_run_or_without_the_needed_weights_should_be_ignored()
+    {
+        var (worker, coordinator) = Joined();
+        coordinator.Send(worker, new ComputeShards("other-run", 0, 0, TensorEnvelope.Of(Weights(1)), [new ShardAssignment(0, [1])]));
+        coordinator.Send(worker, new ComputeShards("run-1", 1, 1, null, [new ShardAssignment(0, [1])]));
+        coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+    }
+
+    [Fact]
+    public void A_worker_whose_data_differs_should_say_so_instead_of_joining()
+    {
+        var worker = Sys.ActorOf(WorkerActor.Props(new WorkerActor.Settings("w", Data, 1, _ => { }, InlineTensorTransport.Instance)));
+        var coordinator = CreateTestProbe();
+        coordinator.Send(worker, new Welcome("run-1", Spec, new DataSpec(Data.Count, new string('0', 64))));
+        var failed = coordinator.ExpectMsg<WorkerFailed>();
+        Assert.Contains("differ from the coordinator's", failed.Reason);
+        coordinator.Send(worker, new ComputeShards("run-1", 0, 0, TensorEnvelope.Of(Weights(1)), [new ShardAssignment(0, [1])]));
+        coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+    }
+}
