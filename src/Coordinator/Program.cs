@@ -14,6 +14,7 @@ public static class Program
         {
             TrainCommand.Create(),
             GradCheckCommand.Create(),
+            CoordinatorCommand.Create(),
         };
         return root.Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
     }

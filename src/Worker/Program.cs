@@ -1,1 +1,95 @@
-namespace Distributed.Worker; public static class Program { public static int Main() => 0; }
+using System.CommandLine;
+using Akka.Actor;
+using Distributed.Shared.Cluster;
+using Distributed.Shared.Data;
+using Distributed.Shared.Protocol;
+using static Distributed.Shared.Protocol.WorkerProtocol;
+
+namespace Distributed.Worker;
+
+/// <summary>The worker node's command line: joins a cluster and computes shards until the run finishes.</summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        var seedNodes = new Option<string[]>("--seed-node") { Description = "Cluster seed node address, e.g. akka.tcp://distributed@10.0.0.5:4053 (repeatable).", AllowMultipleArgumentsPerToken = true };
+        var coordinator = new Option<string?>("--coordinator") { Description = "Shorthand for --seed-node: the coordinator's host:port." };
+        var hostname = new Option<string>("--hostname") { Description = "Address this node binds and advertises.", DefaultValueFactory = _ => "127.0.0.1" };
+        var port = new Option<int>("--port") { Description = "TCP port (0: chosen by the OS).", DefaultValueFactory = _ => 0 };
+        var data = new Option<string?>("--data") { Description = "Folder with the four MNIST IDX files (raw or .gz). Default: the bundled data/mnist." };
+        var threads = new Option<int>("--threads") { Description = "Threads for matrix products.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var name = new Option<string>("--name") { Description = "Name in the coordinator's logs.", DefaultValueFactory = _ => $"{Environment.MachineName}-{Environment.ProcessId}" };
+        var frameSize = new Option<int>("--frame-size") { Description = "Largest remote message in bytes.", DefaultValueFactory = _ => ClusterSettings.DefaultMaximumFrameSize };
+        var root = new RootCommand("A Distributed worker node: joins the cluster, computes shard gradients for the coordinator.")
+        {
+            seedNodes, coordinator, hostname, port, data, threads, name, frameSize,
+        };
+        root.SetAction(parse =>
+        {
+            var seeds = (parse.GetValue(seedNodes) ?? []).ToList();
+            if (parse.GetValue(coordinator) is { } c) seeds.Add($"akka.tcp://{ClusterSettings.SystemName}@{c}");
+            return Run(seeds, parse.GetValue(hostname)!, parse.GetValue(port), parse.GetValue(data), parse.GetValue(threads),
+                parse.GetValue(name)!, parse.GetValue(frameSize), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
+        });
+        return root.Parse(args).Invoke();
+    }
+
+    public static int Run(IReadOnlyList<string> seeds, string hostname, int port, string? dataFolder, int threads, string name, int frameSize,
+        TextWriter stdout, TextWriter stderr)
+    {
+        if (seeds.Count == 0)
+        {
+            stderr.WriteLine("error: give the coordinator's address with --coordinator host:port or --seed-node akka.tcp://distributed@host:port.");
+            return 1;
+        }
+        if (threads <= 0 || port < 0 || port > 65535)
+        {
+            stderr.WriteLine($"error: --threads must be at least 1 and --port in 0–65535 (got {threads}, {port}).");
+            return 1;
+        }
+        MnistData data;
+        try
+        {
+            data = MnistLoader.Load(dataFolder ?? BundledData());
+        }
+        catch (DataFormatException e)
+        {
+            stderr.WriteLine($"error: {e.Message}");
+            return 2;
+        }
+        void Log(string line)
+        {
+            lock (stdout) stdout.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {line}");
+        }
+        var finished = new TaskCompletionSource<RunFinished>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var settings = new WorkerActor.Settings(name, data.Train, threads, Log, InlineTensorTransport.Instance, f => finished.TrySetResult(f));
+        var system = WorkerNode.Start(new ClusterSettings(Roles.Worker, hostname, port, seeds, frameSize), settings);
+        Log($"worker {name}: node {Akka.Cluster.Cluster.Get(system).SelfAddress} joining {string.Join(", ", seeds)}; data {data.Folder} ({data.Train.Count} training images)");
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            finished.TrySetCanceled();
+        };
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => finished.TrySetCanceled();
+        int code = 0;
+        try
+        {
+            finished.Task.GetAwaiter().GetResult();
+        }
+        catch (TaskCanceledException)
+        {
+            Log($"worker {name}: stopping on request");
+            code = 130;
+        }
+        CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance).Wait(TimeSpan.FromSeconds(10));
+        return code;
+    }
+
+    private static string BundledData()
+    {
+        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+                if (Directory.Exists(Path.Combine(dir.FullName, "data", "mnist"))) return Path.Combine(dir.FullName, "data", "mnist");
+        return Path.GetFullPath("data/mnist");
+    }
+}

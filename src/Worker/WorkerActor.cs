@@ -42,6 +42,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private ShardTrainer? _trainer;
     private long _weightsVersion = -1;
     private long _latestStep = -1;
+    private int _shardsDone;
+    private double _computeMilliseconds;
 
     public WorkerActor(Settings settings)
     {
@@ -89,7 +91,9 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         Receive<ComputeShards>(Compute);
         Receive<RunFinished>(f => f.RunId == _runId, f =>
         {
-            _settings.Log($"worker {_settings.Name}: run {f.RunId} finished, final_weights_sha256 {f.FinalWeightsSha256}");
+            _settings.Log($"worker {_settings.Name}: run {f.RunId} finished, final_weights_sha256 {f.FinalWeightsSha256}; " +
+                $"{_shardsDone} shards computed, {(_shardsDone == 0 ? 0 : _computeMilliseconds / _shardsDone):F2} ms each");
+            Context.Unwatch(_coordinator);
             Become(Finished);
             _settings.OnFinished?.Invoke(f);
         });
@@ -98,7 +102,11 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         ReceiveAny(Unhandled);
     }
 
-    private void Finished() => ReceiveAny(Unhandled);
+    private void Finished()
+    {
+        Receive<Terminated>(_ => { });
+        ReceiveAny(Unhandled);
+    }
 
     private void Register()
     {
@@ -173,6 +181,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             var gradient = new float[model.ParameterCount];
             model.CopyGradientsTo(gradient);
             double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            _shardsDone++;
+            _computeMilliseconds += ms;
             Sender.Tell(new ShardResult(_runId, work.Step, shard.Shard, outcome.Samples, outcome.LossSum, outcome.Correct,
                 _settings.Transport.Wrap(gradient), ms));
         }

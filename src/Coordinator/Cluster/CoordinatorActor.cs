@@ -56,6 +56,7 @@ public sealed class CoordinatorActor : ReceiveActor
             {
                 _settings.Log($"coordinator: {_workers.Count} worker(s) registered; training {_run.Options.Epochs} epoch(s) of {_run.BatchesPerEpoch} steps, {_run.Options.Shards} shards per step");
                 Become(Training);
+                _run.Start();
                 StartStep();
             }
         });

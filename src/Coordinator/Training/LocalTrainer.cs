@@ -17,6 +17,7 @@ public sealed class LocalTrainer(TrainingOptions options, MnistData data, Action
     public TrainingResult Run()
     {
         var step = new ShardedStep(_run.Model, options.Shards, replicas);
+        _run.Start();
         while (!_run.Finished)
         {
             var (start, count) = _run.CurrentBatch;

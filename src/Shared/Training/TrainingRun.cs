@@ -68,6 +68,12 @@ public sealed class TrainingRun
         return _order.AsSpan(start + offset, size).ToArray();
     }
 
+    /// <summary>Starts the clocks (call when the first step is about to be computed, not while waiting for workers).</summary>
+    public void Start()
+    {
+        if (Step == 0) _epochClock.Restart();
+    }
+
     /// <summary>
     /// Steps the optimizer on the mean gradient already in the model's gradients and moves to the
     /// next batch; at an epoch's end evaluates on the test set and returns that epoch's metrics.
@@ -111,6 +117,6 @@ public sealed class TrainingRun
         _correct = 0;
         if (Finished) return;
         _order = ShardPlan.EpochOrder(Options.Seed, epoch, Data.Train.Count);
-        _epochClock.Restart();
+        if (epoch > 1) _epochClock.Restart();
     }
 }

@@ -1,0 +1,60 @@
+using System.CommandLine;
+using Akka.Actor;
+using Distributed.Coordinator.Cluster;
+using Distributed.Coordinator.Training;
+using Distributed.Shared.Cluster;
+using Distributed.Shared.Numerics;
+using Distributed.Shared.Training;
+
+namespace Distributed.Coordinator.Cli;
+
+/// <summary><c>coordinator</c>: runs this process as the coordinator node of a multi-process cluster.</summary>
+public static class CoordinatorCommand
+{
+    public static Command Create()
+    {
+        var binder = new TrainingOptionsBinder();
+        var hostname = new Option<string>("--hostname") { Description = "Address to bind and advertise to workers.", DefaultValueFactory = _ => "127.0.0.1" };
+        var port = new Option<int>("--port") { Description = "TCP port workers join (0: chosen by the OS and printed).", DefaultValueFactory = _ => 4053 };
+        var minWorkers = new Option<int>("--min-workers") { Description = "Workers to wait for before training starts.", DefaultValueFactory = _ => 1 };
+        var command = new Command("coordinator", "Run the coordinator node of a multi-process cluster; workers join it with Distributed.Worker --coordinator host:port.")
+        {
+            hostname, port, minWorkers,
+        };
+        foreach (var option in binder.All) command.Options.Add(option);
+        command.SetAction(parse => Run(binder.Bind(parse), binder.Job(parse, parse.GetValue(minWorkers)), parse.GetValue(hostname)!, parse.GetValue(port),
+            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
+        return command;
+    }
+
+    public static int Run(TrainingOptions options, TrainCommand.JobOptions job, string hostname, int port, TextWriter stdout, TextWriter stderr)
+    {
+        var errors = options.Validate().Concat(TrainCommand.Validate(job)).ToList();
+        if (job.Workers < 1) errors.Add($"--min-workers must be at least 1 (got {job.Workers}).");
+        if (port is < 0 or > 65535) errors.Add($"--port must be in 0–65535 (got {port}).");
+        if (errors.Count > 0)
+        {
+            foreach (var e in errors) stderr.WriteLine($"error: {e}");
+            return ExitCodes.InvalidArguments;
+        }
+        Gemm.MaxThreads = job.Threads;
+        void Log(string line)
+        {
+            lock (stdout) stdout.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {line}");
+        }
+        return TrainCommand.Guarded(stderr, () =>
+        {
+            var data = TrainCommand.Prepare(options, job, stdout);
+            stdout.WriteLine(TrainCommand.Describe(options, data, job));
+            var run = new TrainingRun(options, data);
+            var node = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, hostname, port, MaximumFrameSize: job.FrameSize), run, job.Workers, Log);
+            Log($"coordinator: listening at {node.Address}");
+            var outcome = node.Outcome.GetAwaiter().GetResult();
+            RunOutputs.Write(job.Out, $"multi-process cluster (min {job.Workers} workers)", options, data, outcome.Model, outcome.Result, outcome.Extra);
+            // Give RunFinished a moment to reach the workers before this node leaves.
+            Thread.Sleep(500);
+            CoordinatedShutdown.Get(node.System).Run(CoordinatedShutdown.ClrExitReason.Instance).Wait(TimeSpan.FromSeconds(10));
+            return TrainCommand.Finish(outcome.Result, job, stdout);
+        });
+    }
+}
