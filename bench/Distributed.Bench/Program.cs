@@ -3,7 +3,7 @@ using Distributed.Shared.Data;
 namespace Distributed.Bench;
 
 /// <summary>
-/// bench [gemm] [compare] [profile]: matrix-product GFLOP/s at the MLP's shapes, our trainer vs
+/// bench [gemm] [compare] [distributed] [profile]: matrix-product GFLOP/s at the MLP's shapes, our trainer vs
 /// PyTorch side by side, and a per-phase profile of one training step. Run through bench/run.sh.
 /// </summary>
 public static class Program
@@ -11,7 +11,7 @@ public static class Program
     public static int Main(string[] args)
     {
         string root = FindRoot();
-        var what = args.Length == 0 ? ["gemm", "compare"] : args;
+        var what = args.Length == 0 ? ["gemm", "compare", "distributed"] : args;
         if (what.Contains("gemm"))
         {
             Console.WriteLine("## Matrix product (our packed AVX2/FMA kernel), median GFLOP/s");
@@ -37,6 +37,13 @@ public static class Program
             if (!File.Exists(dll)) throw new FileNotFoundException("Build first: dotnet build -c Release", dll);
             Console.WriteLine("## Single-process training: ours vs PyTorch (default recipe, full MNIST)");
             SpeedComparison.Run(root, dll, rounds: 5, epochs: 2);
+            Console.WriteLine();
+        }
+        if (what.Contains("distributed"))
+        {
+            string dll = Path.Combine(root, "src", "Coordinator", "bin", "Release", "net10.0", "Distributed.Coordinator.dll");
+            Console.WriteLine("## Cluster training: ours vs PyTorch DDP (gloo, loopback)");
+            DistributedComparison.Run(root, dll, rounds: 3);
         }
         return 0;
     }

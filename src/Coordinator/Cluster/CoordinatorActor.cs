@@ -28,6 +28,7 @@ public sealed class CoordinatorActor : ReceiveActor
     private readonly Dictionary<int, IActorRef> _assignedTo = [];
     private double _reduceMilliseconds;
     private TensorEnvelope? _weights;
+    private (long Bytes, TimeSpan Serialize, TimeSpan Deserialize) _serializeAtStart;
 
     public CoordinatorActor(TrainingRun run, Settings settings)
     {
@@ -57,6 +58,7 @@ public sealed class CoordinatorActor : ReceiveActor
                 _settings.Log($"coordinator: {_workers.Count} worker(s) registered; training {_run.Options.Epochs} epoch(s) of {_run.BatchesPerEpoch} steps, {_run.Options.Shards} shards per step");
                 Become(Training);
                 _run.Start();
+                _serializeAtStart = ProtocolSerializer.Totals;
                 StartStep();
             }
         });
@@ -189,14 +191,28 @@ public sealed class CoordinatorActor : ReceiveActor
         var result = _run.Result();
         foreach (var w in _workers) w.Ref.Tell(new RunFinished(_settings.RunId, result.FinalWeightsSha256));
         Become(Done);
-        _settings.Done.TrySetResult(new ClusterRunOutcome(result, _run.Model, _workers.Select(w => w.Summary()).ToArray(),
-            _run.Step == 0 ? 0 : _reduceMilliseconds / _run.Step));
+        var (bytes, serialize, deserialize) = ProtocolSerializer.Totals;
+        double steps = Math.Max(1, _run.Step);
+        var breakdown = new StepBreakdown(
+            StepMs: _run.Epochs.Sum(e => e.TrainSeconds) * 1000 / steps,
+            ReduceAndOptimizerMs: _reduceMilliseconds / steps,
+            SerializeMs: (serialize - _serializeAtStart.Serialize).TotalMilliseconds / steps,
+            DeserializeMs: (deserialize - _serializeAtStart.Deserialize).TotalMilliseconds / steps,
+            BytesSerialized: (bytes - _serializeAtStart.Bytes) / steps);
+        _settings.Done.TrySetResult(new ClusterRunOutcome(result, _run.Model, _workers.Select(w => w.Summary()).ToArray(), breakdown));
     }
 }
 
 /// <summary>A cluster run's result with the per-worker figures.</summary>
-public sealed record ClusterRunOutcome(TrainingResult Result, Shared.Layers.Sequential<float> Model, object[] Workers, double MeanReduceAndStepMs)
+public sealed record ClusterRunOutcome(TrainingResult Result, Shared.Layers.Sequential<float> Model, object[] Workers, StepBreakdown Breakdown)
 {
     /// <summary>What metrics.json adds for a cluster run.</summary>
-    public object Extra => new { Workers, MeanReduceAndStepMs };
+    public object Extra => new { Workers, StepBreakdown = Breakdown };
 }
+
+/// <summary>
+/// Where a cluster step's time goes, per step on average. Serialization figures are process-wide:
+/// in the single-machine simulation they cover every node; in a multi-process run only the
+/// coordinator's side. Workers' compute is in the per-worker figures.
+/// </summary>
+public sealed record StepBreakdown(double StepMs, double ReduceAndOptimizerMs, double SerializeMs, double DeserializeMs, double BytesSerialized);

@@ -18,12 +18,13 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
 {
     public const int Id = 7311;
 
-    private static long s_bytesWritten, s_ticks;
+    private static long s_bytesWritten, s_ticks, s_readTicks;
 
     public override int Identifier => Id;
 
-    /// <summary>Bytes produced and time spent serializing, process-wide (for the per-step breakdown).</summary>
-    public static (long Bytes, TimeSpan Time) Totals => (Interlocked.Read(ref s_bytesWritten), TimeSpan.FromTicks(Interlocked.Read(ref s_ticks)));
+    /// <summary>Bytes produced, time spent serializing and deserializing, process-wide (for the per-step breakdown).</summary>
+    public static (long Bytes, TimeSpan Serialize, TimeSpan Deserialize) Totals =>
+        (Interlocked.Read(ref s_bytesWritten), TimeSpan.FromTicks(Interlocked.Read(ref s_ticks)), TimeSpan.FromTicks(Interlocked.Read(ref s_readTicks)));
 
     public override string Manifest(object o) => o switch
     {
@@ -80,6 +81,19 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
     }
 
     public override object FromBinary(byte[] bytes, string manifest)
+    {
+        long start = Stopwatch.GetTimestamp();
+        try
+        {
+            return Read(bytes, manifest);
+        }
+        finally
+        {
+            Interlocked.Add(ref s_readTicks, Stopwatch.GetElapsedTime(start).Ticks);
+        }
+    }
+
+    private static object Read(byte[] bytes, string manifest)
     {
         using var r = new BinaryReader(new MemoryStream(bytes), Encoding.UTF8);
         return manifest switch

@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""PyTorch DistributedDataParallel with the gloo backend on loopback: the same MLP and recipe,
+global batch 128 split over `world` processes (one thread each). Prints one JSON line."""
+import argparse
+import json
+import os
+import socket
+import time
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch import nn
+
+from mlp import read_idx
+
+
+def worker(rank, world, port, args, queue):
+    os.environ["MASTER_ADDR"] = "127.0.0.1"
+    os.environ["MASTER_PORT"] = str(port)
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    torch.manual_seed(args.seed)
+    f = lambda name: os.path.join(args.data, name + ".gz")
+    x = torch.from_numpy(read_idx(f("train-images-idx3-ubyte")).reshape(-1, 784).astype(np.float32) / 255.0)
+    y = torch.from_numpy(read_idx(f("train-labels-idx1-ubyte")).astype(np.int64))
+    model = nn.parallel.DistributedDataParallel(
+        nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10)))
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    loss_fn = nn.CrossEntropyLoss()
+    n = x.shape[0]
+    per_rank = args.batch_size // world
+    g = torch.Generator().manual_seed(args.seed)
+    perm = torch.randperm(n, generator=g)
+    steps = n // args.batch_size
+    dist.barrier()
+    start = time.perf_counter()
+    for b in range(steps):
+        idx = perm[b * args.batch_size + rank * per_rank: b * args.batch_size + (rank + 1) * per_rank]
+        opt.zero_grad(set_to_none=True)
+        loss_fn(model(x[idx]), y[idx]).backward()
+        opt.step()
+    dist.barrier()
+    seconds = time.perf_counter() - start
+    if rank == 0:
+        xt = torch.from_numpy(read_idx(f("t10k-images-idx3-ubyte")).reshape(-1, 784).astype(np.float32) / 255.0)
+        yt = torch.from_numpy(read_idx(f("t10k-labels-idx1-ubyte")).astype(np.int64))
+        with torch.no_grad():
+            acc = (model(xt).argmax(1) == yt).float().mean().item()
+        queue.put({"world": world, "seconds": seconds, "samples_per_second": steps * args.batch_size / seconds, "test_accuracy": acc})
+    dist.destroy_process_group()
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--data", required=True)
+    p.add_argument("--world", type=int, default=2)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.002)
+    p.add_argument("--seed", type=int, default=1)
+    args = p.parse_args()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ctx = mp.get_context("spawn")
+    queue = ctx.SimpleQueue()
+    mp.spawn(worker, args=(args.world, port, args, queue), nprocs=args.world, join=True)
+    print(json.dumps(queue.get()))
+
+
+if __name__ == "__main__":
+    main()
