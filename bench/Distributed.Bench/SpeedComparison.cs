@@ -54,7 +54,7 @@ public static class SpeedComparison
     private static (double, double, double) Ours(string dll, string data, string tmp, int epochs)
     {
         string outDir = Path.Combine(tmp, "ours");
-        Exec("dotnet", [dll, "train", "--epochs", epochs.ToString(), "--data", data, "--out", outDir], null);
+        Exec("dotnet", [dll, "train", "--workers", "0", "--epochs", epochs.ToString(), "--data", data, "--out", outDir], null);
         using var m = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "metrics.json")));
         var e = m.RootElement.GetProperty("epochs").EnumerateArray().ToArray();
         double seconds = e.Sum(x => x.GetProperty("train_seconds").GetDouble());
