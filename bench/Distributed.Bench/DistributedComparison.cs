@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 
 namespace Distributed.Bench;
@@ -23,14 +22,14 @@ public static class DistributedComparison
             foreach (int w in ours)
             {
                 string outDir = Path.Combine(tmp, $"w{w}");
-                Exec("dotnet", [coordinatorDll, "train", "--epochs", "1", "--workers", w.ToString(), "--data", data, "--out", outDir], null);
+                ChildProcess.Run("dotnet", [coordinatorDll, "train", "--epochs", "1", "--workers", w.ToString(), "--data", data, "--out", outDir], null);
                 using var m = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "metrics.json")));
                 our[w].Add(m.RootElement.Clone());
                 Console.WriteLine($"  round {round}: ours, {w} worker(s): {m.RootElement.GetProperty("epochs")[0].GetProperty("samples_per_second").GetDouble():N0} samples/s");
             }
             foreach (int w in ddp)
             {
-                string output = Exec("/usr/bin/python3", [Path.Combine(root, "bench", "pytorch", "ddp.py"), "--data", data, "--world", w.ToString()],
+                string output = ChildProcess.Run("/usr/bin/python3", [Path.Combine(root, "bench", "pytorch", "ddp.py"), "--data", data, "--world", w.ToString()],
                     new() { ["OPENBLAS_NUM_THREADS"] = "1", ["OMP_NUM_THREADS"] = "1", ["PYTHONPATH"] = Path.Combine(root, "bench", "pytorch") });
                 using var m = JsonDocument.Parse(output.Trim().Split('\n')[^1]);
                 double sps = m.RootElement.GetProperty("samples_per_second").GetDouble();
@@ -62,18 +61,5 @@ public static class DistributedComparison
             double W(string field) => Median(our[w].Select(m => m.GetProperty("extra").GetProperty("workers").EnumerateArray().Average(x => x.GetProperty(field).GetDouble())));
             Console.WriteLine($"| {w} | {B("step_ms"):F2} | {W("mean_compute_ms"):F2} × {4.0 / w:F1} | {W("mean_wait_ms_per_step"):F2} | {B("serialize_ms"):F2} | {B("deserialize_ms"):F2} | {B("reduce_and_optimizer_ms"):F2} | {B("bytes_serialized") / 1e6:F2} MB |");
         }
-    }
-
-    private static string Exec(string file, string[] args, Dictionary<string, string>? env)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        if (env is not null) foreach (var (k, v) in env) psi.Environment[k] = v;
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        p.WaitForExit();
-        if (p.ExitCode != 0) throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited {p.ExitCode}: {stderr.Result}");
-        return stdout.Result;
     }
 }

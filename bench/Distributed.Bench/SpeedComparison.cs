@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 
 namespace Distributed.Bench;
@@ -54,7 +53,7 @@ public static class SpeedComparison
     private static (double, double, double) Ours(string dll, string data, string tmp, int epochs)
     {
         string outDir = Path.Combine(tmp, "ours");
-        Exec("dotnet", [dll, "train", "--workers", "0", "--epochs", epochs.ToString(), "--data", data, "--out", outDir], null);
+        ChildProcess.Run("dotnet", [dll, "train", "--workers", "0", "--epochs", epochs.ToString(), "--data", data, "--out", outDir], null);
         using var m = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "metrics.json")));
         var e = m.RootElement.GetProperty("epochs").EnumerateArray().ToArray();
         double seconds = e.Sum(x => x.GetProperty("train_seconds").GetDouble());
@@ -64,24 +63,11 @@ public static class SpeedComparison
 
     private static (double, double, double) Torch(string python, string root, string data, int epochs, int threads, int blasThreads)
     {
-        string output = Exec(python, [Path.Combine(root, "bench", "pytorch", "mlp.py"), "--data", data, "--epochs", epochs.ToString(), "--threads", threads.ToString()],
+        string output = ChildProcess.Run(python, [Path.Combine(root, "bench", "pytorch", "mlp.py"), "--data", data, "--epochs", epochs.ToString(), "--threads", threads.ToString()],
             new() { ["OPENBLAS_NUM_THREADS"] = blasThreads.ToString(), ["OMP_NUM_THREADS"] = threads.ToString() });
         using var m = JsonDocument.Parse(output.Trim().Split('\n')[^1]);
         var e = m.RootElement.GetProperty("epochs").EnumerateArray().ToArray();
         double seconds = e.Sum(x => x.GetProperty("seconds").GetDouble());
         return (e[^1].GetProperty("samples_per_second").GetDouble(), 60000.0 * e.Length / seconds, e[^1].GetProperty("test_accuracy").GetDouble());
-    }
-
-    private static string Exec(string file, string[] args, Dictionary<string, string>? env)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        if (env is not null) foreach (var (k, v) in env) psi.Environment[k] = v;
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        p.WaitForExit();
-        if (p.ExitCode != 0) throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited {p.ExitCode}: {stderr.Result}");
-        return stdout.Result;
     }
 }

@@ -50,7 +50,7 @@ public static class Program
         MnistData data;
         try
         {
-            data = MnistLoader.Load(dataFolder ?? BundledData());
+            data = MnistLoader.Load(dataFolder ?? DataLocator.DefaultFolder());
         }
         catch (DataFormatException e)
         {
@@ -83,13 +83,5 @@ public static class Program
         }
         CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance).Wait(TimeSpan.FromSeconds(10));
         return code;
-    }
-
-    private static string BundledData()
-    {
-        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-                if (Directory.Exists(Path.Combine(dir.FullName, "data", "mnist"))) return Path.Combine(dir.FullName, "data", "mnist");
-        return Path.GetFullPath("data/mnist");
     }
 }

@@ -1,4 +1,4 @@
-namespace Distributed.Coordinator.Cli;
+namespace Distributed.Shared.Data;
 
 /// <summary>Finds the bundled data/mnist folder when the user gives no --data.</summary>
 public static class DataLocator
