@@ -74,6 +74,12 @@ public static class Program
         int code = 0;
         try
         {
+            // The node can also end on its own: downed by the split-brain resolver, or removed from the cluster.
+            if (Task.WhenAny(finished.Task, system.WhenTerminated).GetAwaiter().GetResult() != finished.Task)
+            {
+                Log($"worker {name}: this node was removed from the cluster (downed or partitioned away from the coordinator); exiting");
+                return 3;
+            }
             finished.Task.GetAwaiter().GetResult();
         }
         catch (TaskCanceledException)

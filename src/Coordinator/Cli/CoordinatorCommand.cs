@@ -47,7 +47,8 @@ public static class CoordinatorCommand
             var data = TrainCommand.Prepare(options, job, stdout);
             stdout.WriteLine(TrainCommand.Describe(options, data, job));
             var run = new TrainingRun(options, data);
-            var node = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, hostname, port, MaximumFrameSize: job.FrameSize), run, job.Workers, Log);
+            var node = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, hostname, port, MaximumFrameSize: job.FrameSize), run,
+                job.Supervision, Log);
             Log($"coordinator: listening at {node.Address}");
             var outcome = node.Outcome.GetAwaiter().GetResult();
             RunOutputs.Write(job.Out, $"multi-process cluster (min {job.Workers} workers)", options, data, outcome.Model, outcome.Result, outcome.Extra);

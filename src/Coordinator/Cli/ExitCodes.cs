@@ -8,4 +8,5 @@ public static class ExitCodes
     public const int BadInput = 2;
     public const int OutputFailed = 3;
     public const int CheckFailed = 4;
+    public const int RunFailed = 5;
 }

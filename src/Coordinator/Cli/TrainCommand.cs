@@ -13,7 +13,11 @@ namespace Distributed.Coordinator.Cli;
 public static class TrainCommand
 {
     /// <summary>Options of a training job beyond <see cref="TrainingOptions"/>.</summary>
-    public sealed record JobOptions(string? Data, string Out, int Threads, int Workers, int FrameSize);
+    public sealed record JobOptions(string? Data, string Out, int Threads, int Workers, int FrameSize,
+        double StepTimeoutSeconds = 5, double WorkerTimeoutSeconds = 60)
+    {
+        public Supervision Supervision => new(Workers, TimeSpan.FromSeconds(StepTimeoutSeconds), TimeSpan.FromSeconds(WorkerTimeoutSeconds));
+    }
 
     public static Command Create()
     {
@@ -48,7 +52,7 @@ public static class TrainCommand
                 RunOutputs.Write(job.Out, "single-process", options, data, trainer.Model, result);
                 return Finish(result, job, stdout);
             }
-            var outcome = ClusterSimulation.RunAsync(options, data, job.Workers, stdout.WriteLine, job.FrameSize).GetAwaiter().GetResult();
+            var outcome = ClusterSimulation.RunAsync(options, data, job.Workers, stdout.WriteLine, job.FrameSize, supervision: job.Supervision).GetAwaiter().GetResult();
             RunOutputs.Write(job.Out, $"cluster-simulation ({job.Workers} workers)", options, data, outcome.Model, outcome.Result, outcome.Extra);
             return Finish(outcome.Result, job, stdout);
         });
@@ -59,6 +63,8 @@ public static class TrainCommand
         if (job.Threads <= 0) yield return $"--threads must be at least 1 (got {job.Threads}).";
         if (job.Workers < 0) yield return $"--workers must be 0 (single process) or more (got {job.Workers}).";
         if (job.FrameSize < 32_000) yield return $"--frame-size must be at least 32000 bytes (got {job.FrameSize}).";
+        if (!(job.StepTimeoutSeconds > 0)) yield return $"--step-timeout must be a positive number of seconds (got {job.StepTimeoutSeconds}).";
+        if (!(job.WorkerTimeoutSeconds > 0)) yield return $"--worker-timeout must be a positive number of seconds (got {job.WorkerTimeoutSeconds}).";
     }
 
     /// <summary>Runs a command body, turning the errors a user can cause into one line and an exit code.</summary>
@@ -82,6 +88,11 @@ public static class TrainCommand
         {
             stderr.WriteLine($"error: {e.Message}");
             return ExitCodes.InvalidArguments;
+        }
+        catch (ClusterRunFailedException e)
+        {
+            stderr.WriteLine($"error: {e.Message}");
+            return ExitCodes.RunFailed;
         }
     }
 

@@ -37,10 +37,23 @@ public sealed class TrainingOptionsBinder
         DefaultValueFactory = _ => Shared.Cluster.ClusterSettings.DefaultMaximumFrameSize,
     };
 
-    public IEnumerable<Option> All => [Epochs, BatchSize, Shards, Optimizer, LearningRate, Schedule, Momentum, WeightDecay, Hidden, Seed, TrainLimit, TestLimit, Data, Out, Threads, FrameSize];
+    public Option<double> StepTimeout { get; } = new("--step-timeout")
+    {
+        Description = "Seconds a worker may stay silent within a step before its shards also go to others.",
+        DefaultValueFactory = _ => Cluster.Supervision.DefaultStepTimeout.TotalSeconds,
+    };
+
+    public Option<double> WorkerTimeout { get; } = new("--worker-timeout")
+    {
+        Description = "Seconds to wait for enough workers at the start, or for any worker when none is left, before giving up.",
+        DefaultValueFactory = _ => Cluster.Supervision.DefaultWorkerTimeout.TotalSeconds,
+    };
+
+    public IEnumerable<Option> All => [Epochs, BatchSize, Shards, Optimizer, LearningRate, Schedule, Momentum, WeightDecay, Hidden, Seed, TrainLimit, TestLimit,
+        Data, Out, Threads, FrameSize, StepTimeout, WorkerTimeout];
 
     public TrainCommand.JobOptions Job(ParseResult r, int workers) =>
-        new(r.GetValue(Data), r.GetValue(Out)!, r.GetValue(Threads), workers, r.GetValue(FrameSize));
+        new(r.GetValue(Data), r.GetValue(Out)!, r.GetValue(Threads), workers, r.GetValue(FrameSize), r.GetValue(StepTimeout), r.GetValue(WorkerTimeout));
 
     public TrainingOptions Bind(ParseResult r) => new()
     {

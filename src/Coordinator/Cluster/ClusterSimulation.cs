@@ -8,34 +8,75 @@ using Distributed.Worker;
 namespace Distributed.Coordinator.Cluster;
 
 /// <summary>
-/// A cluster on one machine: a coordinator node and N worker nodes, each its own ActorSystem in this
-/// process, talking over real Akka.Remote TCP on 127.0.0.1 with ports chosen by the OS.
+/// A cluster on one machine: a coordinator node and worker nodes, each its own ActorSystem in this
+/// process, talking over real Akka.Remote TCP on 127.0.0.1 with ports chosen by the OS. Workers can
+/// be added and stopped while it runs (fault-tolerance tests do).
 /// </summary>
+public sealed class SimulatedCluster : IAsyncDisposable
+{
+    private readonly List<ActorSystem> _workers = [];
+    private readonly MnistData _data;
+    private readonly Action<string> _log;
+    private readonly int _frameSize;
+    private readonly int _threadsPerWorker;
+    private int _named;
+
+    private SimulatedCluster(CoordinatorNode coordinator, MnistData data, Action<string> log, int frameSize, int threadsPerWorker)
+    {
+        (Coordinator, _data, _log, _frameSize, _threadsPerWorker) = (coordinator, data, log, frameSize, threadsPerWorker);
+    }
+
+    public CoordinatorNode Coordinator { get; }
+
+    public IReadOnlyList<ActorSystem> Workers => _workers;
+
+    public static SimulatedCluster Start(TrainingRun run, int workers, Action<string> log, Supervision supervision,
+        int maximumFrameSize = ClusterSettings.DefaultMaximumFrameSize, Action<TrainingRun, EpochMetrics?>? onStep = null)
+    {
+        var coordinator = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, MaximumFrameSize: maximumFrameSize), run, supervision, log, onStep: onStep);
+        // The simulation's nodes share this machine's cores.
+        var cluster = new SimulatedCluster(coordinator, run.Data, log, maximumFrameSize, Math.Max(1, Environment.ProcessorCount / Math.Max(1, workers)));
+        for (int i = 0; i < workers; i++) cluster.AddWorker();
+        return cluster;
+    }
+
+    public ActorSystem AddWorker()
+    {
+        var cluster = new ClusterSettings(Roles.Worker, SeedNodes: [Coordinator.Address], MaximumFrameSize: _frameSize);
+        string name = $"worker-{Interlocked.Increment(ref _named)}";
+        var system = WorkerNode.Start(cluster, new WorkerActor.Settings(name, _data.Train, _threadsPerWorker, _log, InlineTensorTransport.Instance));
+        lock (_workers) _workers.Add(system);
+        return system;
+    }
+
+    /// <summary>Shuts a worker node down (it leaves the cluster, as a stopped process would after a SIGTERM).</summary>
+    public Task StopWorker(ActorSystem worker) => CoordinatedShutdown.Get(worker).Run(CoordinatedShutdown.ClrExitReason.Instance);
+
+    public async Task<ClusterRunOutcome> WaitAsync(TimeSpan? timeout = null)
+    {
+        var finished = await Task.WhenAny(Coordinator.Outcome, Task.Delay(timeout ?? Timeout.InfiniteTimeSpan));
+        if (finished != Coordinator.Outcome) throw new TimeoutException($"The cluster run did not finish within {timeout}.");
+        return await Coordinator.Outcome;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        ActorSystem[] all;
+        lock (_workers) all = [Coordinator.System, .. _workers];
+        await Task.WhenAll(all.Select(s => CoordinatedShutdown.Get(s).Run(CoordinatedShutdown.ClrExitReason.Instance)));
+    }
+}
+
+/// <summary>Runs a whole training job on a <see cref="SimulatedCluster"/>.</summary>
 public static class ClusterSimulation
 {
     public static async Task<ClusterRunOutcome> RunAsync(TrainingOptions options, MnistData data, int workers, Action<string> log,
-        int maximumFrameSize = ClusterSettings.DefaultMaximumFrameSize, TimeSpan? timeout = null)
+        int maximumFrameSize = ClusterSettings.DefaultMaximumFrameSize, TimeSpan? timeout = null, Supervision? supervision = null,
+        Action<TrainingRun, EpochMetrics?>? onStep = null, TrainingRun? resumeFrom = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(workers);
-        var run = new TrainingRun(options, data);
-        var coordinator = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, MaximumFrameSize: maximumFrameSize), run, workers, log);
-        var systems = new List<ActorSystem> { coordinator.System };
-        try
-        {
-            // The simulation's nodes share this machine's cores.
-            int threads = Math.Max(1, Environment.ProcessorCount / workers);
-            for (int i = 1; i <= workers; i++)
-            {
-                var cluster = new ClusterSettings(Roles.Worker, SeedNodes: [coordinator.Address], MaximumFrameSize: maximumFrameSize);
-                systems.Add(WorkerNode.Start(cluster, new WorkerActor.Settings($"worker-{i}", data.Train, threads, log, InlineTensorTransport.Instance)));
-            }
-            var finished = await Task.WhenAny(coordinator.Outcome, Task.Delay(timeout ?? Timeout.InfiniteTimeSpan));
-            if (finished != coordinator.Outcome) throw new TimeoutException($"The cluster run did not finish within {timeout}.");
-            return await coordinator.Outcome;
-        }
-        finally
-        {
-            await Task.WhenAll(systems.Select(s => CoordinatedShutdown.Get(s).Run(CoordinatedShutdown.ClrExitReason.Instance)));
-        }
+        await using var cluster = SimulatedCluster.Start(resumeFrom ?? new TrainingRun(options, data), workers, log,
+            supervision ?? Supervision.For(workers), maximumFrameSize, onStep);
+        return await cluster.WaitAsync(timeout);
     }
 }

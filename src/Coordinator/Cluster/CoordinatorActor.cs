@@ -11,23 +11,39 @@ namespace Distributed.Coordinator.Cluster;
 
 /// <summary>
 /// Drives a <see cref="TrainingRun"/> over the cluster: waits for enough workers, then each step
-/// assigns the batch's virtual shards to the live workers with the current weights, collects the
+/// hands the batch's virtual shards to the live workers with the current weights, collects the
 /// shard gradient sums in a <see cref="StepCollector"/> (which adds them in shard order), and steps
-/// the run. Holds no math. Behaviours: WaitingForWorkers → Training → Done.
+/// the run. Lost, unreachable, silent or misbehaving workers lose their shards to the others within
+/// the step. Holds no math. Behaviours: WaitingForWorkers → Training → Done.
 /// </summary>
-public sealed class CoordinatorActor : ReceiveActor
+public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 {
     /// <summary>How the coordinator is set up.</summary>
-    public sealed record Settings(string RunId, int MinWorkers, Action<string> Log, ITensorTransport Transport, TaskCompletionSource<ClusterRunOutcome> Done);
+    /// <param name="StepTimeout">A worker silent this long within a step loses its shards to the others.</param>
+    /// <param name="WorkerTimeout">How long to wait with no worker alive before giving up.</param>
+    /// <param name="MaxBadResults">Bad results (non-finite, wrong size, unassigned) after which a worker is excluded.</param>
+    /// <param name="OnStep">Called after every completed step (checkpointing hooks in here).</param>
+    public sealed record Settings(string RunId, int MinWorkers, Action<string> Log, ITensorTransport Transport,
+        TaskCompletionSource<ClusterRunOutcome> Done, TimeSpan StepTimeout, TimeSpan WorkerTimeout, int MaxBadResults = 3,
+        Action<TrainingRun, EpochMetrics?>? OnStep = null);
+
+    private sealed record StepDeadline(long Step);
+
+    private sealed class NoWorkersDeadline
+    {
+        public static readonly NoWorkersDeadline Instance = new();
+        private NoWorkersDeadline() { }
+    }
 
     private readonly TrainingRun _run;
     private readonly Settings _settings;
-    private readonly List<WorkerStats> _workers = [];
+    private readonly Dictionary<IActorRef, WorkerStats> _stats = [];
+    private readonly ShardDispatcher<IActorRef> _dispatch = new();
+    private readonly HashSet<string> _excluded = [];
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private StepCollector? _collector;
-    private readonly Dictionary<int, IActorRef> _assignedTo = [];
-    private double _reduceMilliseconds;
     private TensorEnvelope? _weights;
+    private double _reduceMilliseconds;
     private (long Bytes, TimeSpan Serialize, TimeSpan Deserialize) _serializeAtStart;
 
     public CoordinatorActor(TrainingRun run, Settings settings)
@@ -37,13 +53,16 @@ public sealed class CoordinatorActor : ReceiveActor
         WaitingForWorkers();
     }
 
+    public ITimerScheduler Timers { get; set; } = null!;
+
     public static Props Props(TrainingRun run, Settings settings) => Akka.Actor.Props.Create(() => new CoordinatorActor(run, settings));
 
     protected override void PreStart()
     {
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
-            typeof(ClusterEvent.MemberUp), typeof(ClusterEvent.MemberRemoved), typeof(ClusterEvent.UnreachableMember));
-        _settings.Log($"coordinator: run {_settings.RunId}, waiting for {_settings.MinWorkers} worker(s) at {_cluster.SelfAddress}");
+            typeof(ClusterEvent.MemberUp), typeof(ClusterEvent.MemberRemoved), typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.ReachableMember));
+        _settings.Log($"coordinator: run {_settings.RunId}, waiting for {_settings.MinWorkers} worker(s) at {_cluster.SelfAddress} (up to {_settings.WorkerTimeout.TotalSeconds:F0} s)");
+        Timers.StartSingleTimer(NoWorkersDeadline.Instance, NoWorkersDeadline.Instance, _settings.WorkerTimeout);
     }
 
     protected override void PostStop() => _cluster.Unsubscribe(Self);
@@ -53,15 +72,16 @@ public sealed class CoordinatorActor : ReceiveActor
         Receive<RegisterWorker>(r =>
         {
             Admit(r);
-            if (_workers.Count >= _settings.MinWorkers)
-            {
-                _settings.Log($"coordinator: {_workers.Count} worker(s) registered; training {_run.Options.Epochs} epoch(s) of {_run.BatchesPerEpoch} steps, {_run.Options.Shards} shards per step");
-                Become(Training);
-                _run.Start();
-                _serializeAtStart = ProtocolSerializer.Totals;
-                StartStep();
-            }
+            if (_dispatch.Live.Count < _settings.MinWorkers) return;
+            Timers.Cancel(NoWorkersDeadline.Instance);
+            _settings.Log($"coordinator: {_dispatch.Live.Count} worker(s) registered; training from epoch {_run.Epoch} step {_run.Step}: " +
+                $"{_run.Options.Epochs} epoch(s) of {_run.BatchesPerEpoch} steps, {_run.Options.Shards} shards per step");
+            Become(Training);
+            _run.Start();
+            _serializeAtStart = ProtocolSerializer.Totals;
+            StartStep();
         });
+        Receive<NoWorkersDeadline>(_ => Fail($"only {_dispatch.Live.Count} of the {_settings.MinWorkers} worker(s) needed registered within {_settings.WorkerTimeout.TotalSeconds:F0} s"));
         Membership();
     }
 
@@ -69,138 +89,193 @@ public sealed class CoordinatorActor : ReceiveActor
     {
         Receive<RegisterWorker>(Admit);
         Receive<ShardResult>(Collect);
-        Receive<WorkerFailed>(f => _settings.Log($"coordinator: worker {Sender.Path.Address} cannot take part: {f.Reason}"));
+        Receive<StepDeadline>(d => d.Step == _run.Step, _ => Overdue());
+        Receive<StepDeadline>(_ => { });
+        Receive<NoWorkersDeadline>(_ => Fail($"no worker for {_settings.WorkerTimeout.TotalSeconds:F0} s at step {_run.Step}"));
+        Receive<WorkerFailed>(f => Lose(Sender, $"cannot take part: {f.Reason}"));
         Membership();
     }
 
     private void Done()
     {
         Receive<ShardResult>(r => _settings.Log($"coordinator: dropped result for step {r.Step} shard {r.Shard}: the run is over"));
-        Membership();
+        Receive<RegisterWorker>(_ => Sender.Tell(new Rejected("the run is over")));
+        ReceiveAny(_ => { });
     }
 
     private void Membership()
     {
         Receive<ClusterEvent.MemberUp>(up => _settings.Log($"coordinator: member up {up.Member.Address} [{string.Join(",", up.Member.Roles)}]"));
-        Receive<ClusterEvent.UnreachableMember>(u => _settings.Log($"coordinator: member unreachable {u.Member.Address}"));
+        Receive<ClusterEvent.UnreachableMember>(u =>
+        {
+            _settings.Log($"coordinator: member unreachable {u.Member.Address}");
+            // Act at once: waiting for the member's removal would cost seconds more.
+            foreach (var worker in _dispatch.Live.Where(w => w.Path.Address == u.Member.Address).ToList()) Lose(worker, "is unreachable");
+        });
+        Receive<ClusterEvent.ReachableMember>(r => _settings.Log($"coordinator: member reachable again {r.Member.Address}"));
         Receive<ClusterEvent.MemberRemoved>(m => _settings.Log($"coordinator: member removed {m.Member.Address}"));
-        Receive<Terminated>(t => Remove(t.ActorRef));
+        Receive<Terminated>(t => Lose(t.ActorRef, "stopped"));
         ReceiveAny(Unhandled);
     }
 
     private void Admit(RegisterWorker r)
     {
-        if (_workers.Any(w => w.Ref.Equals(Sender)))
+        if (_excluded.Contains(Sender.Path.ToString()))
         {
-            Sender.Tell(Welcome());
+            Sender.Tell(new Rejected("excluded from this run after repeated bad results"));
             return;
         }
-        _workers.Add(new WorkerStats(r.Name, Sender, r.Threads));
-        Context.Watch(Sender);
         Sender.Tell(Welcome());
-        _settings.Log($"coordinator: worker {r.Name} registered from {Sender.Path.Address} ({_workers.Count} now)");
-        // Shards orphaned while no worker was alive go to the newcomer.
-        if (_collector is not null && _workers.Count == 1) Assign(Unassigned().ToArray());
+        if (!_dispatch.Add(Sender)) return;
+        _stats.TryAdd(Sender, new WorkerStats(r.Name, Sender, r.Threads));
+        Context.Watch(Sender);
+        Timers.Cancel(NoWorkersDeadline.Instance);
+        _settings.Log($"coordinator: worker {r.Name} registered from {Sender.Path.Address} ({_dispatch.Live.Count} now)");
+        // Shards orphaned while no worker was alive go to the newcomer; others start with the next step.
+        if (_collector is { IsComplete: false }) Send(_dispatch.Assign(_dispatch.Unowned(_collector.Missing)));
     }
-
-    private IEnumerable<int> Unassigned() => _collector!.Missing.Where(s => !_assignedTo.ContainsKey(s));
 
     private Welcome Welcome() => new(_settings.RunId,
         new ModelSpec(_run.Data.Train.PixelsPerImage, _run.Options.Hidden.ToArray(), _run.Data.Train.Classes),
         new DataSpec(_run.Data.Train.Count, _run.Data.Train.Fingerprint(_run.Data.Train.Count)));
 
-    private void Remove(IActorRef worker)
+    /// <summary>A worker is gone (stopped, unreachable, failed or excluded): its missing shards go to the others now.</summary>
+    private void Lose(IActorRef worker, string why)
     {
-        int index = _workers.FindIndex(w => w.Ref.Equals(worker));
-        if (index < 0) return;
-        _settings.Log($"coordinator: worker {_workers[index].Name} at {worker.Path.Address} is gone");
-        _workers.RemoveAt(index);
-        if (_collector is null || _collector.IsComplete) return;
-        // Its missing shards go to the others within this step; results it sent are kept.
-        var orphans = _assignedTo.Where(a => a.Value.Equals(worker) && !_collector.Has(a.Key)).Select(a => a.Key).ToArray();
-        foreach (var s in orphans) _assignedTo.Remove(s);
-        if (orphans.Length == 0) return;
-        if (_workers.Count == 0)
+        if (!_dispatch.Live.Contains(worker)) return;
+        Context.Unwatch(worker);
+        var orphans = _dispatch.Remove(worker, _collector?.Missing ?? []);
+        string name = _stats.TryGetValue(worker, out var s) ? s.Name : worker.Path.ToString();
+        _settings.Log($"coordinator: worker {name} at {worker.Path.Address} {why}; {_dispatch.Live.Count} left" +
+            (orphans.Length > 0 ? $"; shards {string.Join(",", orphans)} of step {_run.Step} reassigned" : ""));
+        if (_dispatch.Live.Count == 0)
         {
-            _settings.Log($"coordinator: no workers left; shards {string.Join(",", orphans)} of step {_run.Step} wait for one to join");
+            _settings.Log($"coordinator: no workers left; waiting up to {_settings.WorkerTimeout.TotalSeconds:F0} s for one to join");
+            Timers.StartSingleTimer(NoWorkersDeadline.Instance, NoWorkersDeadline.Instance, _settings.WorkerTimeout);
             return;
         }
-        _settings.Log($"coordinator: reassigning shards {string.Join(",", orphans)} of step {_run.Step}");
-        Assign(orphans);
+        Send(_dispatch.Assign(orphans));
     }
 
     private void StartStep()
     {
         _collector = new StepCollector(_run.Step, Enumerable.Range(0, _run.Options.Shards).Select(s => _run.ShardSamples(s).Length).ToArray(),
             _run.Model.ParameterCount);
-        _assignedTo.Clear();
-        foreach (var w in _workers) w.OutstandingThisStep = 0;
+        _dispatch.NewStep();
+        foreach (var w in _stats.Values) w.OutstandingThisStep = 0;
         _weights = _settings.Transport.Wrap(_run.Model.FlattenValues());
-        Assign(_collector.Missing.ToArray());
+        Send(_dispatch.Assign(_collector.Missing.ToArray()));
+        Timers.StartSingleTimer("step", new StepDeadline(_run.Step), _settings.StepTimeout);
     }
 
-    /// <summary>
-    /// Sends shards to the live workers, the i-th of them to worker i mod W: who computes a shard
-    /// never changes its contents or where it goes in the sum.
-    /// </summary>
-    private void Assign(int[] shards)
+    private void Send(IReadOnlyList<(IActorRef Worker, int[] Shards)> plan)
     {
-        if (_workers.Count == 0 || shards.Length == 0) return;
         long now = Stopwatch.GetTimestamp();
-        for (int w = 0; w < _workers.Count; w++)
+        foreach (var (worker, shards) in plan)
         {
-            var mine = shards.Where((_, i) => i % _workers.Count == w).Select(s => new ShardAssignment(s, _run.ShardSamples(s))).ToArray();
-            if (mine.Length == 0) continue;
-            var worker = _workers[w];
-            worker.SentAt = now;
-            worker.ComputeThisStep = 0;
-            worker.OutstandingThisStep += mine.Length;
-            foreach (var a in mine) _assignedTo[a.Shard] = worker.Ref;
-            worker.Ref.Tell(new ComputeShards(_settings.RunId, _run.Step, _run.Step, _weights, mine));
+            var stats = _stats[worker];
+            if (stats.OutstandingThisStep == 0)
+            {
+                stats.SentAt = now;
+                stats.ComputeThisStep = 0;
+            }
+            stats.OutstandingThisStep += shards.Length;
+            worker.Tell(new ComputeShards(_settings.RunId, _run.Step, _run.Step, _weights,
+                shards.Select(s => new ShardAssignment(s, _run.ShardSamples(s))).ToArray()));
         }
+    }
+
+    /// <summary>The step deadline passed: shards still missing go (also) to other workers.</summary>
+    private void Overdue()
+    {
+        var collector = _collector!;
+        foreach (var worker in _dispatch.Live.ToList())
+        {
+            var late = _dispatch.OwnedBy(worker, collector.Missing);
+            if (late.Length == 0) continue;
+            _settings.Log($"coordinator: worker {_stats[worker].Name} silent for {_settings.StepTimeout.TotalSeconds:F1} s on shards {string.Join(",", late)} of step {_run.Step}; giving them to others too");
+            Send(_dispatch.Assign(late, avoid: worker));
+        }
+        Send(_dispatch.Assign(_dispatch.Unowned(collector.Missing)));
+        Timers.StartSingleTimer("step", new StepDeadline(_run.Step), _settings.StepTimeout);
     }
 
     private void Collect(ShardResult r)
     {
         var collector = _collector!;
-        if (r.RunId != _settings.RunId)
-        {
-            _settings.Log($"coordinator: dropped a result for unknown run {r.RunId} from {Sender.Path.Address}");
-            return;
-        }
-        var verdict = collector.Offer(r.Step, r.Shard, r.Samples, r.LossSum, r.Correct, _settings.Transport.Open(r.GradientSum));
+        ShardVerdict verdict;
+        if (r.RunId != _settings.RunId) verdict = ShardVerdict.WrongRun;
+        else if (r.Step == collector.Step && r.Shard >= 0 && r.Shard < _run.Options.Shards && !_dispatch.WasGiven(r.Shard, Sender)) verdict = ShardVerdict.NotAssigned;
+        else verdict = collector.Offer(r.Step, r.Shard, r.Samples, r.LossSum, r.Correct, _settings.Transport.Open(r.GradientSum));
         if (verdict != ShardVerdict.Accepted)
         {
-            _settings.Log($"coordinator: dropped result step {r.Step} shard {r.Shard} from {Sender.Path.Address}: {verdict} (now at step {collector.Step})");
+            Reject(r, verdict);
             return;
         }
-        _workers.Find(w => w.Ref.Equals(Sender))?.CountShard(r.ComputeMilliseconds, Stopwatch.GetTimestamp());
-        if (!collector.IsComplete) return;
+        if (_stats.TryGetValue(Sender, out var stats)) stats.CountShard(r.ComputeMilliseconds, Stopwatch.GetTimestamp());
+        if (collector.IsComplete) CompleteStep(collector);
+    }
 
+    /// <summary>Logs a dropped result; a bad one (not merely late or repeated) also costs the worker a strike and the shard a new owner.</summary>
+    private void Reject(ShardResult r, ShardVerdict verdict)
+    {
+        string from = _stats.TryGetValue(Sender, out var s) ? s.Name : Sender.Path.ToString();
+        _settings.Log($"coordinator: dropped result step {r.Step} shard {r.Shard} from {from}: {verdict} (at step {_collector!.Step})");
+        if (!verdict.IsBad() || s is null) return;
+        if (++s.BadResults >= _settings.MaxBadResults && _dispatch.Live.Contains(Sender))
+        {
+            _excluded.Add(Sender.Path.ToString());
+            Sender.Tell(new Rejected($"excluded from this run after {s.BadResults} bad results"));
+            Lose(Sender, $"excluded after {s.BadResults} bad results");
+            return;
+        }
+        // A broken result for its own shard: someone else computes that shard now.
+        if (verdict is ShardVerdict.NotFinite or ShardVerdict.Malformed && r.Step == _collector.Step && _dispatch.WasGiven(r.Shard, Sender) && !_collector.Has(r.Shard))
+            Send(_dispatch.Assign([r.Shard], avoid: Sender));
+    }
+
+    private void CompleteStep(StepCollector collector)
+    {
         long reduceStart = Stopwatch.GetTimestamp();
         collector.WriteMeanTo(_run.Model);
         var epoch = _run.CompleteStep(collector.LossSum, collector.Correct);
         _reduceMilliseconds += Stopwatch.GetElapsedTime(reduceStart).TotalMilliseconds;
         if (epoch is not null) _settings.Log(TrainingRun.Describe(epoch, _run.Options.Epochs));
+        _settings.OnStep?.Invoke(_run, epoch);
         if (_run.Finished) Finish();
         else StartStep();
     }
 
     private void Finish()
     {
+        Timers.CancelAll();
         var result = _run.Result();
-        foreach (var w in _workers) w.Ref.Tell(new RunFinished(_settings.RunId, result.FinalWeightsSha256));
+        foreach (var w in _dispatch.Live) w.Tell(new RunFinished(_settings.RunId, result.FinalWeightsSha256));
         Become(Done);
         var (bytes, serialize, deserialize) = ProtocolSerializer.Totals;
-        double steps = Math.Max(1, _run.Step);
+        double steps = Math.Max(1, _run.StepsThisSession);
         var breakdown = new StepBreakdown(
-            StepMs: _run.Epochs.Sum(e => e.TrainSeconds) * 1000 / steps,
+            StepMs: _run.Epochs.Sum(e => e.TrainSeconds) * 1000 / Math.Max(1, _run.Step),
             ReduceAndOptimizerMs: _reduceMilliseconds / steps,
             SerializeMs: (serialize - _serializeAtStart.Serialize).TotalMilliseconds / steps,
             DeserializeMs: (deserialize - _serializeAtStart.Deserialize).TotalMilliseconds / steps,
             BytesSerialized: (bytes - _serializeAtStart.Bytes) / steps);
-        _settings.Done.TrySetResult(new ClusterRunOutcome(result, _run.Model, _workers.Select(w => w.Summary()).ToArray(), breakdown));
+        _settings.Done.TrySetResult(new ClusterRunOutcome(result, _run.Model, _stats.Values.Select(w => w.Summary()).ToArray(), breakdown));
     }
+
+    private void Fail(string reason)
+    {
+        Timers.CancelAll();
+        _settings.Log($"coordinator: giving up: {reason}");
+        Become(Done);
+        _settings.Done.TrySetException(new ClusterRunFailedException(reason, _run.Step));
+    }
+}
+
+/// <summary>A cluster run that could not finish; the message says why and at which step.</summary>
+public sealed class ClusterRunFailedException(string reason, long step) : Exception($"the cluster run stopped at step {step}: {reason}.")
+{
+    public long Step { get; } = step;
 }
 
 /// <summary>A cluster run's result with the per-worker figures.</summary>

@@ -26,7 +26,8 @@ public sealed class CoordinatorNode
     /// Checks that the model's messages fit the frame size, then starts the node (its own seed when
     /// <see cref="ClusterSettings.SeedNodes"/> is empty) and the coordinator actor.
     /// </summary>
-    public static CoordinatorNode Start(ClusterSettings cluster, TrainingRun run, int minWorkers, Action<string> log, ITensorTransport? transport = null)
+    public static CoordinatorNode Start(ClusterSettings cluster, TrainingRun run, Supervision supervision, Action<string> log,
+        ITensorTransport? transport = null, Action<TrainingRun, EpochMetrics?>? onStep = null)
     {
         CheckFrameSize(run.Model.ParameterCount, cluster.MaximumFrameSize);
         var system = ActorSystem.Create(ClusterSettings.SystemName, cluster.ToConfig());
@@ -34,7 +35,8 @@ public sealed class CoordinatorNode
         if (cluster.SeedNodes is null or { Count: 0 }) akkaCluster.Join(akkaCluster.SelfAddress);
         var done = new TaskCompletionSource<ClusterRunOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         string runId = $"{Environment.MachineName}-{DateTime.UtcNow:yyyyMMddHHmmss}-{Random.Shared.Next(0x10000):x4}";
-        var settings = new CoordinatorActor.Settings(runId, minWorkers, log, transport ?? InlineTensorTransport.Instance, done);
+        var settings = new CoordinatorActor.Settings(runId, supervision.MinWorkers, log, transport ?? InlineTensorTransport.Instance, done,
+            supervision.StepTimeout, supervision.WorkerTimeout, supervision.MaxBadResults, onStep);
         system.ActorOf(CoordinatorActor.Props(run, settings), "coordinator");
         return new CoordinatorNode(system, done.Task);
     }
@@ -49,6 +51,19 @@ public sealed class CoordinatorNode
                 $"more than the remote frame size of {maximumFrameSize:N0} bytes (akka.remote.dot-netty.tcp.maximum-frame-size). " +
                 $"Use a smaller model or raise --frame-size to at least {needed}.");
     }
+}
+
+/// <summary>How the coordinator watches over its workers.</summary>
+/// <param name="MinWorkers">Workers to wait for before training starts.</param>
+/// <param name="StepTimeout">A worker silent this long within a step loses its shards to the others.</param>
+/// <param name="WorkerTimeout">How long to wait with too few workers (at the start) or none (mid-run) before giving up.</param>
+/// <param name="MaxBadResults">Bad results after which a worker is excluded from the run.</param>
+public sealed record Supervision(int MinWorkers, TimeSpan StepTimeout, TimeSpan WorkerTimeout, int MaxBadResults = 3)
+{
+    public static readonly TimeSpan DefaultStepTimeout = TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan DefaultWorkerTimeout = TimeSpan.FromSeconds(60);
+
+    public static Supervision For(int minWorkers) => new(minWorkers, DefaultStepTimeout, DefaultWorkerTimeout);
 }
 
 /// <summary>A cluster set-up that cannot work; the message says why and what to change.</summary>

@@ -29,12 +29,15 @@ public sealed class WorkerStats(string name, IActorRef worker, int threads)
 
     public int OutstandingThisStep { get; set; }
 
+    /// <summary>Results rejected as bad (non-finite, malformed, unassigned).</summary>
+    public int BadResults { get; set; }
+
     public void CountShard(double computeMs, long now)
     {
         ShardsDone++;
         ComputeMilliseconds += computeMs;
         ComputeThisStep += computeMs;
-        if (--OutstandingThisStep == 0)
+        if (OutstandingThisStep > 0 && --OutstandingThisStep == 0)
         {
             StepsServed++;
             WaitMilliseconds += System.Diagnostics.Stopwatch.GetElapsedTime(SentAt, now).TotalMilliseconds - ComputeThisStep;
@@ -49,5 +52,6 @@ public sealed class WorkerStats(string name, IActorRef worker, int threads)
         ShardsDone,
         MeanComputeMs = ShardsDone == 0 ? 0 : ComputeMilliseconds / ShardsDone,
         MeanWaitMsPerStep = StepsServed == 0 ? 0 : WaitMilliseconds / StepsServed,
+        BadResults,
     };
 }

@@ -19,6 +19,21 @@ public enum ShardVerdict
 
     /// <summary>Sample count or gradient length is not what was assigned: dropped.</summary>
     Malformed,
+
+    /// <summary>The gradient holds NaN or infinity: dropped.</summary>
+    NotFinite,
+
+    /// <summary>From a worker that was never given this shard: dropped.</summary>
+    NotAssigned,
+
+    /// <summary>For another run: dropped.</summary>
+    WrongRun,
+}
+
+public static class ShardVerdicts
+{
+    /// <summary>Bad results (as opposed to merely late or repeated ones) count against the worker that sent them.</summary>
+    public static bool IsBad(this ShardVerdict v) => v is ShardVerdict.Malformed or ShardVerdict.NotFinite or ShardVerdict.NotAssigned or ShardVerdict.UnknownShard;
 }
 
 /// <summary>
@@ -69,6 +84,7 @@ public sealed class StepCollector
         if (shard < 0 || shard >= _received.Length) return ShardVerdict.UnknownShard;
         if (_received[shard]) return ShardVerdict.Duplicate;
         if (samples != _expectedSamples[shard] || gradientSum.Length != _accumulator.Length) return ShardVerdict.Malformed;
+        if (!double.IsFinite(lossSum) || !AllFinite(gradientSum)) return ShardVerdict.NotFinite;
         _received[shard] = true;
         _losses[shard] = lossSum;
         Correct += correct;
@@ -88,6 +104,14 @@ public sealed class StepCollector
     {
         if (!IsComplete) throw new InvalidOperationException($"Step {Step} still misses shards {string.Join(", ", Missing)}.");
         _accumulator.WriteMeanTo(model, Samples);
+    }
+
+    private static bool AllFinite(ReadOnlySpan<float> values)
+    {
+        // x − x is 0 for finite x and NaN for NaN or ±∞; summing those keeps the check one pass.
+        float probe = 0;
+        foreach (float v in values) probe += v - v;
+        return probe == 0;
     }
 
     private void SkipEmpty()

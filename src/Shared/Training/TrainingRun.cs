@@ -68,10 +68,16 @@ public sealed class TrainingRun
         return _order.AsSpan(start + offset, size).ToArray();
     }
 
+    /// <summary>Steps taken since this object was created (a resumed run counts from its checkpoint).</summary>
+    public long StepsThisSession => Step - _firstStep;
+
+    private long _firstStep;
+
     /// <summary>Starts the clocks (call when the first step is about to be computed, not while waiting for workers).</summary>
     public void Start()
     {
-        if (Step == 0) _epochClock.Restart();
+        if (!_epochClock.IsRunning) _epochClock.Restart();
+        _firstStep = Step;
     }
 
     /// <summary>

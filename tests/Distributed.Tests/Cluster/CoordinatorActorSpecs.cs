@@ -18,10 +18,15 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
     private readonly TaskCompletionSource<ClusterRunOutcome> _done = new();
     private readonly List<string> _log = [];
 
+    /// <summary>Deadlines of the coordinator under test (specs about them shorten them before starting it).</summary>
+    private TimeSpan StepTimeout = TimeSpan.FromSeconds(30);
+
+    private TimeSpan WorkerTimeout = TimeSpan.FromSeconds(30);
+
     private (IActorRef Coordinator, TestProbe W1, TestProbe W2, ComputeShards Work1, ComputeShards Work2) Started()
     {
         var coordinator = Sys.ActorOf(CoordinatorActor.Props(_run, new CoordinatorActor.Settings("run-1", 2, line => { lock (_log) _log.Add(line); },
-            InlineTensorTransport.Instance, _done)));
+            InlineTensorTransport.Instance, _done, StepTimeout, WorkerTimeout)));
         var (w1, w2) = (CreateTestProbe(), CreateTestProbe());
         w1.Send(coordinator, new RegisterWorker("w1", 1));
         Assert.Equal("run-1", w1.ExpectMsg<Welcome>().RunId);
@@ -72,7 +77,8 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         w1.Send(coordinator, Result(0, 0, 0.5f));            // duplicate
         w1.Send(coordinator, Result(7, 2, 0.5f));            // another step
         w1.Send(coordinator, Result(0, 9, 0.5f));            // no such shard
-        w1.Send(coordinator, Result(0, 2, 0.5f, samples: 3)); // not what was assigned
+        w1.Send(coordinator, Result(0, 2, 0.5f, samples: 3)); // not what was assigned: shard 2 goes to w2 as well
+        Assert.Equal([2], w2.ExpectMsg<ComputeShards>().Shards.Select(s => s.Shard));
         w1.Send(coordinator, Result(0, 2, 0.5f));
         w2.Send(coordinator, Result(0, 1, 0.5f));
         w1.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
@@ -98,5 +104,112 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         Assert.Equal(0, reassigned.Step);
         Assert.Equal(work2.Shards.Select(s => s.Shard), reassigned.Shards.Select(s => s.Shard));
         Assert.Equal(work2.Shards.SelectMany(s => s.Samples), reassigned.Shards.SelectMany(s => s.Samples));
+    }
+
+    [Fact]
+    public void A_non_finite_gradient_should_be_dropped_and_its_shard_given_to_another_worker()
+    {
+        var (coordinator, w1, w2, _, _) = Started();
+        w1.Send(coordinator, Result(0, 0, float.NaN));
+        var retry = w2.ExpectMsg<ComputeShards>();
+        Assert.Equal([0], retry.Shards.Select(s => s.Shard));
+        lock (_log) Assert.Contains(_log, l => l.Contains("NotFinite"));
+    }
+
+    [Fact]
+    public void A_result_for_a_shard_the_worker_was_not_given_should_be_dropped()
+    {
+        var (coordinator, w1, w2, _, _) = Started();
+        w2.Send(coordinator, Result(0, 0, 0.5f)); // shard 0 belongs to w1
+        w1.Send(coordinator, Result(0, 2, 0.5f));
+        w2.Send(coordinator, Result(0, 1, 0.5f));
+        w2.Send(coordinator, Result(0, 3, 0.5f));
+        w1.ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // shard 0 still missing: no next step
+        lock (_log) Assert.Contains(_log, l => l.Contains("shard 0") && l.Contains("NotAssigned"));
+    }
+
+    [Fact]
+    public void A_worker_that_keeps_sending_bad_gradients_should_be_excluded()
+    {
+        var (coordinator, w1, w2, _, _) = Started();
+        for (int i = 0; i < 3; i++)
+        {
+            w1.Send(coordinator, Result(0, 0, float.PositiveInfinity));
+            if (i < 2) w2.ExpectMsg<ComputeShards>();
+        }
+        Assert.Contains("excluded", w1.ExpectMsg<Rejected>().Reason);
+        // Everything now goes to w2, and w1 cannot come back.
+        var rest = w2.ExpectMsg<ComputeShards>().Shards.Select(s => s.Shard).ToList();
+        Assert.Contains(2, rest);
+        w1.Send(coordinator, new RegisterWorker("w1", 1));
+        Assert.Contains("excluded", w1.ExpectMsg<Rejected>().Reason);
+    }
+
+    [Fact]
+    public void Shards_of_a_silent_worker_should_go_to_others_at_the_step_deadline()
+    {
+        StepTimeout = TimeSpan.FromMilliseconds(400);
+        var (coordinator, w1, w2, _, work2) = Started();
+        w1.Send(coordinator, Result(0, 0, 0.5f));
+        w1.Send(coordinator, Result(0, 2, 0.5f));
+        var late = w1.ExpectMsg<ComputeShards>(TimeSpan.FromSeconds(3));
+        Assert.Equal(work2.Shards.Select(s => s.Shard), late.Shards.Select(s => s.Shard));
+        w1.Send(coordinator, Result(0, 1, 0.5f));
+        w1.Send(coordinator, Result(0, 3, 0.5f));
+        Assert.Equal(1, w1.ExpectMsg<ComputeShards>().Step);
+        // The slow worker's answer arrives after all: a duplicate, ignored.
+        w2.Send(coordinator, Result(0, 1, 0.5f));
+        AwaitAssert(() => { lock (_log) Assert.Contains(_log, l => l.Contains("step 0 shard 1") && l.Contains("WrongStep")); });
+    }
+
+    [Fact]
+    public void A_late_reply_from_a_lost_worker_should_not_be_counted_twice()
+    {
+        var (coordinator, w1, w2, _, _) = Started();
+        w2.Send(coordinator, new WorkerFailed("run-1", "disk on fire"));
+        var taken = w1.ExpectMsg<ComputeShards>();
+        Assert.Equal([1, 3], taken.Shards.Select(s => s.Shard));
+        w1.Send(coordinator, Result(0, 1, 0.5f));
+        w2.Send(coordinator, Result(0, 1, 0.5f));
+        AwaitAssert(() => { lock (_log) Assert.Contains(_log, l => l.Contains("step 0 shard 1") && l.Contains("Duplicate")); });
+    }
+
+    [Fact]
+    public void A_worker_joining_mid_run_should_get_the_weights_and_shards_from_the_next_step()
+    {
+        var (coordinator, w1, w2, _, _) = Started();
+        var w3 = CreateTestProbe();
+        w3.Send(coordinator, new RegisterWorker("w3", 1));
+        w3.ExpectMsg<Welcome>();
+        w3.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        foreach (var (probe, shard) in new[] { (w1, 0), (w2, 1), (w1, 2), (w2, 3) }) probe.Send(coordinator, Result(0, shard, 0.5f));
+        var work = w3.ExpectMsg<ComputeShards>();
+        Assert.Equal(1, work.Step);
+        Assert.Equal(_run.Model.FlattenValues(), work.Weights!.Inline);
+        Assert.Equal([2], work.Shards.Select(s => s.Shard));
+    }
+
+    [Fact]
+    public async Task With_no_worker_left_the_run_should_wait_then_fail_clearly()
+    {
+        WorkerTimeout = TimeSpan.FromMilliseconds(800);
+        var (coordinator, w1, w2, _, _) = Started();
+        w1.Send(coordinator, new WorkerFailed("run-1", "gone"));
+        w2.Send(coordinator, new WorkerFailed("run-1", "gone"));
+        var failure = await Assert.ThrowsAsync<ClusterRunFailedException>(() => _done.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Contains("no worker for 1 s at step 0", failure.Message);
+        lock (_log) Assert.Contains(_log, l => l.Contains("no workers left; waiting up to 1 s"));
+    }
+
+    [Fact]
+    public void With_no_worker_left_a_newcomer_should_take_the_orphaned_shards()
+    {
+        var (coordinator, w1, w2, _, _) = Started();
+        w1.Send(coordinator, new WorkerFailed("run-1", "gone"));
+        w2.Send(coordinator, new WorkerFailed("run-1", "gone"));
+        var w3 = CreateTestProbe();
+        w3.Send(coordinator, new RegisterWorker("w3", 1));
+        w3.ExpectMsg<Welcome>();
+        Assert.Equal([0, 1, 2, 3], w3.ExpectMsg<ComputeShards>().Shards.Select(s => s.Shard).Order());
     }
 }

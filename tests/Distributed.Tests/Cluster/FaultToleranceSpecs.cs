@@ -1,0 +1,56 @@
+using Distributed.Coordinator.Cluster;
+using Distributed.Coordinator.Training;
+using Distributed.Shared.Training;
+
+namespace Distributed.Tests.Cluster;
+
+/// <summary>In-process clusters disturbed mid-run must end with the undisturbed hash.</summary>
+public class FaultToleranceSpecs
+{
+    private static readonly TrainingOptions Options = new() { Epochs = 2, BatchSize = 64, Shards = 4, Hidden = [32], TrainLimit = 640, TestLimit = 100 };
+
+    private static string Undisturbed() => new LocalTrainer(Options, TestData.Subset(640, 100), _ => { }).Run().FinalWeightsSha256;
+
+    [Fact]
+    public async Task Stopping_a_worker_node_mid_epoch_should_not_change_the_result()
+    {
+        var log = new List<string>();
+        SimulatedCluster? cluster = null;
+        var run = new TrainingRun(Options, TestData.Subset(640, 100));
+        // After step 4 the coordinator waits until worker-2's node is down, so step 5 is handed to a dead worker.
+        cluster = SimulatedCluster.Start(run, 3, l => { lock (log) log.Add(l); }, Supervision.For(3), onStep: (r, _) =>
+        {
+            if (r.Step == 4) Assert.True(cluster!.StopWorker(cluster.Workers[1]).Wait(TimeSpan.FromSeconds(30)));
+        });
+        await using (cluster)
+        {
+            var outcome = await cluster.WaitAsync(TimeSpan.FromMinutes(2));
+            Assert.Equal(Undisturbed(), outcome.Result.FinalWeightsSha256);
+            Assert.Equal(20 * 4, outcome.Workers.Sum(w => (int)w.GetType().GetProperty("ShardsDone")!.GetValue(w)!));
+        }
+        lock (log) Assert.Contains(log, l => l.Contains("worker-2") && (l.Contains("stopped") || l.Contains("unreachable")));
+    }
+
+    [Fact]
+    public async Task A_worker_joining_mid_run_should_not_change_the_result()
+    {
+        var log = new List<string>();
+        SimulatedCluster? cluster = null;
+        var run = new TrainingRun(Options, TestData.Subset(640, 100));
+        cluster = SimulatedCluster.Start(run, 1, l => { lock (log) log.Add(l); }, Supervision.For(1), onStep: (r, _) =>
+        {
+            if (r.Step == 3)
+            {
+                cluster!.AddWorker();
+                Thread.Sleep(1500); // let it join while this step's successor waits
+            }
+        });
+        await using (cluster)
+        {
+            var outcome = await cluster.WaitAsync(TimeSpan.FromMinutes(2));
+            Assert.Equal(Undisturbed(), outcome.Result.FinalWeightsSha256);
+            Assert.Equal(2, outcome.Workers.Length);
+        }
+        lock (log) Assert.Contains(log, l => l.Contains("worker-2 registered"));
+    }
+}
