@@ -44,14 +44,15 @@ public static class CoordinatorCommand
         }
         return TrainCommand.Guarded(stderr, () =>
         {
-            var data = TrainCommand.Prepare(options, job, stdout);
-            stdout.WriteLine(TrainCommand.Describe(options, data, job));
-            var run = new TrainingRun(options, data);
+            var run = TrainCommand.Begin(options, job, stdout);
+            var data = run.Data;
+            stdout.WriteLine(TrainCommand.Describe(run.Options, data, job));
+            var checkpoints = new Checkpointer(job.Out, job.CheckpointEvery, Log);
             var node = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, hostname, port, MaximumFrameSize: job.FrameSize), run,
-                job.Supervision, Log);
+                job.Supervision, Log, onStep: checkpoints.OnStep);
             Log($"coordinator: listening at {node.Address}");
             var outcome = node.Outcome.GetAwaiter().GetResult();
-            RunOutputs.Write(job.Out, $"multi-process cluster (min {job.Workers} workers)", options, data, outcome.Model, outcome.Result, outcome.Extra);
+            RunOutputs.Write(job.Out, $"multi-process cluster (min {job.Workers} workers)", run.Options, data, outcome.Model, outcome.Result, outcome.Extra);
             // Give RunFinished a moment to reach the workers before this node leaves.
             Thread.Sleep(500);
             CoordinatedShutdown.Get(node.System).Run(CoordinatedShutdown.ClrExitReason.Instance).Wait(TimeSpan.FromSeconds(10));

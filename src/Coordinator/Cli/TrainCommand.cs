@@ -14,7 +14,7 @@ public static class TrainCommand
 {
     /// <summary>Options of a training job beyond <see cref="TrainingOptions"/>.</summary>
     public sealed record JobOptions(string? Data, string Out, int Threads, int Workers, int FrameSize,
-        double StepTimeoutSeconds = 5, double WorkerTimeoutSeconds = 60)
+        double StepTimeoutSeconds = 5, double WorkerTimeoutSeconds = 60, int CheckpointEvery = 100, string? Resume = null)
     {
         public Supervision Supervision => new(Workers, TimeSpan.FromSeconds(StepTimeoutSeconds), TimeSpan.FromSeconds(WorkerTimeoutSeconds));
     }
@@ -41,21 +41,36 @@ public static class TrainCommand
         Gemm.MaxThreads = job.Threads;
         return Guarded(stderr, () =>
         {
-            var data = Prepare(options, job, stdout);
-            if (job.Workers > 0)
-                CoordinatorNode.CheckFrameSize(Mlp.Create<float>(data.Train.PixelsPerImage, options.Hidden, data.Train.Classes, 0).ParameterCount, job.FrameSize);
-            stdout.WriteLine(Describe(options, data, job));
+            var run = Begin(options, job, stdout);
+            var data = run.Data;
+            if (job.Workers > 0) CoordinatorNode.CheckFrameSize(run.Model.ParameterCount, job.FrameSize);
+            stdout.WriteLine(Describe(run.Options, data, job));
+            var checkpoints = new Checkpointer(job.Out, job.CheckpointEvery, stdout.WriteLine);
             if (job.Workers == 0)
             {
-                var trainer = new LocalTrainer(options, data, stdout.WriteLine, replicas: job.Threads);
+                var trainer = new LocalTrainer(run, stdout.WriteLine, job.Threads, checkpoints.OnStep);
                 var result = trainer.Run();
-                RunOutputs.Write(job.Out, "single-process", options, data, trainer.Model, result);
+                RunOutputs.Write(job.Out, "single-process", run.Options, data, trainer.Model, result);
                 return Finish(result, job, stdout);
             }
-            var outcome = ClusterSimulation.RunAsync(options, data, job.Workers, stdout.WriteLine, job.FrameSize, supervision: job.Supervision).GetAwaiter().GetResult();
-            RunOutputs.Write(job.Out, $"cluster-simulation ({job.Workers} workers)", options, data, outcome.Model, outcome.Result, outcome.Extra);
+            var outcome = ClusterSimulation.RunAsync(run.Options, data, job.Workers, stdout.WriteLine, job.FrameSize, supervision: job.Supervision,
+                onStep: checkpoints.OnStep, resumeFrom: run).GetAwaiter().GetResult();
+            RunOutputs.Write(job.Out, $"cluster-simulation ({job.Workers} workers)", run.Options, data, outcome.Model, outcome.Result, outcome.Extra);
             return Finish(outcome.Result, job, stdout);
         });
+    }
+
+    /// <summary>
+    /// Checks the output folder, then either loads the data and starts a new run, or (with --resume)
+    /// continues the run in a checkpoint, whose options then apply.
+    /// </summary>
+    public static TrainingRun Begin(TrainingOptions options, JobOptions job, TextWriter stdout)
+    {
+        RunOutputs.EnsureWritable(job.Out);
+        if (job.Resume is null) return new TrainingRun(options, Prepare(options, job, stdout));
+        var (run, path) = Checkpointer.Resume(job.Resume, job.Data);
+        stdout.WriteLine($"resuming from {path}: epoch {run.Epoch}, batch {run.Batch} (step {run.Step}); the checkpoint's training options apply");
+        return run;
     }
 
     public static IEnumerable<string> Validate(JobOptions job)
@@ -65,6 +80,7 @@ public static class TrainCommand
         if (job.FrameSize < 32_000) yield return $"--frame-size must be at least 32000 bytes (got {job.FrameSize}).";
         if (!(job.StepTimeoutSeconds > 0)) yield return $"--step-timeout must be a positive number of seconds (got {job.StepTimeoutSeconds}).";
         if (!(job.WorkerTimeoutSeconds > 0)) yield return $"--worker-timeout must be a positive number of seconds (got {job.WorkerTimeoutSeconds}).";
+        if (job.CheckpointEvery < 0) yield return $"--checkpoint-every must be 0 (epoch ends only) or a positive number of steps (got {job.CheckpointEvery}).";
     }
 
     /// <summary>Runs a command body, turning the errors a user can cause into one line and an exit code.</summary>
@@ -96,10 +112,9 @@ public static class TrainCommand
         }
     }
 
-    /// <summary>Checks the output folder, loads and verifies the data, and says what was loaded.</summary>
+    /// <summary>Loads and verifies the data, and says what was loaded.</summary>
     public static MnistData Prepare(TrainingOptions options, JobOptions job, TextWriter stdout)
     {
-        RunOutputs.EnsureWritable(job.Out);
         var data = MnistLoader.Load(job.Data ?? DataLocator.DefaultFolder(), options.TrainLimit, options.TestLimit);
         stdout.WriteLine($"data: {data.Folder}  train {data.Train.Count}  test {data.Test.Count}  " +
             (data.VerifiedFiles.Count > 0 ? $"SHA-256 verified: {data.VerifiedFiles.Count} files" : "no SHA256SUMS entries checked"));

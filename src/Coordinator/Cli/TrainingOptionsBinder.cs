@@ -49,11 +49,28 @@ public sealed class TrainingOptionsBinder
         DefaultValueFactory = _ => Cluster.Supervision.DefaultWorkerTimeout.TotalSeconds,
     };
 
-    public IEnumerable<Option> All => [Epochs, BatchSize, Shards, Optimizer, LearningRate, Schedule, Momentum, WeightDecay, Hidden, Seed, TrainLimit, TestLimit,
-        Data, Out, Threads, FrameSize, StepTimeout, WorkerTimeout];
+    public Option<int> CheckpointEvery { get; } = new("--checkpoint-every")
+    {
+        Description = "Write a checkpoint (into --out) every N steps, and at every epoch end; 0: epoch ends only.",
+        DefaultValueFactory = _ => 100,
+    };
 
-    public TrainCommand.JobOptions Job(ParseResult r, int workers) =>
-        new(r.GetValue(Data), r.GetValue(Out)!, r.GetValue(Threads), workers, r.GetValue(FrameSize), r.GetValue(StepTimeout), r.GetValue(WorkerTimeout));
+    public Option<string?> Resume { get; } = new("--resume")
+    {
+        Description = "Continue the run checkpointed in this folder (its training options apply); --out defaults to the same folder.",
+    };
+
+    public IEnumerable<Option> All => [Epochs, BatchSize, Shards, Optimizer, LearningRate, Schedule, Momentum, WeightDecay, Hidden, Seed, TrainLimit, TestLimit,
+        Data, Out, Threads, FrameSize, StepTimeout, WorkerTimeout, CheckpointEvery, Resume];
+
+    public TrainCommand.JobOptions Job(ParseResult r, int workers)
+    {
+        string? resume = r.GetValue(Resume);
+        bool outGiven = r.GetResult(Out) is { Implicit: false };
+        string outFolder = resume is not null && !outGiven ? resume : r.GetValue(Out)!;
+        return new(r.GetValue(Data), outFolder, r.GetValue(Threads), workers, r.GetValue(FrameSize), r.GetValue(StepTimeout), r.GetValue(WorkerTimeout),
+            r.GetValue(CheckpointEvery), resume);
+    }
 
     public TrainingOptions Bind(ParseResult r) => new()
     {

@@ -8,21 +8,28 @@ namespace Distributed.Coordinator.Training;
 /// the same <see cref="ShardTrainer"/> a worker uses, side by side on <paramref name="replicas"/>
 /// cores, and added in shard order; so the weights equal a cluster run's bit for bit.
 /// </summary>
-public sealed class LocalTrainer(TrainingOptions options, MnistData data, Action<string> log, int replicas = 1)
+public sealed class LocalTrainer(TrainingRun run, Action<string> log, int replicas = 1, Action<TrainingRun, EpochMetrics?>? onStep = null)
 {
-    private readonly TrainingRun _run = new(options, data);
+    private readonly TrainingRun _run = run;
+
+    public LocalTrainer(TrainingOptions options, MnistData data, Action<string> log, int replicas = 1)
+        : this(new TrainingRun(options, data), log, replicas)
+    {
+    }
 
     public Shared.Layers.Sequential<float> Model => _run.Model;
 
     public TrainingResult Run()
     {
-        var step = new ShardedStep(_run.Model, options.Shards, replicas);
+        var step = new ShardedStep(_run.Model, _run.Options.Shards, replicas);
         _run.Start();
         while (!_run.Finished)
         {
             var (start, count) = _run.CurrentBatch;
-            var (loss, correct) = step.Run(data.Train, _run.Order, start, count);
-            if (_run.CompleteStep(loss, correct) is { } epoch) log(TrainingRun.Describe(epoch, options.Epochs));
+            var (loss, correct) = step.Run(_run.Data.Train, _run.Order, start, count);
+            var epoch = _run.CompleteStep(loss, correct);
+            if (epoch is not null) log(TrainingRun.Describe(epoch, _run.Options.Epochs));
+            onStep?.Invoke(_run, epoch);
         }
         return _run.Result();
     }

@@ -15,6 +15,22 @@ public sealed class Adam(float beta1 = 0.9f, float beta2 = 0.999f, float epsilon
 
     public long Steps { get; private set; }
 
+    public OptimizerState ExportState() =>
+        new("adam", Steps, _m is null ? [] : [.. _m.Select(a => a.ToArray()), .. _v!.Select(a => a.ToArray())]);
+
+    public void ImportState(OptimizerState state, IReadOnlyList<Parameter<float>> parameters)
+    {
+        state.RequireFits("adam", 2, parameters);
+        Steps = state.Steps;
+        if (state.Slots.Length == 0)
+        {
+            (_m, _v) = (null, null);
+            return;
+        }
+        _m = state.Slots.Take(parameters.Count).Select(a => a.ToArray()).ToArray();
+        _v = state.Slots.Skip(parameters.Count).Select(a => a.ToArray()).ToArray();
+    }
+
     public void Step(IReadOnlyList<Parameter<float>> parameters, float learningRate)
     {
         _m ??= parameters.Select(p => new float[p.Count]).ToArray();

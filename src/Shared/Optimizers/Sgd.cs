@@ -14,6 +14,17 @@ public sealed class Sgd(float momentum = 0.9f, bool nesterov = false, float weig
 
     public long Steps { get; private set; }
 
+    public OptimizerState ExportState() => new(Kind, Steps, _velocity?.Select(v => v.ToArray()).ToArray() ?? []);
+
+    public void ImportState(OptimizerState state, IReadOnlyList<Parameter<float>> parameters)
+    {
+        state.RequireFits(Kind, 1, parameters);
+        Steps = state.Steps;
+        _velocity = state.Slots.Length == 0 ? null : state.Slots.Select(v => v.ToArray()).ToArray();
+    }
+
+    private string Kind => nesterov ? "nesterov" : "sgd";
+
     public void Step(IReadOnlyList<Parameter<float>> parameters, float learningRate)
     {
         _velocity ??= parameters.Select(p => new float[p.Count]).ToArray();

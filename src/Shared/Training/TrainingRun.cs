@@ -99,10 +99,37 @@ public sealed class TrainingRun
         var test = Evaluator.Evaluate(Model, Data.Test);
         int samples = Data.Train.Count;
         var metrics = new EpochMetrics(Epoch, _lossSum / samples, (double)_correct / samples, test.MeanLoss, test.Accuracy,
-            samples / trainSeconds, trainSeconds, evalClock.Elapsed.TotalSeconds, lr);
+            trainSeconds > 0 ? samples / trainSeconds : 0, trainSeconds, evalClock.Elapsed.TotalSeconds, lr);
         _epochs.Add(metrics);
         StartEpoch(Epoch + 1);
         return metrics;
+    }
+
+    /// <summary>The run's state now, for a checkpoint.</summary>
+    public Checkpoint Capture() => new(Options, Data.Train.Count, Data.Train.Fingerprint(Data.Train.Count), Step, Epoch, Batch,
+        _lossSum, _correct, _epochs.ToArray(), Model.FlattenValues(), _optimizer.ExportState(), DateTime.UtcNow);
+
+    /// <summary>A run continuing from a checkpoint, on the same data (checked).</summary>
+    public static TrainingRun Restore(Checkpoint checkpoint, MnistData data)
+    {
+        var options = checkpoint.Options with { TrainLimit = checkpoint.Options.TrainLimit, TestLimit = checkpoint.Options.TestLimit };
+        if (data.Train.Count != checkpoint.TrainSamples || data.Train.Fingerprint(data.Train.Count) != checkpoint.DataFingerprint)
+            throw new InvalidDataException($"the checkpoint was trained on {checkpoint.TrainSamples} images with fingerprint {checkpoint.DataFingerprint[..12]}…, " +
+                $"but the data given has {data.Train.Count} images with fingerprint {data.Train.Fingerprint(data.Train.Count)[..12]}….");
+        var run = new TrainingRun(options, data);
+        if (checkpoint.Weights.Length != run.Model.ParameterCount)
+            throw new InvalidDataException($"the checkpoint holds {checkpoint.Weights.Length} weights, the model {Mlp.Describe(data.Train.PixelsPerImage, options.Hidden, data.Train.Classes)} has {run.Model.ParameterCount}.");
+        if (checkpoint.Epoch < 1 || checkpoint.Batch < 0 || checkpoint.Batch >= run.BatchesPerEpoch && checkpoint.Epoch <= options.Epochs)
+            throw new InvalidDataException($"the checkpoint's position (epoch {checkpoint.Epoch}, batch {checkpoint.Batch}) is outside the run.");
+        run.Model.LoadValues(checkpoint.Weights);
+        run._optimizer.ImportState(checkpoint.Optimizer, run.Model.Parameters);
+        run._epochs.AddRange(checkpoint.Epochs);
+        run.Step = checkpoint.Step;
+        run.StartEpoch(checkpoint.Epoch);
+        run.Batch = checkpoint.Batch;
+        run._lossSum = checkpoint.EpochLossSum;
+        run._correct = checkpoint.EpochCorrect;
+        return run;
     }
 
     public TrainingResult Result()

@@ -1,0 +1,107 @@
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Distributed.Shared.Data;
+using Distributed.Shared.Optimizers;
+
+namespace Distributed.Shared.Training;
+
+/// <summary>
+/// Checkpoints on disk. Layout: the 8 bytes "DSTCKPT1", a little-endian int32 length and a UTF-8
+/// JSON header (position, options, metrics, tensor lengths), the tensors as raw little-endian
+/// float32 (weights, then optimizer slots), and finally the SHA-256 of everything before it. Written
+/// atomically: to a temporary file, flushed to disk, then renamed over the latest checkpoint, whose
+/// predecessor is kept as <see cref="PreviousName"/>. A file whose checksum or layout is wrong is
+/// refused with the reason; nothing already saved is touched.
+/// </summary>
+public static class CheckpointFile
+{
+    public const string LatestName = "checkpoint.bin";
+    public const string PreviousName = "checkpoint.previous.bin";
+    private static readonly byte[] Magic = "DSTCKPT1"u8.ToArray();
+    private static readonly JsonSerializerOptions Json = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
+    private sealed record Header(int Format, TrainingOptions Options, int TrainSamples, string DataFingerprint, long Step, int Epoch, int Batch,
+        double EpochLossSum, long EpochCorrect, EpochMetrics[] Epochs, string OptimizerKind, long OptimizerSteps, int WeightCount, int[] SlotLengths, DateTime CreatedUtc);
+
+    /// <summary>Writes the checkpoint into <paramref name="folder"/> atomically; returns its path.</summary>
+    public static string Save(string folder, Checkpoint c)
+    {
+        Directory.CreateDirectory(folder);
+        string latest = Path.Combine(folder, LatestName);
+        string temporary = latest + ".tmp";
+        var header = new Header(1, c.Options, c.TrainSamples, c.DataFingerprint, c.Step, c.Epoch, c.Batch, c.EpochLossSum, c.EpochCorrect,
+            c.Epochs.ToArray(), c.Optimizer.Kind, c.Optimizer.Steps, c.Weights.Length, c.Optimizer.Slots.Select(s => s.Length).ToArray(), c.CreatedUtc);
+        var json = JsonSerializer.SerializeToUtf8Bytes(header, Json);
+        using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        using (var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
+        {
+            void Put(ReadOnlySpan<byte> bytes)
+            {
+                file.Write(bytes);
+                sha.AppendData(bytes);
+            }
+            Put(Magic);
+            Put(BitConverter.GetBytes(json.Length));
+            Put(json);
+            Put(MemoryMarshal.AsBytes(c.Weights.AsSpan()));
+            foreach (var slot in c.Optimizer.Slots) Put(MemoryMarshal.AsBytes(slot.AsSpan()));
+            file.Write(sha.GetHashAndReset());
+            file.Flush(flushToDisk: true);
+        }
+        if (File.Exists(latest)) File.Move(latest, Path.Combine(folder, PreviousName), overwrite: true);
+        File.Move(temporary, latest);
+        return latest;
+    }
+
+    /// <summary>The checkpoint to resume from in a folder: the latest, or the previous one if the latest was never completed.</summary>
+    public static string Locate(string folder)
+    {
+        foreach (var name in new[] { LatestName, PreviousName })
+        {
+            string path = Path.Combine(folder, name);
+            if (File.Exists(path)) return path;
+        }
+        throw new DataFormatException(folder, $"no checkpoint to resume from (looked for {LatestName} and {PreviousName}).");
+    }
+
+    public static Checkpoint Load(string path)
+    {
+        if (!File.Exists(path)) throw new DataFormatException(path, "checkpoint not found.");
+        var bytes = File.ReadAllBytes(path);
+        if (bytes.Length < Magic.Length + 4 + 32 || !bytes.AsSpan(0, Magic.Length).SequenceEqual(Magic))
+            throw new DataFormatException(path, "not a checkpoint of this program (wrong magic bytes or too short).");
+        var body = bytes.AsSpan(0, bytes.Length - 32);
+        if (!SHA256.HashData(body).AsSpan().SequenceEqual(bytes.AsSpan(bytes.Length - 32)))
+            throw new DataFormatException(path, $"checksum mismatch: the checkpoint is corrupt or truncated ({bytes.Length} bytes). " +
+                $"It was not used; the previous checkpoint, if any, is {Path.Combine(Path.GetDirectoryName(path) ?? ".", PreviousName)}.");
+        int jsonLength = BitConverter.ToInt32(bytes, Magic.Length);
+        int offset = Magic.Length + 4;
+        if (jsonLength <= 0 || offset + jsonLength > body.Length) throw new DataFormatException(path, $"header length {jsonLength} does not fit the file.");
+        Header header;
+        try
+        {
+            header = JsonSerializer.Deserialize<Header>(body.Slice(offset, jsonLength), Json) ?? throw new JsonException("empty header");
+        }
+        catch (JsonException e)
+        {
+            throw new DataFormatException(path, $"header is not valid ({e.Message}).");
+        }
+        if (header.Format != 1) throw new DataFormatException(path, $"checkpoint format {header.Format}; this program reads format 1.");
+        offset += jsonLength;
+        int bodyLength = body.Length;
+        float[] Take(int count)
+        {
+            if (count < 0 || offset + 4L * count > bodyLength) throw new DataFormatException(path, $"tensor of {count} floats runs past the end of the file.");
+            var values = MemoryMarshal.Cast<byte, float>(bytes.AsSpan(offset, 4 * count)).ToArray();
+            offset += 4 * count;
+            return values;
+        }
+        var weights = Take(header.WeightCount);
+        var slots = header.SlotLengths.Select(Take).ToArray();
+        if (offset != bodyLength) throw new DataFormatException(path, $"{bodyLength - offset} unexpected bytes after the tensors.");
+        return new Checkpoint(header.Options, header.TrainSamples, header.DataFingerprint, header.Step, header.Epoch, header.Batch,
+            header.EpochLossSum, header.EpochCorrect, header.Epochs, weights, new OptimizerState(header.OptimizerKind, header.OptimizerSteps, slots), header.CreatedUtc);
+    }
+}
