@@ -44,6 +44,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private StepCollector? _collector;
     private TensorEnvelope? _weights;
     private double _reduceMilliseconds;
+    private long? _disturbedAt;
     private (long Bytes, TimeSpan Serialize, TimeSpan Deserialize) _serializeAtStart;
 
     public CoordinatorActor(TrainingRun run, Settings settings)
@@ -145,6 +146,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         if (!_dispatch.Live.Contains(worker)) return;
         Context.Unwatch(worker);
         var orphans = _dispatch.Remove(worker, _collector?.Missing ?? []);
+        if (_collector is { IsComplete: false }) _disturbedAt ??= Stopwatch.GetTimestamp();
         string name = _stats.TryGetValue(worker, out var s) ? s.Name : worker.Path.ToString();
         _settings.Log($"coordinator: worker {name} at {worker.Path.Address} {why}; {_dispatch.Live.Count} left" +
             (orphans.Length > 0 ? $"; shards {string.Join(",", orphans)} of step {_run.Step} reassigned" : ""));
@@ -222,6 +224,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         string from = _stats.TryGetValue(Sender, out var s) ? s.Name : Sender.Path.ToString();
         _settings.Log($"coordinator: dropped result step {r.Step} shard {r.Shard} from {from}: {verdict} (at step {_collector!.Step})");
         if (!verdict.IsBad() || s is null) return;
+        _disturbedAt ??= Stopwatch.GetTimestamp();
         if (++s.BadResults >= _settings.MaxBadResults && _dispatch.Live.Contains(Sender))
         {
             _excluded.Add(Sender.Path.ToString());
@@ -240,6 +243,11 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         collector.WriteMeanTo(_run.Model);
         var epoch = _run.CompleteStep(collector.LossSum, collector.Correct);
         _reduceMilliseconds += Stopwatch.GetElapsedTime(reduceStart).TotalMilliseconds;
+        if (_disturbedAt is { } since)
+        {
+            _settings.Log($"coordinator: step {collector.Step} completed {Stopwatch.GetElapsedTime(since).TotalMilliseconds:F0} ms after losing a worker during it");
+            _disturbedAt = null;
+        }
         if (epoch is not null) _settings.Log(TrainingRun.Describe(epoch, _run.Options.Epochs));
         _settings.OnStep?.Invoke(_run, epoch);
         if (_run.Finished) Finish();

@@ -1,0 +1,47 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+
+namespace Distributed.Tests.Cluster;
+
+/// <summary>deploy/chaos.sh: real processes, kill -9 mid-run, and the weights must not change.</summary>
+public class ChaosScriptSpecs : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("chaos-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, true);
+
+    private (int Code, string Output) Chaos(string scenario)
+    {
+        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = RepositoryRoot.Path };
+        foreach (var a in new[] { Path.Combine(RepositoryRoot.Path, "deploy", "chaos.sh"), scenario, "--epochs", "2", "--train-limit", "20000", "--test-limit", "500" })
+            psi.ArgumentList.Add(a);
+        psi.Environment["DIR"] = _folder;
+        psi.Environment["TIMEOUT"] = "240";
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(6)), "chaos.sh did not finish");
+        return (p.ExitCode, stdout.Result + stderr.Result);
+    }
+
+    [Fact]
+    public void Killing_a_worker_process_mid_run_should_not_change_the_weights_and_recover_within_5_seconds()
+    {
+        var (code, output) = Chaos("worker");
+        Assert.True(code == 0, output);
+        Assert.Contains("same weights: yes", output);
+        var recovery = Regex.Match(output, @"interrupted step completed at \S+ \(([0-9.]+) s after the kill\)");
+        Assert.True(recovery.Success, output);
+        Assert.True(double.Parse(recovery.Groups[1].Value) < 5.0, $"recovery took {recovery.Groups[1].Value} s:\n{output}");
+        Assert.Contains("worker-4 registered", output);
+    }
+
+    [Fact]
+    public void Killing_the_coordinator_and_resuming_it_should_not_change_the_weights()
+    {
+        var (code, output) = Chaos("coordinator");
+        Assert.True(code == 0, output);
+        Assert.Contains("resuming from", output);
+        Assert.Contains("same weights: yes", output);
+    }
+}
