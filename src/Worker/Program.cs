@@ -20,23 +20,34 @@ public static class Program
         var threads = new Option<int>("--threads") { Description = "Threads for matrix products.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var name = new Option<string>("--name") { Description = "Name in the coordinator's logs.", DefaultValueFactory = _ => $"{Environment.MachineName}-{Environment.ProcessId}" };
         var frameSize = new Option<int>("--frame-size") { Description = "Largest remote message in bytes.", DefaultValueFactory = _ => ClusterSettings.DefaultMaximumFrameSize };
+        var tlsCert = new Option<string?>("--tls-cert") { Description = "This node's certificate and key (PKCS#12 .pfx); enables mutual TLS." };
+        var tlsCa = new Option<string?>("--tls-ca") { Description = "The cluster's CA certificate: peers must chain to it." };
+        var tlsPassword = new Option<string?>("--tls-password") { Description = $"Password of --tls-cert (default: ${TlsSettings.PasswordVariable})." };
         var root = new RootCommand("A Distributed worker node: joins the cluster, computes shard gradients for the coordinator.")
         {
-            seedNodes, coordinator, hostname, port, data, threads, name, frameSize,
+            seedNodes, coordinator, hostname, port, data, threads, name, frameSize, tlsCert, tlsCa, tlsPassword,
         };
         root.SetAction(parse =>
         {
+            string? cert = parse.GetValue(tlsCert), ca = parse.GetValue(tlsCa);
+            var tls = cert is null && ca is null ? null
+                : new TlsSettings(cert ?? "", parse.GetValue(tlsPassword) ?? Environment.GetEnvironmentVariable(TlsSettings.PasswordVariable) ?? "", ca ?? "");
             var seeds = (parse.GetValue(seedNodes) ?? []).ToList();
-            if (parse.GetValue(coordinator) is { } c) seeds.Add($"akka.tcp://{ClusterSettings.SystemName}@{c}");
+            if (parse.GetValue(coordinator) is { } c) seeds.Add($"{ClusterSettings.Scheme(tls is not null)}://{ClusterSettings.SystemName}@{c}");
             return Run(seeds, parse.GetValue(hostname)!, parse.GetValue(port), parse.GetValue(data), parse.GetValue(threads),
-                parse.GetValue(name)!, parse.GetValue(frameSize), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
+                parse.GetValue(name)!, parse.GetValue(frameSize), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, tls);
         });
         return root.Parse(args).Invoke();
     }
 
     public static int Run(IReadOnlyList<string> seeds, string hostname, int port, string? dataFolder, int threads, string name, int frameSize,
-        TextWriter stdout, TextWriter stderr)
+        TextWriter stdout, TextWriter stderr, TlsSettings? tls = null)
     {
+        if (tls is not null && (tls.CertificatePath.Length == 0 || tls.CaPath.Length == 0))
+        {
+            stderr.WriteLine("error: --tls-cert and --tls-ca go together: give both or neither.");
+            return 1;
+        }
         if (seeds.Count == 0)
         {
             stderr.WriteLine("error: give the coordinator's address with --coordinator host:port or --seed-node akka.tcp://distributed@host:port.");
@@ -63,7 +74,16 @@ public static class Program
         }
         var finished = new TaskCompletionSource<RunFinished>(TaskCreationOptions.RunContinuationsAsynchronously);
         var settings = new WorkerActor.Settings(name, data.Train, threads, Log, InlineTensorTransport.Instance, f => finished.TrySetResult(f));
-        var system = WorkerNode.Start(new ClusterSettings(Roles.Worker, hostname, port, seeds, frameSize), settings);
+        ActorSystem system;
+        try
+        {
+            system = WorkerNode.Start(new ClusterSettings(Roles.Worker, hostname, port, seeds, frameSize, Tls: tls), settings);
+        }
+        catch (DataFormatException e)
+        {
+            stderr.WriteLine($"error: {e.Message}");
+            return 2;
+        }
         Log($"worker {name}: node {Akka.Cluster.Cluster.Get(system).SelfAddress} joining {string.Join(", ", seeds)}; data {data.Folder} ({data.Train.Count} training images)");
         Console.CancelKeyPress += (_, e) =>
         {

@@ -9,7 +9,7 @@ public static class WorkerNode
     public static ActorSystem Start(ClusterSettings cluster, WorkerActor.Settings settings)
     {
         if (cluster.Role != Roles.Worker) throw new ArgumentException($"A worker node has role {Roles.Worker}, not {cluster.Role}.");
-        var system = ActorSystem.Create(ClusterSettings.SystemName, cluster.ToConfig());
+        var system = cluster.CreateSystem();
         system.ActorOf(WorkerActor.Props(settings), "worker");
         return system;
     }

@@ -48,7 +48,7 @@ public static class CoordinatorCommand
             var data = run.Data;
             stdout.WriteLine(TrainCommand.Describe(run.Options, data, job));
             var checkpoints = new Checkpointer(job.Out, job.CheckpointEvery, Log);
-            var node = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, hostname, port, MaximumFrameSize: job.FrameSize), run,
+            var node = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, hostname, port, MaximumFrameSize: job.FrameSize, Tls: job.Tls), run,
                 job.Supervision, Log, onStep: checkpoints.OnStep);
             Log($"coordinator: listening at {node.Address}");
             var outcome = node.Outcome.GetAwaiter().GetResult();

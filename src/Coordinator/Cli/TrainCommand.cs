@@ -14,7 +14,7 @@ public static class TrainCommand
 {
     /// <summary>Options of a training job beyond <see cref="TrainingOptions"/>.</summary>
     public sealed record JobOptions(string? Data, string Out, int Threads, int Workers, int FrameSize,
-        double StepTimeoutSeconds = 5, double WorkerTimeoutSeconds = 60, int CheckpointEvery = 100, string? Resume = null)
+        double StepTimeoutSeconds = 5, double WorkerTimeoutSeconds = 60, int CheckpointEvery = 100, string? Resume = null, TlsSettings? Tls = null)
     {
         public Supervision Supervision => new(Workers, TimeSpan.FromSeconds(StepTimeoutSeconds), TimeSpan.FromSeconds(WorkerTimeoutSeconds));
     }
@@ -54,7 +54,7 @@ public static class TrainCommand
                 return Finish(result, job, stdout);
             }
             var outcome = ClusterSimulation.RunAsync(run.Options, data, job.Workers, stdout.WriteLine, job.FrameSize, supervision: job.Supervision,
-                onStep: checkpoints.OnStep, resumeFrom: run).GetAwaiter().GetResult();
+                onStep: checkpoints.OnStep, resumeFrom: run, tls: job.Tls).GetAwaiter().GetResult();
             RunOutputs.Write(job.Out, $"cluster-simulation ({job.Workers} workers)", run.Options, data, outcome.Model, outcome.Result, outcome.Extra);
             return Finish(outcome.Result, job, stdout);
         });
@@ -80,6 +80,7 @@ public static class TrainCommand
         if (job.FrameSize < 32_000) yield return $"--frame-size must be at least 32000 bytes (got {job.FrameSize}).";
         if (!(job.StepTimeoutSeconds > 0)) yield return $"--step-timeout must be a positive number of seconds (got {job.StepTimeoutSeconds}).";
         if (!(job.WorkerTimeoutSeconds > 0)) yield return $"--worker-timeout must be a positive number of seconds (got {job.WorkerTimeoutSeconds}).";
+        foreach (var e in TlsOptions.Validate(job.Tls)) yield return e;
         if (job.CheckpointEvery < 0) yield return $"--checkpoint-every must be 0 (epoch ends only) or a positive number of steps (got {job.CheckpointEvery}).";
     }
 

@@ -60,8 +60,10 @@ public sealed class TrainingOptionsBinder
         Description = "Continue the run checkpointed in this folder (its training options apply); --out defaults to the same folder.",
     };
 
+    public TlsOptions Tls { get; } = new();
+
     public IEnumerable<Option> All => [Epochs, BatchSize, Shards, Optimizer, LearningRate, Schedule, Momentum, WeightDecay, Hidden, Seed, TrainLimit, TestLimit,
-        Data, Out, Threads, FrameSize, StepTimeout, WorkerTimeout, CheckpointEvery, Resume];
+        Data, Out, Threads, FrameSize, StepTimeout, WorkerTimeout, CheckpointEvery, Resume, .. Tls.All];
 
     public TrainCommand.JobOptions Job(ParseResult r, int workers)
     {
@@ -69,7 +71,7 @@ public sealed class TrainingOptionsBinder
         bool outGiven = r.GetResult(Out) is { Implicit: false };
         string outFolder = resume is not null && !outGiven ? resume : r.GetValue(Out)!;
         return new(r.GetValue(Data), outFolder, r.GetValue(Threads), workers, r.GetValue(FrameSize), r.GetValue(StepTimeout), r.GetValue(WorkerTimeout),
-            r.GetValue(CheckpointEvery), resume);
+            r.GetValue(CheckpointEvery), resume, Tls.Bind(r));
     }
 
     public TrainingOptions Bind(ParseResult r) => new()

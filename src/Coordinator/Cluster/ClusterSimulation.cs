@@ -19,11 +19,12 @@ public sealed class SimulatedCluster : IAsyncDisposable
     private readonly Action<string> _log;
     private readonly int _frameSize;
     private readonly int _threadsPerWorker;
+    private readonly TlsSettings? _tls;
     private int _named;
 
-    private SimulatedCluster(CoordinatorNode coordinator, MnistData data, Action<string> log, int frameSize, int threadsPerWorker)
+    private SimulatedCluster(CoordinatorNode coordinator, MnistData data, Action<string> log, int frameSize, int threadsPerWorker, TlsSettings? tls)
     {
-        (Coordinator, _data, _log, _frameSize, _threadsPerWorker) = (coordinator, data, log, frameSize, threadsPerWorker);
+        (Coordinator, _data, _log, _frameSize, _threadsPerWorker, _tls) = (coordinator, data, log, frameSize, threadsPerWorker, tls);
     }
 
     public CoordinatorNode Coordinator { get; }
@@ -31,18 +32,18 @@ public sealed class SimulatedCluster : IAsyncDisposable
     public IReadOnlyList<ActorSystem> Workers => _workers;
 
     public static SimulatedCluster Start(TrainingRun run, int workers, Action<string> log, Supervision supervision,
-        int maximumFrameSize = ClusterSettings.DefaultMaximumFrameSize, Action<TrainingRun, EpochMetrics?>? onStep = null)
+        int maximumFrameSize = ClusterSettings.DefaultMaximumFrameSize, Action<TrainingRun, EpochMetrics?>? onStep = null, TlsSettings? tls = null)
     {
-        var coordinator = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, MaximumFrameSize: maximumFrameSize), run, supervision, log, onStep: onStep);
+        var coordinator = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, MaximumFrameSize: maximumFrameSize, Tls: tls), run, supervision, log, onStep: onStep);
         // The simulation's nodes share this machine's cores.
-        var cluster = new SimulatedCluster(coordinator, run.Data, log, maximumFrameSize, Math.Max(1, Environment.ProcessorCount / Math.Max(1, workers)));
+        var cluster = new SimulatedCluster(coordinator, run.Data, log, maximumFrameSize, Math.Max(1, Environment.ProcessorCount / Math.Max(1, workers)), tls);
         for (int i = 0; i < workers; i++) cluster.AddWorker();
         return cluster;
     }
 
     public ActorSystem AddWorker()
     {
-        var cluster = new ClusterSettings(Roles.Worker, SeedNodes: [Coordinator.Address], MaximumFrameSize: _frameSize);
+        var cluster = new ClusterSettings(Roles.Worker, SeedNodes: [Coordinator.Address], MaximumFrameSize: _frameSize, Tls: _tls);
         string name = $"worker-{Interlocked.Increment(ref _named)}";
         var system = WorkerNode.Start(cluster, new WorkerActor.Settings(name, _data.Train, _threadsPerWorker, _log, InlineTensorTransport.Instance));
         lock (_workers) _workers.Add(system);
@@ -59,11 +60,13 @@ public sealed class SimulatedCluster : IAsyncDisposable
         return await Coordinator.Outcome;
     }
 
+    /// <summary>Workers leave first, then the coordinator, so nobody logs its peers vanishing mid-conversation.</summary>
     public async ValueTask DisposeAsync()
     {
-        ActorSystem[] all;
-        lock (_workers) all = [Coordinator.System, .. _workers];
-        await Task.WhenAll(all.Select(s => CoordinatedShutdown.Get(s).Run(CoordinatedShutdown.ClrExitReason.Instance)));
+        ActorSystem[] workers;
+        lock (_workers) workers = [.. _workers];
+        await Task.WhenAll(workers.Select(s => CoordinatedShutdown.Get(s).Run(CoordinatedShutdown.ClrExitReason.Instance)));
+        await CoordinatedShutdown.Get(Coordinator.System).Run(CoordinatedShutdown.ClrExitReason.Instance);
     }
 }
 
@@ -72,11 +75,11 @@ public static class ClusterSimulation
 {
     public static async Task<ClusterRunOutcome> RunAsync(TrainingOptions options, MnistData data, int workers, Action<string> log,
         int maximumFrameSize = ClusterSettings.DefaultMaximumFrameSize, TimeSpan? timeout = null, Supervision? supervision = null,
-        Action<TrainingRun, EpochMetrics?>? onStep = null, TrainingRun? resumeFrom = null)
+        Action<TrainingRun, EpochMetrics?>? onStep = null, TrainingRun? resumeFrom = null, TlsSettings? tls = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(workers);
         await using var cluster = SimulatedCluster.Start(resumeFrom ?? new TrainingRun(options, data), workers, log,
-            supervision ?? Supervision.For(workers), maximumFrameSize, onStep);
+            supervision ?? Supervision.For(workers), maximumFrameSize, onStep, tls);
         return await cluster.WaitAsync(timeout);
     }
 }

@@ -30,7 +30,7 @@ public sealed class CoordinatorNode
         ITensorTransport? transport = null, Action<TrainingRun, EpochMetrics?>? onStep = null)
     {
         CheckFrameSize(run.Model.ParameterCount, cluster.MaximumFrameSize);
-        var system = ActorSystem.Create(ClusterSettings.SystemName, cluster.ToConfig());
+        var system = cluster.CreateSystem();
         var akkaCluster = Akka.Cluster.Cluster.Get(system);
         if (cluster.SeedNodes is null or { Count: 0 }) akkaCluster.Join(akkaCluster.SelfAddress);
         var done = new TaskCompletionSource<ClusterRunOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -17,10 +17,23 @@ public static class Roles
 /// <param name="Port">TCP port; 0 lets the OS choose.</param>
 /// <param name="SeedNodes">Addresses such as akka.tcp://distributed@10.0.0.5:4053; empty makes the node its own seed.</param>
 /// <param name="MaximumFrameSize">Largest remote message in bytes (see <see cref="DefaultMaximumFrameSize"/>).</param>
+/// <param name="Tls">Mutual TLS for every connection, or null for plain TCP.</param>
 public sealed record ClusterSettings(string Role, string Hostname = "127.0.0.1", int Port = 0, IReadOnlyList<string>? SeedNodes = null,
-    int MaximumFrameSize = ClusterSettings.DefaultMaximumFrameSize, string LogLevel = "WARNING")
+    int MaximumFrameSize = ClusterSettings.DefaultMaximumFrameSize, string LogLevel = "WARNING", TlsSettings? Tls = null)
 {
+    /// <summary>Starts an ActorSystem with this configuration (and TLS set up when asked for).</summary>
+    public Akka.Actor.ActorSystem CreateSystem()
+    {
+        var setup = Akka.Actor.BootstrapSetup.Create().WithConfig(ToConfig());
+        return Tls is null
+            ? Akka.Actor.ActorSystem.Create(SystemName, setup)
+            : Akka.Actor.ActorSystem.Create(SystemName, setup.And(Tls.ToSetup()));
+    }
+
     public const string SystemName = "distributed";
+
+    /// <summary>The address scheme of this transport: akka.tcp, or akka.ssl.tcp with TLS.</summary>
+    public static string Scheme(bool tls) => tls ? "akka.ssl.tcp" : "akka.tcp";
 
     /// <summary>
     /// 4,000,000 bytes. Akka.Remote's default, 128,000 bytes, silently drops a message any larger
@@ -50,9 +63,12 @@ public sealed record ClusterSettings(string Role, string Hostname = "127.0.0.1",
                 serialization-bindings { "Distributed.Shared.Protocol.IClusterMessage, Distributed.Shared" = distributed }
               }
               remote {
+                # Associations come and go with workers; the coordinator logs what matters itself.
+                log-remote-lifecycle-events = off
                 dot-netty.tcp {
                   hostname = "{{Hostname}}"
                   port = {{Port}}
+                  enable-ssl = {{(Tls is null ? "false" : "true")}}
                   # Weights and gradients are one message each: see ClusterSettings.DefaultMaximumFrameSize.
                   maximum-frame-size = {{MaximumFrameSize}}b
                   send-buffer-size = {{MaximumFrameSize}}b

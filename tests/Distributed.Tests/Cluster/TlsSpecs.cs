@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Distributed.Coordinator.Cluster;
+using Distributed.Coordinator.Training;
+using Distributed.Shared.Cluster;
+using Distributed.Shared.Data;
+using Distributed.Shared.Protocol;
+using Distributed.Shared.Training;
+using Distributed.Worker;
+
+namespace Distributed.Tests.Cluster;
+
+/// <summary>Mutual TLS: only nodes with a certificate from the cluster's CA take part.</summary>
+public class TlsSpecs : IDisposable
+{
+    private static readonly TrainingOptions Options = new() { Epochs = 1, BatchSize = 64, Shards = 4, Hidden = [32], TrainLimit = 640, TestLimit = 100 };
+    private readonly string _folder = Directory.CreateTempSubdirectory("tls-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, true);
+
+    private TlsSettings Certificates(string ca, string node)
+    {
+        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { Path.Combine(RepositoryRoot.Path, "deploy", "make-certs.sh"), Path.Combine(_folder, ca), node }) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        string error = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, error);
+        string dir = Path.Combine(_folder, ca);
+        return new TlsSettings(Path.Combine(dir, node + ".pfx"), File.ReadAllText(Path.Combine(dir, "password")).Trim(), Path.Combine(dir, "ca.crt"));
+    }
+
+    [Fact]
+    public async Task Nodes_without_the_clusters_certificate_should_not_join_nor_disturb_the_run()
+    {
+        var data = TestData.Subset(640, 100);
+        string undisturbed = new LocalTrainer(Options, data, _ => { }).Run().FinalWeightsSha256;
+        var cluster = Certificates("cluster-ca", "node");
+        var rogue = Certificates("rogue-ca", "rogue");
+        var log = new List<string>();
+        var intruders = new List<ActorSystem>();
+        SimulatedCluster? simulated = null;
+        simulated = SimulatedCluster.Start(new TrainingRun(Options, data), 1, l => { lock (log) log.Add(l); }, Supervision.For(1), tls: cluster,
+            onStep: (run, _) =>
+            {
+                if (run.Step != 2) return;
+                // Mid-run, a node with another CA's certificate and a node without TLS try to join.
+                foreach (var (name, tls) in new[] { ("rogue-tls", (TlsSettings?)rogue), ("rogue-plain", null) })
+                {
+                    var seed = simulated!.Coordinator.Address.Replace("akka.ssl.tcp", ClusterSettings.Scheme(tls is not null));
+                    intruders.Add(WorkerNode.Start(new ClusterSettings(Roles.Worker, SeedNodes: [seed], Tls: tls),
+                        new WorkerActor.Settings(name, data.Train, 1, l => { lock (log) log.Add(l); }, InlineTensorTransport.Instance)));
+                }
+                Thread.Sleep(4000); // their join attempts happen while the run waits here
+            });
+        try
+        {
+            await using (simulated)
+            {
+                Assert.StartsWith("akka.ssl.tcp://", simulated.Coordinator.Address);
+                var outcome = await simulated.WaitAsync(TimeSpan.FromMinutes(2));
+                Assert.Equal(undisturbed, outcome.Result.FinalWeightsSha256);
+                Assert.Single(outcome.Workers);
+            }
+            lock (log)
+            {
+                Assert.DoesNotContain(log, l => l.Contains("rogue") && l.Contains("registered"));
+                Assert.DoesNotContain(log, l => l.Contains("rogue") && l.Contains("joined run"));
+                Assert.Contains(log, l => l.Contains("worker-1 registered"));
+            }
+        }
+        finally
+        {
+            await Task.WhenAll(intruders.Select(s => s.Terminate()));
+        }
+    }
+
+    [Fact]
+    public void A_wrong_certificate_password_should_be_a_clear_error()
+    {
+        var good = Certificates("ca", "node");
+        var ex = Assert.Throws<DataFormatException>(() => (good with { Password = "wrong" }).ToSetup());
+        Assert.Contains("node.pfx", ex.Message);
+        Assert.Contains("wrong password?", ex.Message);
+    }
+}
