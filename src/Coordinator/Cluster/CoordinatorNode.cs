@@ -38,6 +38,11 @@ public sealed class CoordinatorNode
         var settings = new CoordinatorActor.Settings(runId, supervision.MinWorkers, log, transport ?? InlineTensorTransport.Instance, done,
             supervision.StepTimeout, supervision.WorkerTimeout, supervision.MaxBadResults, onStep);
         system.ActorOf(CoordinatorActor.Props(run, settings), "coordinator");
+        // If this node is downed (e.g. the split-brain resolver downs both ends of a link that only
+        // some nodes lost), say so instead of waiting forever for a result.
+        system.WhenTerminated.ContinueWith(_ => done.TrySetException(new ClusterRunFailedException(
+            "this coordinator node was removed from the cluster (downed); continue with --resume from its last checkpoint", run.Step)),
+            TaskScheduler.Default);
         return new CoordinatorNode(system, done.Task);
     }
 

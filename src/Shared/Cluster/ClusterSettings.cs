@@ -18,13 +18,15 @@ public static class Roles
 /// <param name="SeedNodes">Addresses such as akka.tcp://distributed@10.0.0.5:4053; empty makes the node its own seed.</param>
 /// <param name="MaximumFrameSize">Largest remote message in bytes (see <see cref="DefaultMaximumFrameSize"/>).</param>
 /// <param name="Tls">Mutual TLS for every connection, or null for plain TCP.</param>
+/// <param name="ExtraHocon">Configuration that takes precedence over the rest (tests use it to add transport adapters).</param>
 public sealed record ClusterSettings(string Role, string Hostname = "127.0.0.1", int Port = 0, IReadOnlyList<string>? SeedNodes = null,
-    int MaximumFrameSize = ClusterSettings.DefaultMaximumFrameSize, string LogLevel = "WARNING", TlsSettings? Tls = null)
+    int MaximumFrameSize = ClusterSettings.DefaultMaximumFrameSize, string LogLevel = "WARNING", TlsSettings? Tls = null, string? ExtraHocon = null)
 {
     /// <summary>Starts an ActorSystem with this configuration (and TLS set up when asked for).</summary>
     public Akka.Actor.ActorSystem CreateSystem()
     {
-        var setup = Akka.Actor.BootstrapSetup.Create().WithConfig(ToConfig());
+        var config = ExtraHocon is null ? ToConfig() : ConfigurationFactory.ParseString(ExtraHocon).WithFallback(ToConfig());
+        var setup = Akka.Actor.BootstrapSetup.Create().WithConfig(config);
         return Tls is null
             ? Akka.Actor.ActorSystem.Create(SystemName, setup)
             : Akka.Actor.ActorSystem.Create(SystemName, setup.And(Tls.ToSetup()));

@@ -1,0 +1,80 @@
+using Akka.Actor;
+using Akka.Remote;
+using Akka.Remote.Transport;
+using Distributed.Coordinator.Cluster;
+using Distributed.Coordinator.Training;
+using Distributed.Shared.Cluster;
+using Distributed.Shared.Protocol;
+using Distributed.Shared.Training;
+using Distributed.Worker;
+
+namespace Distributed.Tests.Cluster;
+
+/// <summary>
+/// Network partitions, made with Akka.Remote's throttler transport adapter (blackholing every link
+/// that crosses the partition): the coordinator's side keeps training and ends with the
+/// undisturbed hash; the workers cut off from it are downed.
+/// </summary>
+public class PartitionSpecs
+{
+    private const string Throttler = "akka.remote.dot-netty.tcp.applied-adapters = [trttl]";
+    private static readonly TrainingOptions Options = new() { Epochs = 2, BatchSize = 64, Shards = 4, Hidden = [32], TrainLimit = 1280, TestLimit = 100 };
+
+    private static ActorSystem Worker(string seed, string name, List<string> log) =>
+        WorkerNode.Start(new ClusterSettings(Roles.Worker, SeedNodes: [seed], ExtraHocon: Throttler),
+            new WorkerActor.Settings(name, TestData.Subset(1280, 100).Train, 1, l => { lock (log) log.Add(l); }, InlineTensorTransport.Instance));
+
+    private static void Cut(ActorSystem a, ActorSystem b)
+    {
+        foreach (var (from, to) in new[] { (a, b), (b, a) })
+        {
+            var transport = ((RemoteActorRefProvider)((ExtendedActorSystem)from).Provider).Transport;
+            var target = Akka.Cluster.Cluster.Get(to).SelfAddress;
+            Assert.True(transport.ManagementCommand(new SetThrottle(target, ThrottleTransportAdapter.Direction.Both, Blackhole.Instance)).Wait(TimeSpan.FromSeconds(10)));
+        }
+    }
+
+    [Theory]
+    [InlineData(false)] // {coordinator, worker-1} | {worker-2}
+    [InlineData(true)]  // {coordinator} | {worker-1, worker-2}, and a fresh worker-3 joins the coordinator
+    public async Task The_coordinators_side_of_a_partition_should_keep_training(bool coordinatorAlone)
+    {
+        var data = TestData.Subset(1280, 100);
+        string undisturbed = new LocalTrainer(Options, data, _ => { }).Run().FinalWeightsSha256;
+        var log = new List<string>();
+        var systems = new List<ActorSystem>();
+        CoordinatorNode? coordinator = null;
+        coordinator = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, ExtraHocon: Throttler), new TrainingRun(Options, data),
+            Supervision.For(2), l => { lock (log) log.Add(l); }, onStep: (run, _) =>
+            {
+                if (run.Step != 5) return;
+                if (coordinatorAlone)
+                {
+                    Cut(coordinator!.System, systems[0]);
+                    Cut(coordinator.System, systems[1]);
+                    systems.Add(Worker(coordinator.Address, "worker-3", log));
+                }
+                else
+                {
+                    Cut(coordinator!.System, systems[1]);
+                    Cut(systems[0], systems[1]);
+                }
+            });
+        systems.Add(Worker(coordinator.Address, "worker-1", log));
+        systems.Add(Worker(coordinator.Address, "worker-2", log));
+        try
+        {
+            var outcome = await coordinator.Outcome.WaitAsync(TimeSpan.FromMinutes(2));
+            Assert.Equal(undisturbed, outcome.Result.FinalWeightsSha256);
+            // The cut-off side is downed by the split-brain resolver and shuts itself down.
+            var cutOff = coordinatorAlone ? systems.Take(2) : systems.Skip(1).Take(1);
+            await Task.WhenAll(cutOff.Select(s => s.WhenTerminated)).WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.False(coordinator.System.WhenTerminated.IsCompleted);
+            lock (log) Assert.Contains(log, l => l.Contains("is unreachable"));
+        }
+        finally
+        {
+            await Task.WhenAll(systems.Append(coordinator.System).Select(s => s.Terminate()));
+        }
+    }
+}
