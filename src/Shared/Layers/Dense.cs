@@ -65,18 +65,26 @@ public sealed class Dense<T> : ILayer<T> where T : struct, IFloatingPointIeee754
         return z;
     }
 
+    // Σ_i g_i in a fixed order: lane-wise partial sums over the column, then the lanes in order.
+    private static T ColumnSum(ReadOnlySpan<T> column)
+    {
+        var partial = System.Numerics.Vector<T>.Zero;
+        int i = 0;
+        for (; i <= column.Length - System.Numerics.Vector<T>.Count; i += System.Numerics.Vector<T>.Count)
+            partial += new System.Numerics.Vector<T>(column[i..]);
+        T sum = T.Zero;
+        for (int lane = 0; lane < System.Numerics.Vector<T>.Count; lane++) sum += partial[lane];
+        for (; i < column.Length; i++) sum += column[i];
+        return sum;
+    }
+
     // dW = Xᵀ·dZ,  db = 1ᵀ·dZ (column sums),  dX = dZ·Wᵀ
     public Matrix<T>? Backward(Matrix<T> outputGradient, bool needInputGradient = true)
     {
         var x = _input ?? throw new InvalidOperationException($"{Weight.Name}: Backward before Forward.");
         x.TransposeThisAndMultiply(outputGradient, Weight.Gradient);
         var db = Bias.Gradient.Values();
-        for (int j = 0; j < Outputs; j++)
-        {
-            T sum = T.Zero;
-            foreach (var g in outputGradient.ColumnSpan(j)) sum += g;
-            db[j] = sum;
-        }
+        for (int j = 0; j < Outputs; j++) db[j] = ColumnSum(outputGradient.ColumnSpan(j));
         if (!needInputGradient) return null;
         var dx = MatrixStorage.Reuse(ref _inputGradient, outputGradient.RowCount, Inputs);
         outputGradient.TransposeAndMultiply(Weight.Value, dx);
