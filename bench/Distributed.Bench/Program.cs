@@ -29,6 +29,7 @@ public static class Program
             StepProfile.Step(data.Train, 128, 4, 1);
             StepProfile.Step(data.Train, 128, 4, 2);
             StepProfile.Step(data.Train, 128, 1, 1);
+            StepProfile.Step(data.Train, 128, 4, 1, onePass: true);
             Console.WriteLine();
         }
         if (what.Contains("compare"))

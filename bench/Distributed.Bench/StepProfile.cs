@@ -40,10 +40,10 @@ public static class StepProfile
     }
 
     /// <summary>A whole step: sharded gradient on all replicas, then the optimizer.</summary>
-    public static void Step(ImageSet train, int batchSize, int shards, int replicas, int steps = 400)
+    public static void Step(ImageSet train, int batchSize, int shards, int replicas, int steps = 400, bool onePass = false)
     {
         var model = Mlp.Create<float>(784, [256, 128], 10, seed: 1);
-        var step = new ShardedStep(model, shards, replicas);
+        var step = new ShardedStep(model, shards, replicas, onePass);
         var adam = new Adam();
         var order = ShardPlan.EpochOrder(1, 1, train.Count);
         double gradient = 0, optimizer = 0;
@@ -59,7 +59,7 @@ public static class StepProfile
             optimizer += sw.Elapsed.TotalMilliseconds;
         }
         double n = steps - 100;
-        Console.WriteLine($"step, batch {batchSize} in {shards} shards on {step.Replicas} replica(s): {(gradient + optimizer) / n:F3} ms " +
+        Console.WriteLine($"step, batch {batchSize} in {shards} shards {(onePass ? "in one pass" : $"on {step.Replicas} replica(s)")}: {(gradient + optimizer) / n:F3} ms " +
             $"({batchSize / ((gradient + optimizer) / n) * 1000:N0} samples/s): gradient {gradient / n:F3} ms, optimizer {optimizer / n:F3} ms");
     }
 }

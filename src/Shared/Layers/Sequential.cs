@@ -36,12 +36,15 @@ public sealed class Sequential<T> where T : struct, IFloatingPointIeee754<T>
         return x;
     }
 
-    /// <summary>Back-propagates dL/d(output); the first layer's input gradient is skipped unless asked for.</summary>
-    public Matrix<T>? Backward(Matrix<T> outputGradient, bool needInputGradient = false)
+    /// <summary>
+    /// Back-propagates dL/d(output); the first layer's input gradient is skipped unless asked for.
+    /// See <see cref="ILayer{T}.Backward"/> for <paramref name="segments"/>.
+    /// </summary>
+    public Matrix<T>? Backward(Matrix<T> outputGradient, bool needInputGradient = false, int[]? segments = null)
     {
         Matrix<T>? g = outputGradient;
         for (int i = Layers.Count - 1; i >= 0; i--)
-            g = Layers[i].Backward(g!, needInputGradient: i > 0 || needInputGradient);
+            g = Layers[i].Backward(g!, needInputGradient: i > 0 || needInputGradient, segments);
         return g;
     }
 

@@ -43,6 +43,27 @@ public sealed class SoftmaxCrossEntropy<T>(LossReduction reduction = LossReducti
         return sum * Shapes.Scale<T>(reduction, n);
     }
 
+    /// <summary>
+    /// The last forward's loss summed over each segment of rows (boundaries ascending from 0 to the
+    /// row count), each in the same order <see cref="Forward"/> sums a matrix of just those rows.
+    /// </summary>
+    public T[] SegmentSums(int[] segments)
+    {
+        var ls = LogSoftmax.Values();
+        var t = _t!.Values();
+        int n = LogSoftmax.RowCount;
+        var sums = new T[segments.Length - 1];
+        for (int s = 0; s + 1 < segments.Length; s++)
+        {
+            T sum = T.Zero;
+            for (int j = 0; j < LogSoftmax.ColumnCount; j++)
+                for (int i = segments[s]; i < segments[s + 1]; i++)
+                    if (t[j * n + i] != T.Zero) sum -= t[j * n + i] * ls[j * n + i];
+            sums[s] = sum;
+        }
+        return sums;
+    }
+
     // dz = (softmax·Σt − t) / N,  dt = −log softmax / N
     public (Matrix<T> InputGradient, Matrix<T> TargetGradient) Backward()
     {

@@ -55,8 +55,20 @@ public static class Gemm
 
     /// <summary>C[m×n] = alpha·op(A)[m×k]·op(B)[k×n] + beta·C; op(X) is X or Xᵀ; ld* are row strides.</summary>
     public static void Multiply(bool transA, bool transB, int m, int n, int k, float alpha,
-        float[] a, int aOffset, int lda, float[] b, int bOffset, int ldb, float beta, float[] c, int cOffset, int ldc)
+        float[] a, int aOffset, int lda, float[] b, int bOffset, int ldb, float beta, float[] c, int cOffset, int ldc) =>
+        Multiply(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc, kSegments: null);
+
+    /// <summary>
+    /// As above, with the k-loop restarted at each boundary in <paramref name="kSegments"/> (ascending,
+    /// starting at 0 and ending at k): C = Σ_s (alpha·op(A)[:, s]·op(B)[s, :]) added segment by segment
+    /// in order, each segment's sum a chain of its own. With segments of at most <see cref="KC"/>, the
+    /// result equals computing each segment's product separately (beta 0) and adding them to C in order.
+    /// </summary>
+    public static void Multiply(bool transA, bool transB, int m, int n, int k, float alpha,
+        float[] a, int aOffset, int lda, float[] b, int bOffset, int ldb, float beta, float[] c, int cOffset, int ldc, int[]? kSegments)
     {
+        if (kSegments is not null && (kSegments.Length < 2 || kSegments[0] != 0 || kSegments[^1] != k || kSegments.Zip(kSegments.Skip(1)).Any(p => p.Second < p.First)))
+            throw new ArgumentException($"k segments must rise from 0 to k = {k}.", nameof(kSegments));
         ArgumentOutOfRangeException.ThrowIfNegative(m);
         ArgumentOutOfRangeException.ThrowIfNegative(n);
         ArgumentOutOfRangeException.ThrowIfNegative(k);
@@ -65,7 +77,7 @@ public static class Gemm
         CheckExtent(b, bOffset, ldb, transB ? n : k, transB ? k : n, nameof(b));
         CheckExtent(c, cOffset, ldc, m, n, nameof(c));
 
-        var part = new Problem(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc);
+        var part = new Problem(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc, kSegments);
         long flops = 2L * m * n * k;
         int threads = t_serial ? 1 : Math.Min(MaxThreads, Environment.ProcessorCount);
         if (threads <= 1 || flops < ParallelThresholdFlops)
@@ -93,8 +105,17 @@ public static class Gemm
 
     /// <summary>One product over a sub-block of C; a thread runs one of these start to end.</summary>
     private readonly record struct Problem(bool TransA, bool TransB, int M, int N, int K, float Alpha,
-        float[] A, int AOffset, int Lda, float[] B, int BOffset, int Ldb, float Beta, float[] C, int COffset, int Ldc)
+        float[] A, int AOffset, int Lda, float[] B, int BOffset, int Ldb, float Beta, float[] C, int COffset, int Ldc, int[]? KSegments)
     {
+        /// <summary>The k-blocks: KC-sized, restarting at every segment boundary.</summary>
+        private IEnumerable<(int Start, int Length)> KBlocks()
+        {
+            var bounds = KSegments ?? [0, K];
+            for (int s = 0; s + 1 < bounds.Length; s++)
+                for (int pc = bounds[s]; pc < bounds[s + 1]; pc += KC)
+                    yield return (pc, Math.Min(KC, bounds[s + 1] - pc));
+        }
+
         /// <summary>
         /// Splits C into disjoint row or column blocks aligned to the micro-tile. Each thread packs its
         /// own copy of the operand that is not split, so split along the dimension that leaves the
@@ -145,10 +166,11 @@ public static class Gemm
             for (int jc = 0; jc < N; jc += NC)
             {
                 int nc = Math.Min(NC, N - jc);
-                for (int pc = 0; pc < K; pc += KC)
+                bool first = true;
+                foreach (var (pc, kc) in KBlocks())
                 {
-                    int kc = Math.Min(KC, K - pc);
-                    float beta = pc == 0 ? Beta : 1f;
+                    float beta = first ? Beta : 1f;
+                    first = false;
                     PackB(buffers.B, pc, kc, jc, nc);
                     for (int ic = 0; ic < M; ic += MC)
                         MacroKernel(buffers, simd, ic, Math.Min(MC, M - ic), jc, nc, pc, kc, beta);

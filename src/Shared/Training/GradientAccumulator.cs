@@ -74,6 +74,16 @@ public sealed class GradientAccumulator(int length)
         Divide(_total, batchSize, mean);
     }
 
+    /// <summary>Divides the model's gradients (a sum over the batch) by the batch size in place: the same operation as <see cref="WriteMeanTo(Sequential{float}, int)"/>.</summary>
+    public static void DivideInPlace(Sequential<float> model, int batchSize)
+    {
+        foreach (var p in model.Parameters)
+        {
+            var g = p.Gradient.Values();
+            Divide(g, batchSize, g);
+        }
+    }
+
     // g_k = total_k / B (a true division, exactly rounded in every lane and in the scalar tail alike)
     private static void Divide(ReadOnlySpan<float> total, int batchSize, Span<float> result)
     {

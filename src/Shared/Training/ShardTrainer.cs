@@ -21,6 +21,33 @@ public sealed class ShardTrainer(Sequential<float> model)
 
     public Sequential<float> Model { get; } = model;
 
+    /// <summary>
+    /// Several consecutive shards in one pass (<paramref name="segments"/>: their boundaries within
+    /// <paramref name="samples"/>): the model's gradients end up holding the shards' gradient sums
+    /// added in shard order, the same bits as running them one by one and adding (products are
+    /// row-independent; only the reduction over rows is segmented). Requires shards of at most
+    /// <see cref="Numerics.Gemm.KC"/> samples.
+    /// </summary>
+    public ShardOutcome[] Run(ImageSet data, ReadOnlySpan<int> samples, int[] segments)
+    {
+        if (segments.Zip(segments.Skip(1)).Any(p => p.Second - p.First > Numerics.Gemm.KC))
+            throw new ArgumentException($"Shards of more than {Numerics.Gemm.KC} samples cannot be computed in one pass.", nameof(segments));
+        var (x, t) = _batch.Build(data, samples);
+        var logits = Model.Forward(x);
+        _loss.Forward(logits, t);
+        var losses = _loss.SegmentSums(segments);
+        var outcomes = new ShardOutcome[segments.Length - 1];
+        for (int s = 0; s < outcomes.Length; s++)
+        {
+            int correct = 0;
+            for (int i = segments[s]; i < segments[s + 1]; i++)
+                if (logits.ArgMaxOfRow(i) == data.Labels[samples[i]]) correct++;
+            outcomes[s] = new ShardOutcome(segments[s + 1] - segments[s], losses[s], correct);
+        }
+        Model.Backward(_loss.Backward().InputGradient, segments: segments);
+        return outcomes;
+    }
+
     public ShardOutcome Run(ImageSet data, ReadOnlySpan<int> samples)
     {
         if (samples.IsEmpty) throw new ArgumentException("A shard needs at least one sample.", nameof(samples));

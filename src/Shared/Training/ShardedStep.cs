@@ -19,8 +19,15 @@ public sealed class ShardedStep
     private readonly ShardOutcome[] _outcomes;
     private readonly int _shards;
 
-    public ShardedStep(Sequential<float> model, int shards, int replicas)
+    private readonly bool _onePass;
+
+    /// <param name="onePass">
+    /// Compute all of a batch's shards in one pass with segmented reductions (same bits, fewer and
+    /// larger products) when every shard has at most <see cref="Gemm.KC"/> samples; else side by side on replicas.
+    /// </param>
+    public ShardedStep(Sequential<float> model, int shards, int replicas, bool onePass = true)
     {
+        _onePass = onePass;
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(shards);
         _model = model;
         _shards = shards;
@@ -33,10 +40,20 @@ public sealed class ShardedStep
 
     public int Replicas => _replicas.Length;
 
+    public bool OnePass => _onePass;
+
     /// <summary>Computes the batch's mean gradient into the model's gradients; returns the batch's loss sum and correct count.</summary>
     public (double LossSum, int Correct) Run(ImageSet data, int[] order, int batchStart, int batchCount)
     {
         _accumulator.Reset();
+        if (_onePass && (batchCount + _shards - 1) / _shards <= Gemm.KC)
+        {
+            var bounds = Enumerable.Range(0, _shards).Select(s => ShardPlan.Range(batchCount, _shards, s))
+                .Where(r => r.Count > 0).Select(r => r.Start).Append(batchCount).ToArray();
+            var outcomes = _replicas[0].Run(data, order.AsSpan(batchStart, batchCount), bounds);
+            GradientAccumulator.DivideInPlace(_model, batchCount);
+            return (outcomes.Sum(o => o.LossSum), outcomes.Sum(o => o.Correct));
+        }
         if (_replicas.Length == 1)
         {
             // One replica: shard by shard, each product using every core.

@@ -86,6 +86,29 @@ public class GemmSpecs
     }
 
     [Fact]
+    public void A_k_segmented_product_should_equal_the_segments_products_added_in_order()
+    {
+        int m = 37, n = 70, k = 300;
+        var a = Random(m * k, 6);
+        var b = Random(k * n, 7);
+        int[] segments = [0, 100, 100, 256, 300];
+        var fused = new float[m * n];
+        Gemm.Multiply(false, false, m, n, k, 1f, a, 0, k, b, 0, n, 0f, fused, 0, n, segments);
+
+        var expected = new float[m * n];
+        for (int s = 0; s + 1 < segments.Length; s++)
+        {
+            int k0 = segments[s], kk = segments[s + 1] - k0;
+            if (kk == 0) continue;
+            var part = new float[m * n];
+            Gemm.Multiply(false, false, m, n, kk, 1f, a, k0, k, b, k0 * n, n, 0f, part, 0, n);
+            for (int i = 0; i < part.Length; i++) expected[i] = s == 0 ? part[i] : expected[i] + part[i];
+        }
+        Assert.Equal(expected, fused);
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(false, false, m, n, k, 1f, a, 0, k, b, 0, n, 0f, fused, 0, n, [0, 200, 100, 300]));
+    }
+
+    [Fact]
     public void MathNet_float_products_should_go_through_the_fast_kernel()
     {
         FastLinearAlgebraProvider.Install();

@@ -105,10 +105,10 @@ public class ShardedStepSpecs
     {
         var data = MnistLoader.Load(Data.MnistLoaderSpecs.BundledData, trainLimit: 300, testLimit: 1).Train;
         var order = ShardPlan.EpochOrder(1, 1, data.Count);
-        float[] Gradient(int replicas)
+        float[] Gradient(int replicas, bool onePass = false)
         {
             var model = Mlp.Create<float>(784, [64, 32], 10, seed: 4);
-            var step = new ShardedStep(model, shards: 5, replicas);
+            var step = new ShardedStep(model, shards: 5, replicas, onePass);
             var (loss, correct) = step.Run(data, order, batchStart: 17, batchCount: 203);
             var g = new float[model.ParameterCount];
             model.CopyGradientsTo(g);
@@ -118,6 +118,33 @@ public class ShardedStepSpecs
         Assert.Equal(one, Gradient(2));
         Assert.Equal(one, Gradient(3));
         Assert.Equal(one, Gradient(8));
+        Assert.Equal(one, Gradient(1, onePass: true));
+    }
+
+    [Fact]
+    public void One_pass_over_a_batch_should_equal_its_shards_added_in_order_bit_for_bit()
+    {
+        var data = MnistLoader.Load(Data.MnistLoaderSpecs.BundledData, trainLimit: 300, testLimit: 1).Train;
+        var samples = Enumerable.Range(40, 130).ToArray();
+        int[] bounds = [0, 33, 65, 98, 130];
+
+        var fused = Mlp.Create<float>(784, [48], 10, seed: 8);
+        var outcomes = new ShardTrainer(fused).Run(data, samples, bounds);
+        var fusedGradient = new float[fused.ParameterCount];
+        fused.CopyGradientsTo(fusedGradient);
+
+        var apart = Mlp.Create<float>(784, [48], 10, seed: 8);
+        var trainer = new ShardTrainer(apart);
+        var sum = new GradientAccumulator(apart.ParameterCount);
+        for (int s = 0; s < 4; s++)
+        {
+            var outcome = trainer.Run(data, samples.AsSpan(bounds[s], bounds[s + 1] - bounds[s]));
+            Assert.Equal(outcome, outcomes[s]);
+            sum.Add(apart);
+        }
+        var expected = new float[apart.ParameterCount];
+        sum.WriteMeanTo(expected, 1);
+        Assert.Equal(expected, fusedGradient);
     }
 
     [Fact]
