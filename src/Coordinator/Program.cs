@@ -15,6 +15,8 @@ public static class Program
             TrainCommand.Create(),
             GradCheckCommand.Create(),
             CoordinatorCommand.Create(),
+            EvaluateCommand.Create(),
+            ExportCommand.Create(),
         };
         return root.Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
     }

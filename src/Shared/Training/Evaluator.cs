@@ -6,9 +6,18 @@ using Distributed.Shared.Numerics;
 namespace Distributed.Shared.Training;
 
 /// <summary>Loss and accuracy of a model on a data set, plus its confusion matrix.</summary>
+/// <param name="Confusion">Confusion[actual, predicted] counts.</param>
 public sealed record Evaluation(int Samples, double MeanLoss, int Correct, int[,] Confusion)
 {
     public double Accuracy => (double)Correct / Samples;
+
+    public int Classes => Confusion.GetLength(0);
+
+    /// <summary>Of the samples predicted as <paramref name="c"/>, the share that are c (NaN when none was predicted c).</summary>
+    public double Precision(int c) => (double)Confusion[c, c] / Enumerable.Range(0, Classes).Sum(a => Confusion[a, c]);
+
+    /// <summary>Of the samples that are <paramref name="c"/>, the share predicted c (NaN when there are none).</summary>
+    public double Recall(int c) => (double)Confusion[c, c] / Enumerable.Range(0, Classes).Sum(p => Confusion[c, p]);
 }
 
 /// <summary>Evaluates a model in fixed-size batches (forward only).</summary>
