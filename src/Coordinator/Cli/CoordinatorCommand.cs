@@ -53,6 +53,7 @@ public static class CoordinatorCommand
             Log($"coordinator: listening at {node.Address}");
             var outcome = node.Outcome.GetAwaiter().GetResult();
             RunOutputs.Write(job.Out, $"multi-process cluster (min {job.Workers} workers)", run.Options, data, outcome.Model, outcome.Result, outcome.Extra);
+            RunOutputs.WriteReport(job.Out, "multi-process cluster", run.Options, data, outcome.Model, outcome.Result, stdout, outcome.WorkerEpochs);
             // Give RunFinished a moment to reach the workers before this node leaves.
             Thread.Sleep(500);
             CoordinatedShutdown.Get(node.System).Run(CoordinatedShutdown.ClrExitReason.Instance).Wait(TimeSpan.FromSeconds(10));

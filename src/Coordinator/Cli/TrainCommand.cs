@@ -51,11 +51,13 @@ public static class TrainCommand
                 var trainer = new LocalTrainer(run, stdout.WriteLine, job.Threads, checkpoints.OnStep);
                 var result = trainer.Run();
                 RunOutputs.Write(job.Out, "single-process", run.Options, data, trainer.Model, result);
+                RunOutputs.WriteReport(job.Out, "single process", run.Options, data, trainer.Model, result, stdout);
                 return Finish(result, job, stdout);
             }
             var outcome = ClusterSimulation.RunAsync(run.Options, data, job.Workers, stdout.WriteLine, job.FrameSize, supervision: job.Supervision,
                 onStep: checkpoints.OnStep, resumeFrom: run, tls: job.Tls).GetAwaiter().GetResult();
             RunOutputs.Write(job.Out, $"cluster-simulation ({job.Workers} workers)", run.Options, data, outcome.Model, outcome.Result, outcome.Extra);
+            RunOutputs.WriteReport(job.Out, $"cluster simulation, {job.Workers} workers", run.Options, data, outcome.Model, outcome.Result, stdout, outcome.WorkerEpochs);
             return Finish(outcome.Result, job, stdout);
         });
     }

@@ -45,6 +45,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private TensorEnvelope? _weights;
     private double _reduceMilliseconds;
     private long? _disturbedAt;
+    private readonly List<Reporting.WorkerEpoch> _workerEpochs = [];
     private (long Bytes, TimeSpan Serialize, TimeSpan Deserialize) _serializeAtStart;
 
     public CoordinatorActor(TrainingRun run, Settings settings)
@@ -214,7 +215,11 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             Reject(r, verdict);
             return;
         }
-        if (_stats.TryGetValue(Sender, out var stats)) stats.CountShard(r.ComputeMilliseconds, Stopwatch.GetTimestamp());
+        if (_stats.TryGetValue(Sender, out var stats))
+        {
+            stats.CountShard(r.ComputeMilliseconds, Stopwatch.GetTimestamp());
+            stats.SamplesThisEpoch += r.Samples;
+        }
         if (collector.IsComplete) CompleteStep(collector);
     }
 
@@ -248,7 +253,15 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             _settings.Log($"coordinator: step {collector.Step} completed {Stopwatch.GetElapsedTime(since).TotalMilliseconds:F0} ms after losing a worker during it");
             _disturbedAt = null;
         }
-        if (epoch is not null) _settings.Log(TrainingRun.Describe(epoch, _run.Options.Epochs));
+        if (epoch is not null)
+        {
+            _settings.Log(TrainingRun.Describe(epoch, _run.Options.Epochs));
+            foreach (var w in _stats.Values)
+            {
+                _workerEpochs.Add(new Reporting.WorkerEpoch(w.Name, epoch.Epoch, w.SamplesThisEpoch, epoch.TrainSeconds > 0 ? w.SamplesThisEpoch / epoch.TrainSeconds : 0));
+                w.SamplesThisEpoch = 0;
+            }
+        }
         _settings.OnStep?.Invoke(_run, epoch);
         if (_run.Finished) Finish();
         else StartStep();
@@ -268,7 +281,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             SerializeMs: (serialize - _serializeAtStart.Serialize).TotalMilliseconds / steps,
             DeserializeMs: (deserialize - _serializeAtStart.Deserialize).TotalMilliseconds / steps,
             BytesSerialized: (bytes - _serializeAtStart.Bytes) / steps);
-        _settings.Done.TrySetResult(new ClusterRunOutcome(result, _run.Model, _stats.Values.Select(w => w.Summary()).ToArray(), breakdown));
+        _settings.Done.TrySetResult(new ClusterRunOutcome(result, _run.Model, _stats.Values.Select(w => w.Summary()).ToArray(), breakdown, _workerEpochs));
     }
 
     private void Fail(string reason)
@@ -287,7 +300,8 @@ public sealed class ClusterRunFailedException(string reason, long step) : Except
 }
 
 /// <summary>A cluster run's result with the per-worker figures.</summary>
-public sealed record ClusterRunOutcome(TrainingResult Result, Shared.Layers.Sequential<float> Model, object[] Workers, StepBreakdown Breakdown)
+public sealed record ClusterRunOutcome(TrainingResult Result, Shared.Layers.Sequential<float> Model, object[] Workers, StepBreakdown Breakdown,
+    IReadOnlyList<Reporting.WorkerEpoch> WorkerEpochs)
 {
     /// <summary>What metrics.json adds for a cluster run.</summary>
     public object Extra => new { Workers, StepBreakdown = Breakdown };

@@ -29,6 +29,9 @@ public sealed class WorkerStats(string name, IActorRef worker, int threads)
 
     public int OutstandingThisStep { get; set; }
 
+    /// <summary>Samples of accepted shards since the last epoch ended.</summary>
+    public int SamplesThisEpoch { get; set; }
+
     /// <summary>Results rejected as bad (non-finite, malformed, unassigned).</summary>
     public int BadResults { get; set; }
 

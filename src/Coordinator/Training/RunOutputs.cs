@@ -63,6 +63,25 @@ public static class RunOutputs
         WriteAtomically(Path.Combine(folder, ModelFile), path => SafeTensorsFile.Write(path, SafeTensorsFile.FromModel(model), meta));
     }
 
+    /// <summary>
+    /// The run's pictures and report.html (after metrics.json and the model are safely written): a
+    /// failure to render is reported, never fatal, and loses nothing.
+    /// </summary>
+    public static void WriteReport(string folder, string mode, TrainingOptions options, MnistData data, Sequential<float> model, TrainingResult result,
+        TextWriter stdout, IReadOnlyList<Reporting.WorkerEpoch>? workers = null)
+    {
+        try
+        {
+            var test = Evaluator.Evaluate(model, data.Test);
+            var files = Reporting.RunReport.Write(folder, mode, options, result, test, workers);
+            stdout.WriteLine($"wrote {string.Join(", ", files.Select(Path.GetFileName))} in {folder}");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or TypeInitializationException or DllNotFoundException or InvalidOperationException)
+        {
+            stdout.WriteLine($"warning: could not render the plots and report.html ({e.GetType().Name}: {e.Message}); metrics.json and the model are written");
+        }
+    }
+
     // Write beside, then rename: a crash never leaves a half-written file in place of a good one.
     private static void WriteAtomically(string path, Action<string> write)
     {

@@ -57,6 +57,7 @@ public sealed record ClusterSettings(string Role, string Hostname = "127.0.0.1",
             akka {
               loglevel = {{LogLevel}}
               stdout-loglevel = {{LogLevel}}
+              loggers = ["Distributed.Shared.Cluster.OneLineLogger, Distributed.Shared"]
               log-dead-letters = 0
               log-dead-letters-during-shutdown = off
               actor {

@@ -42,6 +42,19 @@ public class CommandLineSpecs : IDisposable
         var model = Mlp.Create<float>(784, [32], 10, seed: 99);
         SafeTensorsFile.LoadInto(Path.Combine(_out, "model.safetensors"), model);
         Assert.Equal(root.GetProperty("final_weights_sha256").GetString(), WeightsHash.Sha256(model.FlattenValues()));
+
+        // The pictures are real PNG files, and report.html carries them and the run's figures inline.
+        foreach (var png in new[] { "loss.png", "accuracy.png", "throughput.png", "confusion.png" })
+        {
+            var bytes = File.ReadAllBytes(Path.Combine(_out, png));
+            Assert.True(bytes.Length > 5000, $"{png} is only {bytes.Length} bytes");
+            Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, bytes[..4]);
+        }
+        string html = File.ReadAllText(Path.Combine(_out, "report.html"));
+        Assert.Equal(4, System.Text.RegularExpressions.Regex.Matches(html, "data:image/png;base64,").Count);
+        Assert.Contains(root.GetProperty("final_weights_sha256").GetString()!, html);
+        Assert.Contains($"{accuracy:P2}", html);
+        Assert.DoesNotContain("src=\"http", html);
     }
 
     [Fact]
