@@ -17,6 +17,7 @@ public static class Program
             CoordinatorCommand.Create(),
             EvaluateCommand.Create(),
             ExportCommand.Create(),
+            PredictCommand.Create(),
         };
         return root.Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
     }

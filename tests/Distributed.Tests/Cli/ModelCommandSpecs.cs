@@ -103,4 +103,52 @@ public class ModelCommandSpecs : IClassFixture<ModelCommandSpecs.TrainedModel>
         Assert.Equal(test.Count, agree);
         Assert.True(worst < 1e-3, $"largest logit difference {worst}");
     }
+
+    [Fact]
+    public void Predict_should_read_ordinary_pictures_of_digits_like_the_mnist_originals()
+    {
+        var test = MnistLoader.Load(Data.MnistLoaderSpecs.BundledData, 1, 20).Test;
+        var (model, _) = ModelFile.Load(_trained.ModelPath);
+        var (x, _) = new BatchBuilder().Build(test, Enumerable.Range(0, 20).ToArray());
+        var ours = model.Forward(x);
+        var files = new List<string>();
+        for (int i = 0; i < 20; i++)
+        {
+            // Dark ink on white paper, five times larger, with a margin: not MNIST's convention.
+            using var bitmap = new SkiaSharp.SKBitmap(180, 160);
+            bitmap.Erase(SkiaSharp.SKColors.White);
+            var image = test.Image(i);
+            for (int y = 0; y < 140; y++)
+                for (int xx = 0; xx < 140; xx++)
+                {
+                    byte v = (byte)(255 - image[(y / 5) * 28 + xx / 5]);
+                    bitmap.SetPixel(xx + 25, y + 10, new SkiaSharp.SKColor(v, v, v));
+                }
+            string path = Path.Combine(_trained.Folder, $"digit{i}.png");
+            using (var file = File.Create(path)) bitmap.Encode(file, SkiaSharp.SKEncodedImageFormat.Png, 100);
+            files.Add(path);
+        }
+        var (code, output, error) = Run(["predict", "--model", _trained.ModelPath, .. files]);
+        Assert.True(code == 0, error);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(20, lines.Length);
+        int agree = 0;
+        for (int i = 0; i < 20; i++)
+        {
+            var match = System.Text.RegularExpressions.Regex.Match(lines[i], @"digit(\d+)\.png: (\d)");
+            Assert.True(match.Success, lines[i]);
+            if (int.Parse(match.Groups[2].Value) == ours.ArgMaxOfRow(int.Parse(match.Groups[1].Value))) agree++;
+        }
+        Assert.True(agree == 20, $"only {agree} of 20 pictures got the prediction of their MNIST original:\n{output}");
+    }
+
+    [Fact]
+    public void Predict_should_refuse_a_file_that_is_not_an_image()
+    {
+        string path = Path.Combine(_trained.Folder, "not-an-image.png");
+        File.WriteAllText(path, "hello");
+        var (code, _, error) = Run("predict", "--model", _trained.ModelPath, path);
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains("not-an-image.png: not a PNG or JPEG image", error);
+    }
 }
