@@ -38,20 +38,27 @@ public static class CoordinatorCommand
             return ExitCodes.InvalidArguments;
         }
         Gemm.MaxThreads = job.Threads;
-        void Log(string line)
-        {
-            lock (stdout) stdout.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {line}");
-        }
         return TrainCommand.Guarded(stderr, () =>
         {
             var run = TrainCommand.Begin(options, job, stdout);
             var data = run.Data;
             stdout.WriteLine(TrainCommand.Describe(run.Options, data, job));
-            var checkpoints = new Checkpointer(job.Out, job.CheckpointEvery, Log);
-            var node = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, hostname, port, MaximumFrameSize: job.FrameSize, Tls: job.Tls), run,
-                job.Supervision, Log, onStep: checkpoints.OnStep);
-            Log($"coordinator: listening at {node.Address}");
-            var outcome = node.Outcome.GetAwaiter().GetResult();
+            ClusterRunOutcome outcome;
+            CoordinatorNode node;
+            using (var progress = TrainCommand.Progress(stdout, job.Plain))
+            {
+                void Log(string line) => progress.Message($"{DateTime.UtcNow:HH:mm:ss.fff} {line}");
+                var checkpoints = new Checkpointer(job.Out, job.CheckpointEvery, Log);
+                node = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, hostname, port, MaximumFrameSize: job.FrameSize, Tls: job.Tls), run,
+                    job.Supervision, Log, onStep: (r, epoch) =>
+                    {
+                        checkpoints.OnStep(r, epoch);
+                        progress.Step(r, null);
+                    }, onMembers: members => progress.Step(run, members));
+                Log($"coordinator: listening at {node.Address}");
+                outcome = node.Outcome.GetAwaiter().GetResult();
+                progress.Finished(outcome.Result, run.Options);
+            }
             RunOutputs.Write(job.Out, $"multi-process cluster (min {job.Workers} workers)", run.Options, data, outcome.Model, outcome.Result, outcome.Extra);
             RunOutputs.WriteReport(job.Out, "multi-process cluster", run.Options, data, outcome.Model, outcome.Result, stdout, outcome.WorkerEpochs);
             // Give RunFinished a moment to reach the workers before this node leaves.

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Distributed.Coordinator.Cluster;
+using Distributed.Coordinator.Progress;
 using Distributed.Coordinator.Training;
 using Distributed.Shared.Cluster;
 using Distributed.Shared.Data;
@@ -14,7 +15,8 @@ public static class TrainCommand
 {
     /// <summary>Options of a training job beyond <see cref="TrainingOptions"/>.</summary>
     public sealed record JobOptions(string? Data, string Out, int Threads, int Workers, int FrameSize,
-        double StepTimeoutSeconds = 5, double WorkerTimeoutSeconds = 60, int CheckpointEvery = 100, string? Resume = null, TlsSettings? Tls = null)
+        double StepTimeoutSeconds = 5, double WorkerTimeoutSeconds = 60, int CheckpointEvery = 100, string? Resume = null, TlsSettings? Tls = null,
+        bool Plain = false)
     {
         public Supervision Supervision => new(Workers, TimeSpan.FromSeconds(StepTimeoutSeconds), TimeSpan.FromSeconds(WorkerTimeoutSeconds));
     }
@@ -45,20 +47,34 @@ public static class TrainCommand
             var data = run.Data;
             if (job.Workers > 0) CoordinatorNode.CheckFrameSize(run.Model.ParameterCount, job.FrameSize);
             stdout.WriteLine(Describe(run.Options, data, job));
-            var checkpoints = new Checkpointer(job.Out, job.CheckpointEvery, stdout.WriteLine);
-            if (job.Workers == 0)
+            TrainingResult result;
+            Shared.Layers.Sequential<float> model;
+            ClusterRunOutcome? outcome = null;
+            using (var progress = Progress(stdout, job.Plain))
             {
-                var trainer = new LocalTrainer(run, stdout.WriteLine, job.Threads, checkpoints.OnStep);
-                var result = trainer.Run();
-                RunOutputs.Write(job.Out, "single-process", run.Options, data, trainer.Model, result);
-                RunOutputs.WriteReport(job.Out, "single process", run.Options, data, trainer.Model, result, stdout);
-                return Finish(result, job, stdout);
+                var checkpoints = new Checkpointer(job.Out, job.CheckpointEvery, progress.Message);
+                void OnStep(TrainingRun r, EpochMetrics? epoch)
+                {
+                    checkpoints.OnStep(r, epoch);
+                    progress.Step(r, null);
+                }
+                if (job.Workers == 0)
+                {
+                    var trainer = new LocalTrainer(run, progress.Message, job.Threads, OnStep);
+                    (result, model) = (trainer.Run(), trainer.Model);
+                }
+                else
+                {
+                    outcome = ClusterSimulation.RunAsync(run.Options, data, job.Workers, progress.Message, job.FrameSize, supervision: job.Supervision,
+                        onStep: OnStep, resumeFrom: run, tls: job.Tls, onMembers: members => progress.Step(run, members)).GetAwaiter().GetResult();
+                    (result, model) = (outcome.Result, outcome.Model);
+                }
+                progress.Finished(result, run.Options);
             }
-            var outcome = ClusterSimulation.RunAsync(run.Options, data, job.Workers, stdout.WriteLine, job.FrameSize, supervision: job.Supervision,
-                onStep: checkpoints.OnStep, resumeFrom: run, tls: job.Tls).GetAwaiter().GetResult();
-            RunOutputs.Write(job.Out, $"cluster-simulation ({job.Workers} workers)", run.Options, data, outcome.Model, outcome.Result, outcome.Extra);
-            RunOutputs.WriteReport(job.Out, $"cluster simulation, {job.Workers} workers", run.Options, data, outcome.Model, outcome.Result, stdout, outcome.WorkerEpochs);
-            return Finish(outcome.Result, job, stdout);
+            string mode = job.Workers == 0 ? "single process" : $"cluster simulation, {job.Workers} workers";
+            RunOutputs.Write(job.Out, mode, run.Options, data, model, result, outcome?.Extra);
+            RunOutputs.WriteReport(job.Out, mode, run.Options, data, model, result, stdout, outcome?.WorkerEpochs);
+            return Finish(result, job, stdout);
         });
     }
 
@@ -85,6 +101,15 @@ public static class TrainCommand
         foreach (var e in TlsOptions.Validate(job.Tls)) yield return e;
         if (job.CheckpointEvery < 0) yield return $"--checkpoint-every must be 0 (epoch ends only) or a positive number of steps (got {job.CheckpointEvery}).";
     }
+
+    /// <summary>
+    /// A live display when writing to an interactive terminal (and not --plain); plain lines for
+    /// pipes, files, CI and tests.
+    /// </summary>
+    public static IRunProgress Progress(TextWriter stdout, bool plain) =>
+        !plain && ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected && Spectre.Console.AnsiConsole.Profile.Capabilities.Interactive
+            ? new LiveProgress(Spectre.Console.AnsiConsole.Console)
+            : new PlainProgress(stdout);
 
     /// <summary>Runs a command body, turning the errors a user can cause into one line and an exit code.</summary>
     public static int Guarded(TextWriter stderr, Func<int> body)

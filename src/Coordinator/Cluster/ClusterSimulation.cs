@@ -32,9 +32,11 @@ public sealed class SimulatedCluster : IAsyncDisposable
     public IReadOnlyList<ActorSystem> Workers => _workers;
 
     public static SimulatedCluster Start(TrainingRun run, int workers, Action<string> log, Supervision supervision,
-        int maximumFrameSize = ClusterSettings.DefaultMaximumFrameSize, Action<TrainingRun, EpochMetrics?>? onStep = null, TlsSettings? tls = null)
+        int maximumFrameSize = ClusterSettings.DefaultMaximumFrameSize, Action<TrainingRun, EpochMetrics?>? onStep = null, TlsSettings? tls = null,
+        Action<IReadOnlyList<Progress.MemberRow>>? onMembers = null)
     {
-        var coordinator = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, MaximumFrameSize: maximumFrameSize, Tls: tls), run, supervision, log, onStep: onStep);
+        var coordinator = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, MaximumFrameSize: maximumFrameSize, Tls: tls), run, supervision, log,
+            onStep: onStep, onMembers: onMembers);
         // The simulation's nodes share this machine's cores.
         var cluster = new SimulatedCluster(coordinator, run.Data, log, maximumFrameSize, Math.Max(1, Environment.ProcessorCount / Math.Max(1, workers)), tls);
         for (int i = 0; i < workers; i++) cluster.AddWorker();
@@ -75,11 +77,12 @@ public static class ClusterSimulation
 {
     public static async Task<ClusterRunOutcome> RunAsync(TrainingOptions options, MnistData data, int workers, Action<string> log,
         int maximumFrameSize = ClusterSettings.DefaultMaximumFrameSize, TimeSpan? timeout = null, Supervision? supervision = null,
-        Action<TrainingRun, EpochMetrics?>? onStep = null, TrainingRun? resumeFrom = null, TlsSettings? tls = null)
+        Action<TrainingRun, EpochMetrics?>? onStep = null, TrainingRun? resumeFrom = null, TlsSettings? tls = null,
+        Action<IReadOnlyList<Progress.MemberRow>>? onMembers = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(workers);
         await using var cluster = SimulatedCluster.Start(resumeFrom ?? new TrainingRun(options, data), workers, log,
-            supervision ?? Supervision.For(workers), maximumFrameSize, onStep, tls);
+            supervision ?? Supervision.For(workers), maximumFrameSize, onStep, tls, onMembers);
         return await cluster.WaitAsync(timeout);
     }
 }

@@ -25,7 +25,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     /// <param name="OnStep">Called after every completed step (checkpointing hooks in here).</param>
     public sealed record Settings(string RunId, int MinWorkers, Action<string> Log, ITensorTransport Transport,
         TaskCompletionSource<ClusterRunOutcome> Done, TimeSpan StepTimeout, TimeSpan WorkerTimeout, int MaxBadResults = 3,
-        Action<TrainingRun, EpochMetrics?>? OnStep = null);
+        Action<TrainingRun, EpochMetrics?>? OnStep = null, Action<IReadOnlyList<Progress.MemberRow>>? OnMembers = null);
 
     private sealed record StepDeadline(long Step);
 
@@ -46,6 +46,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private double _reduceMilliseconds;
     private long? _disturbedAt;
     private readonly List<Reporting.WorkerEpoch> _workerEpochs = [];
+    private readonly Dictionary<Address, string> _status = [];
     private (long Bytes, TimeSpan Serialize, TimeSpan Deserialize) _serializeAtStart;
 
     public CoordinatorActor(TrainingRun run, Settings settings)
@@ -107,15 +108,30 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     private void Membership()
     {
-        Receive<ClusterEvent.MemberUp>(up => _settings.Log($"coordinator: member up {up.Member.Address} [{string.Join(",", up.Member.Roles)}]"));
+        Receive<ClusterEvent.MemberUp>(up =>
+        {
+            _status[up.Member.Address] = "up";
+            _settings.Log($"coordinator: member up {up.Member.Address} [{string.Join(",", up.Member.Roles)}]");
+            PublishMembers();
+        });
         Receive<ClusterEvent.UnreachableMember>(u =>
         {
+            _status[u.Member.Address] = "unreachable";
             _settings.Log($"coordinator: member unreachable {u.Member.Address}");
             // Act at once: waiting for the member's removal would cost seconds more.
             foreach (var worker in _dispatch.Live.Where(w => w.Path.Address == u.Member.Address).ToList()) Lose(worker, "is unreachable");
         });
-        Receive<ClusterEvent.ReachableMember>(r => _settings.Log($"coordinator: member reachable again {r.Member.Address}"));
-        Receive<ClusterEvent.MemberRemoved>(m => _settings.Log($"coordinator: member removed {m.Member.Address}"));
+        Receive<ClusterEvent.ReachableMember>(r =>
+        {
+            _status[r.Member.Address] = "up";
+            _settings.Log($"coordinator: member reachable again {r.Member.Address}");
+        });
+        Receive<ClusterEvent.MemberRemoved>(m =>
+        {
+            _status[m.Member.Address] = "removed";
+            _settings.Log($"coordinator: member removed {m.Member.Address}");
+            PublishMembers();
+        });
         Receive<Terminated>(t => Lose(t.ActorRef, "stopped"));
         ReceiveAny(Unhandled);
     }
@@ -263,8 +279,24 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             }
         }
         _settings.OnStep?.Invoke(_run, epoch);
+        PublishMembers();
         if (_run.Finished) Finish();
         else StartStep();
+    }
+
+    /// <summary>The members as the progress display shows them: this node, then every worker that registered.</summary>
+    private void PublishMembers()
+    {
+        if (_settings.OnMembers is null) return;
+        var rows = new List<Progress.MemberRow> { new("coordinator", _cluster.SelfAddress.ToString(), Roles.Coordinator, "up", 0, 0) };
+        foreach (var w in _stats.Values)
+        {
+            string status = _excluded.Contains(w.Ref.Path.ToString()) ? "excluded"
+                : !_dispatch.Live.Contains(w.Ref) ? "gone"
+                : _status.GetValueOrDefault(w.Ref.Path.Address, "up");
+            rows.Add(new(w.Name, w.Address, Roles.Worker, status, w.ShardsDone, w.ShardsDone == 0 ? 0 : w.ComputeMilliseconds / w.ShardsDone));
+        }
+        _settings.OnMembers(rows);
     }
 
     private void Finish()

@@ -27,7 +27,7 @@ public sealed class CoordinatorNode
     /// <see cref="ClusterSettings.SeedNodes"/> is empty) and the coordinator actor.
     /// </summary>
     public static CoordinatorNode Start(ClusterSettings cluster, TrainingRun run, Supervision supervision, Action<string> log,
-        ITensorTransport? transport = null, Action<TrainingRun, EpochMetrics?>? onStep = null)
+        ITensorTransport? transport = null, Action<TrainingRun, EpochMetrics?>? onStep = null, Action<IReadOnlyList<Progress.MemberRow>>? onMembers = null)
     {
         CheckFrameSize(run.Model.ParameterCount, cluster.MaximumFrameSize);
         var system = cluster.CreateSystem();
@@ -36,7 +36,7 @@ public sealed class CoordinatorNode
         var done = new TaskCompletionSource<ClusterRunOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         string runId = $"{Environment.MachineName}-{DateTime.UtcNow:yyyyMMddHHmmss}-{Random.Shared.Next(0x10000):x4}";
         var settings = new CoordinatorActor.Settings(runId, supervision.MinWorkers, log, transport ?? InlineTensorTransport.Instance, done,
-            supervision.StepTimeout, supervision.WorkerTimeout, supervision.MaxBadResults, onStep);
+            supervision.StepTimeout, supervision.WorkerTimeout, supervision.MaxBadResults, onStep, onMembers);
         system.ActorOf(CoordinatorActor.Props(run, settings), "coordinator");
         // If this node is downed (e.g. the split-brain resolver downs both ends of a link that only
         // some nodes lost), say so instead of waiting forever for a result.

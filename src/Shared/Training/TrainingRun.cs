@@ -54,6 +54,17 @@ public sealed class TrainingRun
 
     public IReadOnlyList<EpochMetrics> Epochs => _epochs;
 
+    /// <summary>The current epoch so far: mean train loss and accuracy of the batches done, and its training seconds.</summary>
+    public (double Loss, double Accuracy, double Seconds) EpochSoFar
+    {
+        get
+        {
+            int samples = Math.Min(Batch * Options.BatchSize, Data.Train.Count);
+            return samples == 0 ? (double.NaN, double.NaN, _epochClock.Elapsed.TotalSeconds)
+                : (_lossSum / samples, (double)_correct / samples, _epochClock.Elapsed.TotalSeconds);
+        }
+    }
+
     /// <summary>The current epoch's sample order.</summary>
     public int[] Order => _order;
 

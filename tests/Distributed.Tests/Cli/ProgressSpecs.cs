@@ -1,0 +1,49 @@
+using Distributed.Coordinator.Progress;
+using Distributed.Shared.Training;
+using Distributed.Tests.Cluster;
+using Spectre.Console.Testing;
+
+namespace Distributed.Tests.Cli;
+
+public class ProgressSpecs
+{
+    private static readonly TrainingOptions Options = new() { Epochs = 1, BatchSize = 64, Hidden = [16], TrainLimit = 256, TestLimit = 50 };
+
+    [Fact]
+    public void The_live_display_should_show_bars_members_events_and_a_summary()
+    {
+        var console = new TestConsole().Width(140);
+        var run = new TrainingRun(Options, TestData.Subset(256, 50));
+        using (var live = new LiveProgress(console))
+        {
+            live.Message("coordinator: worker w1 registered");
+            live.Step(run, [new MemberRow("coordinator", "akka.tcp://distributed@127.0.0.1:1", "coordinator", "up", 0, 0),
+                new MemberRow("w1", "akka.tcp://distributed@127.0.0.1:2", "worker", "unreachable", 12, 0.75)]);
+            Thread.Sleep(300);
+            var result = new Coordinator.Training.LocalTrainer(run, _ => { }).Run();
+            live.Finished(result, Options);
+        }
+        string output = console.Output;
+        Assert.Contains("epoch", output);
+        Assert.Contains("step", output);
+        Assert.Contains("unreachable", output);
+        Assert.Contains("0.75", output);
+        Assert.Contains("coordinator: worker w1 registered", output);
+        Assert.Contains("Summary", output);
+        Assert.Contains("test acc", output);
+    }
+
+    [Fact]
+    public void Plain_progress_should_write_lines_and_a_one_line_summary()
+    {
+        var writer = new StringWriter();
+        var run = new TrainingRun(Options, TestData.Subset(256, 50));
+        using var plain = new PlainProgress(writer);
+        var result = new Coordinator.Training.LocalTrainer(run, plain.Message).Run();
+        plain.Finished(result, Options);
+        string output = writer.ToString();
+        Assert.Contains("epoch 1/1", output);
+        Assert.Contains("summary: 1 epoch(s)", output);
+        Assert.DoesNotContain("\u001b[", output); // no terminal escape codes in logs
+    }
+}
