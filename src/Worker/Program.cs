@@ -15,6 +15,7 @@ public static class Program
         var seedNodes = new Option<string[]>("--seed-node") { Description = "Cluster seed node address, e.g. akka.tcp://distributed@10.0.0.5:4053 (repeatable).", AllowMultipleArgumentsPerToken = true };
         var coordinator = new Option<string?>("--coordinator") { Description = "Shorthand for --seed-node: the coordinator's host:port." };
         var hostname = new Option<string>("--hostname") { Description = "Address this node binds and advertises.", DefaultValueFactory = _ => "127.0.0.1" };
+        var publicHostname = new Option<string?>("--public-hostname") { Description = "Address others use to reach this node, when --hostname is a bind address such as 0.0.0.0." };
         var port = new Option<int>("--port") { Description = "TCP port (0: chosen by the OS).", DefaultValueFactory = _ => 0 };
         var data = new Option<string?>("--data") { Description = "Folder with the four MNIST IDX files (raw or .gz). Default: the bundled data/mnist." };
         var threads = new Option<int>("--threads") { Description = "Threads for matrix products.", DefaultValueFactory = _ => Environment.ProcessorCount };
@@ -25,7 +26,7 @@ public static class Program
         var tlsPassword = new Option<string?>("--tls-password") { Description = $"Password of --tls-cert (default: ${TlsSettings.PasswordVariable})." };
         var root = new RootCommand("A Distributed worker node: joins the cluster, computes shard gradients for the coordinator.")
         {
-            seedNodes, coordinator, hostname, port, data, threads, name, frameSize, tlsCert, tlsCa, tlsPassword,
+            seedNodes, coordinator, hostname, publicHostname, port, data, threads, name, frameSize, tlsCert, tlsCa, tlsPassword,
         };
         root.SetAction(parse =>
         {
@@ -35,13 +36,14 @@ public static class Program
             var seeds = (parse.GetValue(seedNodes) ?? []).ToList();
             if (parse.GetValue(coordinator) is { } c) seeds.Add($"{ClusterSettings.Scheme(tls is not null)}://{ClusterSettings.SystemName}@{c}");
             return Run(seeds, parse.GetValue(hostname)!, parse.GetValue(port), parse.GetValue(data), parse.GetValue(threads),
-                parse.GetValue(name)!, parse.GetValue(frameSize), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, tls);
+                parse.GetValue(name)!, parse.GetValue(frameSize), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, tls,
+                parse.GetValue(publicHostname));
         });
         return root.Parse(args).Invoke();
     }
 
     public static int Run(IReadOnlyList<string> seeds, string hostname, int port, string? dataFolder, int threads, string name, int frameSize,
-        TextWriter stdout, TextWriter stderr, TlsSettings? tls = null)
+        TextWriter stdout, TextWriter stderr, TlsSettings? tls = null, string? publicHostname = null)
     {
         if (tls is not null && (tls.CertificatePath.Length == 0 || tls.CaPath.Length == 0))
         {
@@ -77,7 +79,7 @@ public static class Program
         ActorSystem system;
         try
         {
-            system = WorkerNode.Start(new ClusterSettings(Roles.Worker, hostname, port, seeds, frameSize, Tls: tls), settings);
+            system = WorkerNode.Start(new ClusterSettings(Roles.Worker, hostname, port, seeds, frameSize, Tls: tls, PublicHostname: publicHostname), settings);
         }
         catch (DataFormatException e)
         {

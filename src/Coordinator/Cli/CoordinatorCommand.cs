@@ -15,19 +15,21 @@ public static class CoordinatorCommand
     {
         var binder = new TrainingOptionsBinder();
         var hostname = new Option<string>("--hostname") { Description = "Address to bind and advertise to workers.", DefaultValueFactory = _ => "127.0.0.1" };
+        var publicHostname = new Option<string?>("--public-hostname") { Description = "Address workers use to reach this node, when --hostname is a bind address such as 0.0.0.0." };
         var port = new Option<int>("--port") { Description = "TCP port workers join (0: chosen by the OS and printed).", DefaultValueFactory = _ => 4053 };
         var minWorkers = new Option<int>("--min-workers") { Description = "Workers to wait for before training starts.", DefaultValueFactory = _ => 1 };
         var command = new Command("coordinator", "Run the coordinator node of a multi-process cluster; workers join it with Distributed.Worker --coordinator host:port.")
         {
-            hostname, port, minWorkers,
+            hostname, publicHostname, port, minWorkers,
         };
         foreach (var option in binder.All) command.Options.Add(option);
         command.SetAction(parse => Run(binder.Bind(parse), binder.Job(parse, parse.GetValue(minWorkers)), parse.GetValue(hostname)!, parse.GetValue(port),
-            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
+            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, parse.GetValue(publicHostname)));
         return command;
     }
 
-    public static int Run(TrainingOptions options, TrainCommand.JobOptions job, string hostname, int port, TextWriter stdout, TextWriter stderr)
+    public static int Run(TrainingOptions options, TrainCommand.JobOptions job, string hostname, int port, TextWriter stdout, TextWriter stderr,
+        string? publicHostname = null)
     {
         var errors = options.Validate().Concat(TrainCommand.Validate(job)).ToList();
         if (job.Workers < 1) errors.Add($"--min-workers must be at least 1 (got {job.Workers}).");
@@ -49,7 +51,8 @@ public static class CoordinatorCommand
             {
                 void Log(string line) => progress.Message($"{DateTime.UtcNow:HH:mm:ss.fff} {line}");
                 var checkpoints = new Checkpointer(job.Out, job.CheckpointEvery, Log);
-                node = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, hostname, port, MaximumFrameSize: job.FrameSize, Tls: job.Tls), run,
+                node = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, hostname, port, MaximumFrameSize: job.FrameSize, Tls: job.Tls,
+                    PublicHostname: publicHostname), run,
                     job.Supervision, Log, onStep: (r, epoch) =>
                     {
                         checkpoints.OnStep(r, epoch);

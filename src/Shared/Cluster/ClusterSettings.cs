@@ -19,8 +19,10 @@ public static class Roles
 /// <param name="MaximumFrameSize">Largest remote message in bytes (see <see cref="DefaultMaximumFrameSize"/>).</param>
 /// <param name="Tls">Mutual TLS for every connection, or null for plain TCP.</param>
 /// <param name="ExtraHocon">Configuration that takes precedence over the rest (tests use it to add transport adapters).</param>
+/// <param name="PublicHostname">Address other nodes use to reach this one when it differs from the bound one (containers bind 0.0.0.0).</param>
 public sealed record ClusterSettings(string Role, string Hostname = "127.0.0.1", int Port = 0, IReadOnlyList<string>? SeedNodes = null,
-    int MaximumFrameSize = ClusterSettings.DefaultMaximumFrameSize, string LogLevel = "WARNING", TlsSettings? Tls = null, string? ExtraHocon = null)
+    int MaximumFrameSize = ClusterSettings.DefaultMaximumFrameSize, string LogLevel = "WARNING", TlsSettings? Tls = null, string? ExtraHocon = null,
+    string? PublicHostname = null)
 {
     /// <summary>Starts an ActorSystem with this configuration (and TLS set up when asked for).</summary>
     public Akka.Actor.ActorSystem CreateSystem()
@@ -70,6 +72,7 @@ public sealed record ClusterSettings(string Role, string Hostname = "127.0.0.1",
                 log-remote-lifecycle-events = off
                 dot-netty.tcp {
                   hostname = "{{Hostname}}"
+                  public-hostname = "{{PublicHostname ?? Hostname}}"
                   port = {{Port}}
                   enable-ssl = {{(Tls is null ? "false" : "true")}}
                   # Weights and gradients are one message each: see ClusterSettings.DefaultMaximumFrameSize.
