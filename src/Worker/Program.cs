@@ -21,12 +21,13 @@ public static class Program
         var threads = new Option<int>("--threads") { Description = "Threads for matrix products.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var name = new Option<string>("--name") { Description = "Name in the coordinator's logs.", DefaultValueFactory = _ => $"{Environment.MachineName}-{Environment.ProcessId}" };
         var frameSize = new Option<int>("--frame-size") { Description = "Largest remote message in bytes.", DefaultValueFactory = _ => ClusterSettings.DefaultMaximumFrameSize };
+        var metricsPort = new Option<int?>("--metrics-port") { Description = "Serve OpenTelemetry metrics for Prometheus at http://localhost:PORT/metrics." };
         var tlsCert = new Option<string?>("--tls-cert") { Description = "This node's certificate and key (PKCS#12 .pfx); enables mutual TLS." };
         var tlsCa = new Option<string?>("--tls-ca") { Description = "The cluster's CA certificate: peers must chain to it." };
         var tlsPassword = new Option<string?>("--tls-password") { Description = $"Password of --tls-cert (default: ${TlsSettings.PasswordVariable})." };
         var root = new RootCommand("A Distributed worker node: joins the cluster, computes shard gradients for the coordinator.")
         {
-            seedNodes, coordinator, hostname, publicHostname, port, data, threads, name, frameSize, tlsCert, tlsCa, tlsPassword,
+            seedNodes, coordinator, hostname, publicHostname, port, data, threads, name, frameSize, tlsCert, tlsCa, tlsPassword, metricsPort,
         };
         root.SetAction(parse =>
         {
@@ -37,14 +38,15 @@ public static class Program
             if (parse.GetValue(coordinator) is { } c) seeds.Add($"{ClusterSettings.Scheme(tls is not null)}://{ClusterSettings.SystemName}@{c}");
             return Run(seeds, parse.GetValue(hostname)!, parse.GetValue(port), parse.GetValue(data), parse.GetValue(threads),
                 parse.GetValue(name)!, parse.GetValue(frameSize), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, tls,
-                parse.GetValue(publicHostname));
+                parse.GetValue(publicHostname), parse.GetValue(metricsPort));
         });
         return root.Parse(args).Invoke();
     }
 
     public static int Run(IReadOnlyList<string> seeds, string hostname, int port, string? dataFolder, int threads, string name, int frameSize,
-        TextWriter stdout, TextWriter stderr, TlsSettings? tls = null, string? publicHostname = null)
+        TextWriter stdout, TextWriter stderr, TlsSettings? tls = null, string? publicHostname = null, int? metricsPort = null)
     {
+        using var metrics = metricsPort is { } mp ? Distributed.Shared.Diagnostics.TrainingMetrics.StartPrometheus(mp) : null;
         if (tls is not null && (tls.CertificatePath.Length == 0 || tls.CaPath.Length == 0))
         {
             stderr.WriteLine("error: --tls-cert and --tls-ca go together: give both or neither.");

@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Cluster;
 using Distributed.Shared.Cluster;
 using Distributed.Shared.Data;
+using Distributed.Shared.Diagnostics;
 using Distributed.Shared.Layers;
 using Distributed.Shared.Numerics;
 using Distributed.Shared.Protocol;
@@ -183,6 +184,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             _shardsDone++;
             _computeMilliseconds += ms;
+            TrainingMetrics.Shard(ms);
             Sender.Tell(new ShardResult(_runId, work.Step, shard.Shard, outcome.Samples, outcome.LossSum, outcome.Correct,
                 _settings.Transport.Wrap(gradient), ms));
         }

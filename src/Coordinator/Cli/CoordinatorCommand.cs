@@ -47,6 +47,7 @@ public static class CoordinatorCommand
             stdout.WriteLine(TrainCommand.Describe(run.Options, data, job));
             ClusterRunOutcome outcome;
             CoordinatorNode node;
+            using var metrics = job.StartMetrics();
             using (var progress = TrainCommand.Progress(stdout, job.Plain))
             {
                 void Log(string line) => progress.Message($"{DateTime.UtcNow:HH:mm:ss.fff} {line}");

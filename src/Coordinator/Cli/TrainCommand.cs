@@ -16,8 +16,11 @@ public static class TrainCommand
     /// <summary>Options of a training job beyond <see cref="TrainingOptions"/>.</summary>
     public sealed record JobOptions(string? Data, string Out, int Threads, int Workers, int FrameSize,
         double StepTimeoutSeconds = 5, double WorkerTimeoutSeconds = 60, int CheckpointEvery = 100, string? Resume = null, TlsSettings? Tls = null,
-        bool Plain = false)
+        bool Plain = false, int? MetricsPort = null)
     {
+        /// <summary>Starts the Prometheus endpoint when asked for (dispose to stop it).</summary>
+        public IDisposable? StartMetrics() => MetricsPort is { } port ? Shared.Diagnostics.TrainingMetrics.StartPrometheus(port) : null;
+
         public Supervision Supervision => new(Workers, TimeSpan.FromSeconds(StepTimeoutSeconds), TimeSpan.FromSeconds(WorkerTimeoutSeconds));
     }
 
@@ -50,6 +53,8 @@ public static class TrainCommand
             TrainingResult result;
             Shared.Layers.Sequential<float> model;
             ClusterRunOutcome? outcome = null;
+            using var metrics = job.StartMetrics();
+            if (job.MetricsPort is { } port) stdout.WriteLine($"metrics: http://localhost:{port}/metrics");
             using (var progress = Progress(stdout, job.Plain))
             {
                 var checkpoints = new Checkpointer(job.Out, job.CheckpointEvery, progress.Message);
@@ -99,6 +104,7 @@ public static class TrainCommand
         if (!(job.StepTimeoutSeconds > 0)) yield return $"--step-timeout must be a positive number of seconds (got {job.StepTimeoutSeconds}).";
         if (!(job.WorkerTimeoutSeconds > 0)) yield return $"--worker-timeout must be a positive number of seconds (got {job.WorkerTimeoutSeconds}).";
         foreach (var e in TlsOptions.Validate(job.Tls)) yield return e;
+        if (job.MetricsPort is < 1 or > 65535) yield return $"--metrics-port must be in 1–65535 (got {job.MetricsPort}).";
         if (job.CheckpointEvery < 0) yield return $"--checkpoint-every must be 0 (epoch ends only) or a positive number of steps (got {job.CheckpointEvery}).";
     }
 

@@ -64,8 +64,10 @@ public sealed class TrainingOptionsBinder
 
     public Option<bool> Plain { get; } = new("--plain") { Description = "Plain log lines even at a terminal (no live display)." };
 
+    public Option<int?> MetricsPort { get; } = new("--metrics-port") { Description = "Serve OpenTelemetry metrics for Prometheus at http://localhost:PORT/metrics." };
+
     public IEnumerable<Option> All => [Epochs, BatchSize, Shards, Optimizer, LearningRate, Schedule, Momentum, WeightDecay, Hidden, Seed, TrainLimit, TestLimit,
-        Data, Out, Threads, FrameSize, StepTimeout, WorkerTimeout, CheckpointEvery, Resume, Plain, .. Tls.All];
+        Data, Out, Threads, FrameSize, StepTimeout, WorkerTimeout, CheckpointEvery, Resume, Plain, MetricsPort, .. Tls.All];
 
     public TrainCommand.JobOptions Job(ParseResult r, int workers)
     {
@@ -73,7 +75,7 @@ public sealed class TrainingOptionsBinder
         bool outGiven = r.GetResult(Out) is { Implicit: false };
         string outFolder = resume is not null && !outGiven ? resume : r.GetValue(Out)!;
         return new(r.GetValue(Data), outFolder, r.GetValue(Threads), workers, r.GetValue(FrameSize), r.GetValue(StepTimeout), r.GetValue(WorkerTimeout),
-            r.GetValue(CheckpointEvery), resume, Tls.Bind(r), r.GetValue(Plain));
+            r.GetValue(CheckpointEvery), resume, Tls.Bind(r), r.GetValue(Plain), r.GetValue(MetricsPort));
     }
 
     public TrainingOptions Bind(ParseResult r) => new()

@@ -263,7 +263,9 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         long reduceStart = Stopwatch.GetTimestamp();
         collector.WriteMeanTo(_run.Model);
         var epoch = _run.CompleteStep(collector.LossSum, collector.Correct);
-        _reduceMilliseconds += Stopwatch.GetElapsedTime(reduceStart).TotalMilliseconds;
+        double reduceMs = Stopwatch.GetElapsedTime(reduceStart).TotalMilliseconds;
+        _reduceMilliseconds += reduceMs;
+        Shared.Diagnostics.TrainingMetrics.Reduced(reduceMs);
         if (_disturbedAt is { } since)
         {
             _settings.Log($"coordinator: step {collector.Step} completed {Stopwatch.GetElapsedTime(since).TotalMilliseconds:F0} ms after losing a worker during it");
@@ -287,6 +289,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     /// <summary>The members as the progress display shows them: this node, then every worker that registered.</summary>
     private void PublishMembers()
     {
+        Shared.Diagnostics.TrainingMetrics.MembersUp(1 + _dispatch.Live.Count);
         if (_settings.OnMembers is null) return;
         var rows = new List<Progress.MemberRow> { new("coordinator", _cluster.SelfAddress.ToString(), Roles.Coordinator, "up", 0, 0) };
         foreach (var w in _stats.Values)

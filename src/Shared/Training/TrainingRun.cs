@@ -22,6 +22,7 @@ public sealed class TrainingRun
     private int[] _order = [];
     private double _lossSum;
     private long _correct;
+    private TimeSpan _lastStepAt;
 
     public TrainingRun(TrainingOptions options, MnistData data)
     {
@@ -103,6 +104,9 @@ public sealed class TrainingRun
         float lr = _schedule.At(_optimizer.Steps);
         _optimizer.Step(Model.Parameters, lr);
         Step++;
+        var now = _epochClock.Elapsed;
+        Diagnostics.TrainingMetrics.Step(CurrentBatch.Count, lossSum, (now - _lastStepAt).TotalMilliseconds);
+        _lastStepAt = now;
         if (++Batch < BatchesPerEpoch) return null;
 
         double trainSeconds = _epochClock.Elapsed.TotalSeconds;
@@ -162,5 +166,6 @@ public sealed class TrainingRun
         if (Finished) return;
         _order = ShardPlan.EpochOrder(Options.Seed, epoch, Data.Train.Count);
         if (epoch > 1) _epochClock.Restart();
+        _lastStepAt = TimeSpan.Zero;
     }
 }

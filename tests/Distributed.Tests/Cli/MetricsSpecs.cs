@@ -1,0 +1,31 @@
+using System.Net;
+using System.Net.Sockets;
+using Distributed.Shared.Diagnostics;
+
+namespace Distributed.Tests.Cli;
+
+public class MetricsSpecs
+{
+    private static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    [Fact]
+    public async Task Training_metrics_should_be_served_for_prometheus()
+    {
+        int port = FreePort();
+        using var provider = TrainingMetrics.StartPrometheus(port);
+        TrainingMetrics.Step(128, 64.0, 1.5);
+        TrainingMetrics.MembersUp(3);
+        using var http = new HttpClient();
+        string text = await http.GetStringAsync($"http://localhost:{port}/metrics");
+        Assert.Contains("distributed_steps_total", text);
+        Assert.Contains("distributed_samples_total", text);
+        Assert.Contains("distributed_step_duration_milliseconds", text);
+        Assert.Contains("distributed_members_up", text);
+        Assert.Matches(@"distributed_loss(_ratio)?\{[^}]*\} 0\.5|distributed_loss 0\.5", text);
+    }
+}
