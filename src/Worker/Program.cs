@@ -2,66 +2,86 @@ using System.CommandLine;
 using Akka.Actor;
 using Distributed.Shared.Cluster;
 using Distributed.Shared.Data;
+using Distributed.Shared.Diagnostics;
 using Distributed.Shared.Protocol;
 using static Distributed.Shared.Protocol.WorkerProtocol;
 
 namespace Distributed.Worker;
 
-/// <summary>The worker node's command line: joins a cluster and computes shards until the run finishes.</summary>
+/// <summary>
+/// The worker node's command line: joins a cluster and computes shards until the run finishes.
+/// Network settings come from appsettings.json, DISTRIBUTED_* environment variables and these
+/// options (see <see cref="NodeConfiguration"/>); the options win.
+/// </summary>
 public static class Program
 {
     public static int Main(string[] args)
     {
-        var seedNodes = new Option<string[]>("--seed-node") { Description = "Cluster seed node address, e.g. akka.tcp://distributed@10.0.0.5:4053 (repeatable).", AllowMultipleArgumentsPerToken = true };
+        var seedNodes = new Option<string[]>("--seed-node") { Description = "Cluster seed node address, e.g. akka.tcp://distributed@10.0.0.5:4053 (repeatable). [Node:SeedNodes]", AllowMultipleArgumentsPerToken = true };
         var coordinator = new Option<string?>("--coordinator") { Description = "Shorthand for --seed-node: the coordinator's host:port." };
-        var hostname = new Option<string>("--hostname") { Description = "Address this node binds and advertises.", DefaultValueFactory = _ => "127.0.0.1" };
-        var publicHostname = new Option<string?>("--public-hostname") { Description = "Address others use to reach this node, when --hostname is a bind address such as 0.0.0.0." };
-        var port = new Option<int>("--port") { Description = "TCP port (0: chosen by the OS).", DefaultValueFactory = _ => 0 };
+        var hostname = new Option<string?>("--hostname") { Description = "Address this node binds (default 127.0.0.1). [Node:Hostname]" };
+        var publicHostname = new Option<string?>("--public-hostname") { Description = "Address others use to reach this node, when --hostname is a bind address such as 0.0.0.0. [Node:PublicHostname]" };
+        var port = new Option<int?>("--port") { Description = "TCP port (default 0: chosen by the OS). [Node:Port]" };
+        var frameSize = new Option<int?>("--frame-size") { Description = $"Largest remote message in bytes (default {ClusterSettings.DefaultMaximumFrameSize}). [Node:MaximumFrameSize]" };
+        var metricsPort = new Option<int?>("--metrics-port") { Description = "Serve OpenTelemetry metrics for Prometheus at http://localhost:PORT/metrics. [Node:MetricsPort]" };
+        var tlsCert = new Option<string?>("--tls-cert") { Description = "This node's certificate and key (PKCS#12 .pfx); enables mutual TLS. [Node:Tls:Certificate]" };
+        var tlsCa = new Option<string?>("--tls-ca") { Description = "The cluster's CA certificate: peers must chain to it. [Node:Tls:Ca]" };
+        var tlsPassword = new Option<string?>("--tls-password") { Description = $"Password of --tls-cert (default: ${TlsSettings.PasswordVariable}). [Node:Tls:Password]" };
         var data = new Option<string?>("--data") { Description = "Folder with the four MNIST IDX files (raw or .gz). Default: the bundled data/mnist." };
         var threads = new Option<int>("--threads") { Description = "Threads for matrix products.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var name = new Option<string>("--name") { Description = "Name in the coordinator's logs.", DefaultValueFactory = _ => $"{Environment.MachineName}-{Environment.ProcessId}" };
-        var frameSize = new Option<int>("--frame-size") { Description = "Largest remote message in bytes.", DefaultValueFactory = _ => ClusterSettings.DefaultMaximumFrameSize };
-        var metricsPort = new Option<int?>("--metrics-port") { Description = "Serve OpenTelemetry metrics for Prometheus at http://localhost:PORT/metrics." };
-        var tlsCert = new Option<string?>("--tls-cert") { Description = "This node's certificate and key (PKCS#12 .pfx); enables mutual TLS." };
-        var tlsCa = new Option<string?>("--tls-ca") { Description = "The cluster's CA certificate: peers must chain to it." };
-        var tlsPassword = new Option<string?>("--tls-password") { Description = $"Password of --tls-cert (default: ${TlsSettings.PasswordVariable})." };
         var root = new RootCommand("A Distributed worker node: joins the cluster, computes shard gradients for the coordinator.")
         {
-            seedNodes, coordinator, hostname, publicHostname, port, data, threads, name, frameSize, tlsCert, tlsCa, tlsPassword, metricsPort,
+            seedNodes, coordinator, hostname, publicHostname, port, frameSize, metricsPort, tlsCert, tlsCa, tlsPassword, data, threads, name,
         };
         root.SetAction(parse =>
         {
-            string? cert = parse.GetValue(tlsCert), ca = parse.GetValue(tlsCa);
-            var tls = cert is null && ca is null ? null
-                : new TlsSettings(cert ?? "", parse.GetValue(tlsPassword) ?? Environment.GetEnvironmentVariable(TlsSettings.PasswordVariable) ?? "", ca ?? "");
+            var given = new Dictionary<string, string?>();
+            void Set(string key, object? value)
+            {
+                if (value is not null) given[key] = Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture);
+            }
+            Set("Node:Hostname", parse.GetValue(hostname));
+            Set("Node:PublicHostname", parse.GetValue(publicHostname));
+            Set("Node:Port", parse.GetValue(port));
+            Set("Node:MaximumFrameSize", parse.GetValue(frameSize));
+            Set("Node:MetricsPort", parse.GetValue(metricsPort));
+            Set("Node:Tls:Certificate", parse.GetValue(tlsCert));
+            Set("Node:Tls:Ca", parse.GetValue(tlsCa));
+            Set("Node:Tls:Password", parse.GetValue(tlsPassword));
             var seeds = (parse.GetValue(seedNodes) ?? []).ToList();
-            if (parse.GetValue(coordinator) is { } c) seeds.Add($"{ClusterSettings.Scheme(tls is not null)}://{ClusterSettings.SystemName}@{c}");
-            return Run(seeds, parse.GetValue(hostname)!, parse.GetValue(port), parse.GetValue(data), parse.GetValue(threads),
-                parse.GetValue(name)!, parse.GetValue(frameSize), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, tls,
-                parse.GetValue(publicHostname), parse.GetValue(metricsPort));
+            if (parse.GetValue(coordinator) is { } c)
+                seeds.Add($"{ClusterSettings.Scheme(parse.GetValue(tlsCert) is not null)}://{ClusterSettings.SystemName}@{c}");
+            for (int i = 0; i < seeds.Count; i++) Set($"Node:SeedNodes:{i}", seeds[i]);
+            return Run(given, parse.GetValue(data), parse.GetValue(threads), parse.GetValue(name)!,
+                parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
         });
         return root.Parse(args).Invoke();
     }
 
-    public static int Run(IReadOnlyList<string> seeds, string hostname, int port, string? dataFolder, int threads, string name, int frameSize,
-        TextWriter stdout, TextWriter stderr, TlsSettings? tls = null, string? publicHostname = null, int? metricsPort = null)
+    /// <param name="given">Node settings given on the command line, keyed like Node:Port.</param>
+    public static int Run(IReadOnlyDictionary<string, string?> given, string? dataFolder, int threads, string name, TextWriter stdout, TextWriter stderr)
     {
-        using var metrics = metricsPort is { } mp ? Distributed.Shared.Diagnostics.TrainingMetrics.StartPrometheus(mp) : null;
-        if (tls is not null && (tls.CertificatePath.Length == 0 || tls.CaPath.Length == 0))
+        NodeOptions node;
+        try
         {
-            stderr.WriteLine("error: --tls-cert and --tls-ca go together: give both or neither.");
+            node = NodeConfiguration.Load(new Dictionary<string, string?>(), given);
+        }
+        catch (Exception e) when (e is DataFormatException or ArgumentException)
+        {
+            stderr.WriteLine($"error: {e.Message}");
             return 1;
         }
-        if (seeds.Count == 0)
+        var errors = node.Validate().ToList();
+        if (node.SeedNodes.Length == 0)
+            errors.Add("give the coordinator's address with --coordinator host:port or --seed-node akka.tcp://distributed@host:port (or Node:SeedNodes).");
+        if (threads <= 0) errors.Add($"--threads must be at least 1 (got {threads}).");
+        if (errors.Count > 0)
         {
-            stderr.WriteLine("error: give the coordinator's address with --coordinator host:port or --seed-node akka.tcp://distributed@host:port.");
+            foreach (var e in errors) stderr.WriteLine($"error: {e}");
             return 1;
         }
-        if (threads <= 0 || port < 0 || port > 65535)
-        {
-            stderr.WriteLine($"error: --threads must be at least 1 and --port in 0–65535 (got {threads}, {port}).");
-            return 1;
-        }
+        using var metrics = node.MetricsPort is { } mp ? TrainingMetrics.StartPrometheus(mp) : null;
         MnistData data;
         try
         {
@@ -81,14 +101,14 @@ public static class Program
         ActorSystem system;
         try
         {
-            system = WorkerNode.Start(new ClusterSettings(Roles.Worker, hostname, port, seeds, frameSize, Tls: tls, PublicHostname: publicHostname), settings);
+            system = WorkerNode.Start(node.ToClusterSettings(Roles.Worker), settings);
         }
         catch (DataFormatException e)
         {
             stderr.WriteLine($"error: {e.Message}");
             return 2;
         }
-        Log($"worker {name}: node {Akka.Cluster.Cluster.Get(system).SelfAddress} joining {string.Join(", ", seeds)}; data {data.Folder} ({data.Train.Count} training images)");
+        Log($"worker {name}: node {Akka.Cluster.Cluster.Get(system).SelfAddress} joining {string.Join(", ", node.SeedNodes)}; data {data.Folder} ({data.Train.Count} training images)");
         Console.CancelKeyPress += (_, e) =>
         {
             e.Cancel = true;

@@ -14,26 +14,52 @@ public static class CoordinatorCommand
     public static Command Create()
     {
         var binder = new TrainingOptionsBinder();
-        var hostname = new Option<string>("--hostname") { Description = "Address to bind and advertise to workers.", DefaultValueFactory = _ => "127.0.0.1" };
-        var publicHostname = new Option<string?>("--public-hostname") { Description = "Address workers use to reach this node, when --hostname is a bind address such as 0.0.0.0." };
-        var port = new Option<int>("--port") { Description = "TCP port workers join (0: chosen by the OS and printed).", DefaultValueFactory = _ => 4053 };
+        var hostname = new Option<string?>("--hostname") { Description = "Address to bind and advertise to workers (default 127.0.0.1). [Node:Hostname]" };
+        var publicHostname = new Option<string?>("--public-hostname") { Description = "Address workers use to reach this node, when --hostname is a bind address such as 0.0.0.0. [Node:PublicHostname]" };
+        var port = new Option<int?>("--port") { Description = "TCP port workers join (default 4053; 0: chosen by the OS and printed). [Node:Port]" };
         var minWorkers = new Option<int>("--min-workers") { Description = "Workers to wait for before training starts.", DefaultValueFactory = _ => 1 };
         var command = new Command("coordinator", "Run the coordinator node of a multi-process cluster; workers join it with Distributed.Worker --coordinator host:port.")
         {
             hostname, publicHostname, port, minWorkers,
         };
         foreach (var option in binder.All) command.Options.Add(option);
-        command.SetAction(parse => Run(binder.Bind(parse), binder.Job(parse, parse.GetValue(minWorkers)), parse.GetValue(hostname)!, parse.GetValue(port),
-            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, parse.GetValue(publicHostname)));
+        command.SetAction(parse =>
+        {
+            var job = binder.Job(parse, parse.GetValue(minWorkers));
+            var given = new Dictionary<string, string?>();
+            void Set(string key, object? value)
+            {
+                if (value is not null) given[key] = Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture);
+            }
+            Set("Node:Hostname", parse.GetValue(hostname));
+            Set("Node:PublicHostname", parse.GetValue(publicHostname));
+            Set("Node:Port", parse.GetValue(port));
+            if (parse.GetResult(binder.FrameSize) is { Implicit: false }) Set("Node:MaximumFrameSize", job.FrameSize);
+            Set("Node:MetricsPort", job.MetricsPort);
+            Set("Node:Tls:Certificate", job.Tls?.CertificatePath);
+            Set("Node:Tls:Ca", job.Tls?.CaPath);
+            Set("Node:Tls:Password", parse.GetValue(binder.Tls.Password));
+            return Run(binder.Bind(parse), job, given, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
+        });
         return command;
     }
 
-    public static int Run(TrainingOptions options, TrainCommand.JobOptions job, string hostname, int port, TextWriter stdout, TextWriter stderr,
-        string? publicHostname = null)
+    /// <param name="given">Node settings given on the command line, keyed like Node:Port (appsettings.json and DISTRIBUTED_* variables fill the rest).</param>
+    public static int Run(TrainingOptions options, TrainCommand.JobOptions job, IReadOnlyDictionary<string, string?> given, TextWriter stdout, TextWriter stderr)
     {
-        var errors = options.Validate().Concat(TrainCommand.Validate(job)).ToList();
+        NodeOptions node;
+        try
+        {
+            node = NodeConfiguration.Load(new Dictionary<string, string?> { ["Node:Port"] = "4053" }, given);
+        }
+        catch (Exception e) when (e is Shared.Data.DataFormatException or ArgumentException)
+        {
+            stderr.WriteLine($"error: {e.Message}");
+            return ExitCodes.InvalidArguments;
+        }
+        job = job with { FrameSize = node.MaximumFrameSize, Tls = node.TlsSettings, MetricsPort = node.MetricsPort };
+        var errors = options.Validate().Concat(TrainCommand.Validate(job with { Tls = null })).Concat(node.Validate()).ToList();
         if (job.Workers < 1) errors.Add($"--min-workers must be at least 1 (got {job.Workers}).");
-        if (port is < 0 or > 65535) errors.Add($"--port must be in 0–65535 (got {port}).");
         if (errors.Count > 0)
         {
             foreach (var e in errors) stderr.WriteLine($"error: {e}");
@@ -46,28 +72,27 @@ public static class CoordinatorCommand
             var data = run.Data;
             stdout.WriteLine(TrainCommand.Describe(run.Options, data, job));
             ClusterRunOutcome outcome;
-            CoordinatorNode node;
+            CoordinatorNode coordinator;
             using var metrics = job.StartMetrics();
             using (var progress = TrainCommand.Progress(stdout, job.Plain))
             {
                 void Log(string line) => progress.Message($"{DateTime.UtcNow:HH:mm:ss.fff} {line}");
                 var checkpoints = new Checkpointer(job.Out, job.CheckpointEvery, Log);
-                node = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, hostname, port, MaximumFrameSize: job.FrameSize, Tls: job.Tls,
-                    PublicHostname: publicHostname), run,
+                coordinator = CoordinatorNode.Start(node.ToClusterSettings(Roles.Coordinator), run,
                     job.Supervision, Log, onStep: (r, epoch) =>
                     {
                         checkpoints.OnStep(r, epoch);
                         progress.Step(r, null);
                     }, onMembers: members => progress.Step(run, members));
-                Log($"coordinator: listening at {node.Address}");
-                outcome = node.Outcome.GetAwaiter().GetResult();
+                Log($"coordinator: listening at {coordinator.Address}");
+                outcome = coordinator.Outcome.GetAwaiter().GetResult();
                 progress.Finished(outcome.Result, run.Options);
             }
             RunOutputs.Write(job.Out, $"multi-process cluster (min {job.Workers} workers)", run.Options, data, outcome.Model, outcome.Result, outcome.Extra);
             RunOutputs.WriteReport(job.Out, "multi-process cluster", run.Options, data, outcome.Model, outcome.Result, stdout, outcome.WorkerEpochs);
             // Give RunFinished a moment to reach the workers before this node leaves.
             Thread.Sleep(500);
-            CoordinatedShutdown.Get(node.System).Run(CoordinatedShutdown.ClrExitReason.Instance).Wait(TimeSpan.FromSeconds(10));
+            CoordinatedShutdown.Get(coordinator.System).Run(CoordinatedShutdown.ClrExitReason.Instance).Wait(TimeSpan.FromSeconds(10));
             return TrainCommand.Finish(outcome.Result, job, stdout);
         });
     }
