@@ -36,23 +36,19 @@ public static class Program
         };
         root.SetAction(parse =>
         {
-            var given = new Dictionary<string, string?>();
-            void Set(string key, object? value)
-            {
-                if (value is not null) given[key] = Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture);
-            }
-            Set("Node:Hostname", parse.GetValue(hostname));
-            Set("Node:PublicHostname", parse.GetValue(publicHostname));
-            Set("Node:Port", parse.GetValue(port));
-            Set("Node:MaximumFrameSize", parse.GetValue(frameSize));
-            Set("Node:MetricsPort", parse.GetValue(metricsPort));
-            Set("Node:Tls:Certificate", parse.GetValue(tlsCert));
-            Set("Node:Tls:Ca", parse.GetValue(tlsCa));
-            Set("Node:Tls:Password", parse.GetValue(tlsPassword));
             var seeds = (parse.GetValue(seedNodes) ?? []).ToList();
             if (parse.GetValue(coordinator) is { } c)
                 seeds.Add($"{ClusterSettings.Scheme(parse.GetValue(tlsCert) is not null)}://{ClusterSettings.SystemName}@{c}");
-            for (int i = 0; i < seeds.Count; i++) Set($"Node:SeedNodes:{i}", seeds[i]);
+            var given = NodeConfiguration.Given(
+                ("Node:Hostname", parse.GetValue(hostname)),
+                ("Node:PublicHostname", parse.GetValue(publicHostname)),
+                ("Node:Port", parse.GetValue(port)),
+                ("Node:MaximumFrameSize", parse.GetValue(frameSize)),
+                ("Node:MetricsPort", parse.GetValue(metricsPort)),
+                ("Node:Tls:Certificate", parse.GetValue(tlsCert)),
+                ("Node:Tls:Ca", parse.GetValue(tlsCa)),
+                ("Node:Tls:Password", parse.GetValue(tlsPassword)));
+            for (int i = 0; i < seeds.Count; i++) given[$"Node:SeedNodes:{i}"] = seeds[i];
             return Run(given, parse.GetValue(data), parse.GetValue(threads), parse.GetValue(name)!,
                 parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
         });

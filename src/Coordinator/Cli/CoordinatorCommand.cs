@@ -26,19 +26,15 @@ public static class CoordinatorCommand
         command.SetAction(parse =>
         {
             var job = binder.Job(parse, parse.GetValue(minWorkers));
-            var given = new Dictionary<string, string?>();
-            void Set(string key, object? value)
-            {
-                if (value is not null) given[key] = Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture);
-            }
-            Set("Node:Hostname", parse.GetValue(hostname));
-            Set("Node:PublicHostname", parse.GetValue(publicHostname));
-            Set("Node:Port", parse.GetValue(port));
-            if (parse.GetResult(binder.FrameSize) is { Implicit: false }) Set("Node:MaximumFrameSize", job.FrameSize);
-            Set("Node:MetricsPort", job.MetricsPort);
-            Set("Node:Tls:Certificate", job.Tls?.CertificatePath);
-            Set("Node:Tls:Ca", job.Tls?.CaPath);
-            Set("Node:Tls:Password", parse.GetValue(binder.Tls.Password));
+            var given = NodeConfiguration.Given(
+                ("Node:Hostname", parse.GetValue(hostname)),
+                ("Node:PublicHostname", parse.GetValue(publicHostname)),
+                ("Node:Port", parse.GetValue(port)),
+                ("Node:MaximumFrameSize", parse.GetResult(binder.FrameSize) is { Implicit: false } ? job.FrameSize : null),
+                ("Node:MetricsPort", job.MetricsPort),
+                ("Node:Tls:Certificate", job.Tls?.CertificatePath),
+                ("Node:Tls:Ca", job.Tls?.CaPath),
+                ("Node:Tls:Password", parse.GetValue(binder.Tls.Password)));
             return Run(binder.Bind(parse), job, given, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
         });
         return command;

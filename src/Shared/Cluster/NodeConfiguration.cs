@@ -54,6 +54,11 @@ public static class NodeConfiguration
 {
     public const string EnvironmentPrefix = "DISTRIBUTED_";
 
+    /// <summary>The settings actually given on a command line, keyed like Node:Port (options not given are left out).</summary>
+    public static Dictionary<string, string?> Given(params (string Key, object? Value)[] settings) =>
+        settings.Where(s => s.Value is not null && s.Value is not "")
+            .ToDictionary(s => s.Key, s => Convert.ToString(s.Value, System.Globalization.CultureInfo.InvariantCulture));
+
     /// <param name="defaults">The program's own defaults (lowest precedence).</param>
     /// <param name="commandLine">Settings given on the command line (highest precedence), keyed like Node:Port.</param>
     public static NodeOptions Load(IReadOnlyDictionary<string, string?> defaults, IReadOnlyDictionary<string, string?> commandLine, string? workingFolder = null)

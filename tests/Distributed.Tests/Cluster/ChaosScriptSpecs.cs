@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 
 namespace Distributed.Tests.Cluster;
@@ -10,19 +9,9 @@ public class ChaosScriptSpecs : IDisposable
 
     public void Dispose() => Directory.Delete(_folder, true);
 
-    private (int Code, string Output) Chaos(string scenario)
-    {
-        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = RepositoryRoot.Path };
-        foreach (var a in new[] { Path.Combine(RepositoryRoot.Path, "deploy", "chaos.sh"), scenario, "--epochs", "2", "--train-limit", "20000", "--test-limit", "500" })
-            psi.ArgumentList.Add(a);
-        psi.Environment["DIR"] = _folder;
-        psi.Environment["TIMEOUT"] = "240";
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(6)), "chaos.sh did not finish");
-        return (p.ExitCode, stdout.Result + stderr.Result);
-    }
+    private (int Code, string Output) Chaos(string scenario) =>
+        DeployScript.Run("chaos.sh", [scenario, "--epochs", "2", "--train-limit", "20000", "--test-limit", "500"],
+            new Dictionary<string, string> { ["DIR"] = _folder, ["TIMEOUT"] = "240" }, TimeSpan.FromMinutes(6));
 
     [Fact]
     public void Killing_a_worker_process_mid_run_should_not_change_the_weights_and_recover_within_5_seconds()

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Distributed.Coordinator.Training;
 using Distributed.Shared.Training;
@@ -12,19 +11,9 @@ public class LocalClusterScriptSpecs : IDisposable
 
     public void Dispose() => Directory.Delete(_folder, true);
 
-    private (int Code, string Output) Script(params string[] args)
-    {
-        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = RepositoryRoot.Path };
-        psi.ArgumentList.Add(Path.Combine(RepositoryRoot.Path, "deploy", "local-cluster.sh"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["LOG_DIR"] = Path.Combine(_folder, "logs");
-        psi.Environment["TIMEOUT"] = "240";
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(5)), "local-cluster.sh did not finish");
-        return (p.ExitCode, stdout.Result + stderr.Result);
-    }
+    private (int Code, string Output) Script(params string[] args) =>
+        DeployScript.Run("local-cluster.sh", args, new Dictionary<string, string> { ["LOG_DIR"] = Path.Combine(_folder, "logs"), ["TIMEOUT"] = "240" },
+            TimeSpan.FromMinutes(5));
 
     [Fact]
     public void Two_worker_processes_should_train_to_the_single_process_hash()
