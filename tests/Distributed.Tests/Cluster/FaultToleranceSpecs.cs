@@ -41,8 +41,12 @@ public class FaultToleranceSpecs
         {
             if (r.Step == 3)
             {
-                cluster!.AddWorker();
-                Thread.Sleep(1500); // let it join while this step's successor waits
+                // Hold the run until the newcomer is a cluster member (joining does not need this
+                // actor), then give its registration a moment to arrive.
+                var joiner = Akka.Cluster.Cluster.Get(cluster!.AddWorker());
+                var deadline = DateTime.UtcNow.AddSeconds(20);
+                while (joiner.SelfMember.Status != Akka.Cluster.MemberStatus.Up && DateTime.UtcNow < deadline) Thread.Sleep(50);
+                Thread.Sleep(500);
             }
         });
         await using (cluster)
