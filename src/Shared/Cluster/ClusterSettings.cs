@@ -24,15 +24,11 @@ public sealed record ClusterSettings(string Role, string Hostname = "127.0.0.1",
     int MaximumFrameSize = ClusterSettings.DefaultMaximumFrameSize, string LogLevel = "WARNING", TlsSettings? Tls = null, string? ExtraHocon = null,
     string? PublicHostname = null)
 {
-    /// <summary>Starts an ActorSystem with this configuration (and TLS set up when asked for).</summary>
-    public Akka.Actor.ActorSystem CreateSystem()
-    {
-        var config = ExtraHocon is null ? ToConfig() : ConfigurationFactory.ParseString(ExtraHocon).WithFallback(ToConfig());
-        var setup = Akka.Actor.BootstrapSetup.Create().WithConfig(config);
-        return Tls is null
-            ? Akka.Actor.ActorSystem.Create(SystemName, setup)
-            : Akka.Actor.ActorSystem.Create(SystemName, setup.And(Tls.ToSetup()));
-    }
+    /// <summary>Starts a node (a generic host running an ActorSystem with this configuration) and returns its ActorSystem.</summary>
+    public Akka.Actor.ActorSystem CreateSystem() => NodeHost.Start(this).System;
+
+    /// <summary><see cref="ToConfig"/> with <see cref="ExtraHocon"/> taking precedence.</summary>
+    public Config ToFullConfig() => ExtraHocon is null ? ToConfig() : ConfigurationFactory.ParseString(ExtraHocon).WithFallback(ToConfig());
 
     public const string SystemName = "distributed";
 

@@ -12,7 +12,7 @@ namespace Distributed.Shared.Cluster;
 /// log them, and the coordinator reports lost workers itself. Replace <see cref="Factory"/> to send
 /// Akka's log elsewhere.
 /// </summary>
-public sealed class OneLineLogger : ReceiveActor
+public sealed class OneLineLogger : ReceiveActor, Akka.Dispatch.IRequiresMessageQueue<Akka.Event.ILoggerMessageQueueSemantics>
 {
     public static ILoggerFactory Factory { get; set; } = LoggerFactory.Create(builder => builder
         .SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Information)

@@ -30,7 +30,8 @@ public class PartitionSpecs
         {
             var transport = ((RemoteActorRefProvider)((ExtendedActorSystem)from).Provider).Transport;
             var target = Akka.Cluster.Cluster.Get(to).SelfAddress;
-            Assert.True(transport.ManagementCommand(new SetThrottle(target, ThrottleTransportAdapter.Direction.Both, Blackhole.Instance)).Wait(TimeSpan.FromSeconds(10)));
+            var command = transport.ManagementCommand(new SetThrottle(target, ThrottleTransportAdapter.Direction.Both, Blackhole.Instance));
+            Assert.True(command.Wait(TimeSpan.FromSeconds(10)) && command.Result, $"could not blackhole {target}");
         }
     }
 

@@ -1,0 +1,46 @@
+using Akka.Actor;
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Distributed.Shared.Cluster;
+
+/// <summary>
+/// A node as a .NET generic host: Akka.Hosting builds its ActorSystem from <see cref="ClusterSettings"/>
+/// (their HOCON, the TLS setup, Akka's log bridged into Microsoft.Extensions.Logging through
+/// <see cref="OneLineLogger"/>). The host lives as long as the ActorSystem: when the system
+/// terminates (coordinated shutdown, downing), the host is stopped and disposed.
+/// </summary>
+public sealed class NodeHost
+{
+    private NodeHost(IHost host, ActorSystem system) => (Host, System) = (host, system);
+
+    public IHost Host { get; }
+
+    public ActorSystem System { get; }
+
+    public static NodeHost Start(ClusterSettings settings)
+    {
+        var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        var tls = settings.Tls?.ToSetup(); // load certificates first: a bad file is reported before anything starts
+        builder.Services.AddAkka(ClusterSettings.SystemName, (akka, _) =>
+        {
+            akka.AddHocon(settings.ToFullConfig(), HoconAddMode.Prepend);
+            if (tls is not null) akka.AddSetup(tls);
+            akka.ConfigureLoggers(loggers =>
+            {
+                loggers.ClearLoggers();
+                loggers.AddLogger<OneLineLogger>();
+            });
+        });
+        var host = builder.Build();
+        host.Start();
+        var system = host.Services.GetRequiredService<ActorSystem>();
+        system.WhenTerminated.ContinueWith(async _ =>
+        {
+            await host.StopAsync();
+            host.Dispose();
+        }, TaskScheduler.Default);
+        return new NodeHost(host, system);
+    }
+}
