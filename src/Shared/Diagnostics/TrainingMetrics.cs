@@ -7,7 +7,7 @@ namespace Distributed.Shared.Diagnostics;
 
 /// <summary>
 /// The trainer's metrics as System.Diagnostics.Metrics instruments (meter "Distributed"): steps,
-/// samples, loss, step and reduce times, bytes serialized, members up. Any OpenTelemetry
+/// samples, loss, step, shard and reduce times, bytes sent and received, members up. Any OpenTelemetry
 /// listener can read them; <see cref="StartPrometheus"/> serves them for Prometheus to scrape.
 /// </summary>
 public static class TrainingMetrics
@@ -28,7 +28,8 @@ public static class TrainingMetrics
     {
         Meter.CreateObservableGauge("distributed.loss", () => s_loss, "{loss}", "Mean training loss of the last completed step.");
         Meter.CreateObservableGauge("distributed.members.up", () => s_membersUp, "{member}", "Cluster members up, as the coordinator sees them.");
-        Meter.CreateObservableCounter("distributed.serialized", () => ProtocolSerializer.Totals.Bytes, "By", "Bytes of protocol messages serialized by this process.");
+        Meter.CreateObservableCounter("distributed.sent", () => ProtocolSerializer.Totals.Bytes, "By", "Bytes of protocol messages serialized (sent) by this process.");
+        Meter.CreateObservableCounter("distributed.received", () => ProtocolSerializer.BytesRead, "By", "Bytes of protocol messages deserialized (received) by this process.");
     }
 
     public static void Step(int samples, double lossSum, double milliseconds)

@@ -18,7 +18,10 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
 {
     public const int Id = 7311;
 
-    private static long s_bytesWritten, s_ticks, s_readTicks;
+    private static long s_bytesWritten, s_bytesRead, s_ticks, s_readTicks;
+
+    /// <summary>Bytes of protocol messages deserialized (received), process-wide.</summary>
+    public static long BytesRead => Interlocked.Read(ref s_bytesRead);
 
     public override int Identifier => Id;
 
@@ -83,6 +86,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
     public override object FromBinary(byte[] bytes, string manifest)
     {
         long start = Stopwatch.GetTimestamp();
+        Interlocked.Add(ref s_bytesRead, bytes.Length);
         try
         {
             return Read(bytes, manifest);

@@ -26,6 +26,8 @@ public class MetricsSpecs
         Assert.Contains("distributed_samples_total", text);
         Assert.Contains("distributed_step_duration_milliseconds", text);
         Assert.Contains("distributed_members_up", text);
+        Assert.Contains("distributed_sent_bytes_total", text);
+        Assert.Contains("distributed_received_bytes_total", text);
         Assert.Matches(@"distributed_loss(_ratio)?\{[^}]*\} 0\.5|distributed_loss 0\.5", text);
     }
 }
