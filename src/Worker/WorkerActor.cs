@@ -45,6 +45,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private long _latestStep = -1;
     private int _shardsDone;
     private double _computeMilliseconds;
+    private int _stepsPerEpoch;
+    private (int Epoch, int Shards, double Milliseconds) _thisEpoch;
 
     public WorkerActor(Settings settings)
     {
@@ -92,6 +94,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         Receive<ComputeShards>(Compute);
         Receive<RunFinished>(f => f.RunId == _runId, f =>
         {
+            LogEpoch();
             _settings.Log($"worker {_settings.Name}: run {f.RunId} finished, final_weights_sha256 {f.FinalWeightsSha256}; " +
                 $"{_shardsDone} shards computed, {(_shardsDone == 0 ? 0 : _computeMilliseconds / _shardsDone):F2} ms each");
             Context.Unwatch(_coordinator);
@@ -133,6 +136,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         _trainer = new ShardTrainer(model);
         _weightsVersion = -1;
         _latestStep = -1;
+        _stepsPerEpoch = welcome.StepsPerEpoch;
+        _thisEpoch = (0, 0, 0);
         _settings.Log($"worker {_settings.Name}: joined run {welcome.RunId} at {_coordinatorAddress} (model {Mlp.Describe(welcome.Model.Inputs, welcome.Model.Hidden, welcome.Model.Classes)})");
         Become(Ready);
     }
@@ -163,6 +168,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             return;
         }
         _latestStep = work.Step;
+        LogEpochIfEnded(work.Step);
         var model = _trainer!.Model;
         if (work.Weights is not null)
         {
@@ -184,10 +190,27 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             _shardsDone++;
             _computeMilliseconds += ms;
+            _thisEpoch = (_thisEpoch.Epoch, _thisEpoch.Shards + 1, _thisEpoch.Milliseconds + ms);
             TrainingMetrics.Shard(ms);
             Sender.Tell(new ShardResult(_runId, work.Step, shard.Shard, outcome.Samples, outcome.LossSum, outcome.Correct,
                 _settings.Transport.Wrap(gradient), ms));
         }
+    }
+
+    // Work for a step of a later epoch: say what this worker did in the epoch before.
+    private void LogEpochIfEnded(long step)
+    {
+        if (_stepsPerEpoch <= 0) return;
+        int epoch = (int)(step / _stepsPerEpoch) + 1;
+        if (epoch == _thisEpoch.Epoch) return;
+        LogEpoch();
+        _thisEpoch = (epoch, 0, 0);
+    }
+
+    private void LogEpoch()
+    {
+        if (_thisEpoch.Shards > 0)
+            _settings.Log($"worker {_settings.Name}: epoch {_thisEpoch.Epoch}: {_thisEpoch.Shards} shards, {_thisEpoch.Milliseconds / _thisEpoch.Shards:F2} ms each");
     }
 
     private void LoseCoordinator(string how)

@@ -155,7 +155,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     private Welcome Welcome() => new(_settings.RunId,
         new ModelSpec(_run.Data.Train.PixelsPerImage, _run.Options.Hidden.ToArray(), _run.Data.Train.Classes),
-        new DataSpec(_run.Data.Train.Count, _run.Data.Train.Fingerprint(_run.Data.Train.Count)));
+        new DataSpec(_run.Data.Train.Count, _run.Data.Train.Fingerprint(_run.Data.Train.Count)), _run.BatchesPerEpoch);
 
     /// <summary>A worker is gone (stopped, unreachable, failed or excluded): its missing shards go to the others now.</summary>
     private void Lose(IActorRef worker, string why)

@@ -63,7 +63,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
                 case WorkerFailed m: w.Write(m.RunId); w.Write(m.Reason); break;
                 case Welcome m:
                     w.Write(m.RunId); w.Write(m.Model.Inputs); WriteInts(w, m.Model.Hidden); w.Write(m.Model.Classes);
-                    w.Write(m.Data.TrainSamples); w.Write(m.Data.Fingerprint);
+                    w.Write(m.Data.TrainSamples); w.Write(m.Data.Fingerprint); w.Write(m.StepsPerEpoch);
                     break;
                 case Rejected m: w.Write(m.Reason); break;
                 case ComputeShards m:
@@ -105,7 +105,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             "RW" => new RegisterWorker(r.ReadString(), r.ReadInt32()),
             "SR" => new ShardResult(r.ReadString(), r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), r.ReadInt32(), ReadTensor(r), r.ReadDouble()),
             "WF" => new WorkerFailed(r.ReadString(), r.ReadString()),
-            "WE" => new Welcome(r.ReadString(), new ModelSpec(r.ReadInt32(), ReadInts(r), r.ReadInt32()), new DataSpec(r.ReadInt32(), r.ReadString())),
+            "WE" => new Welcome(r.ReadString(), new ModelSpec(r.ReadInt32(), ReadInts(r), r.ReadInt32()), new DataSpec(r.ReadInt32(), r.ReadString()), r.ReadInt32()),
             "RJ" => new Rejected(r.ReadString()),
             "CS" => ReadComputeShards(r),
             "RF" => new RunFinished(r.ReadString(), r.ReadString()),

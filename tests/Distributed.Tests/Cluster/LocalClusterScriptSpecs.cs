@@ -34,7 +34,9 @@ public class LocalClusterScriptSpecs : IDisposable
         string local = new LocalTrainer(options, TestData.Subset(1024, 200), _ => { }).Run().FinalWeightsSha256;
         Assert.Equal(local, root.GetProperty("final_weights_sha256").GetString());
         Assert.True(File.Exists(Path.Combine(_folder, "logs", "worker-1.log")));
-        Assert.Contains("joined run", File.ReadAllText(Path.Combine(_folder, "logs", "worker-2.log")));
+        string workerLog = File.ReadAllText(Path.Combine(_folder, "logs", "worker-2.log"));
+        Assert.Contains("joined run", workerLog);
+        Assert.Matches(@"epoch 1: \d+ shards, [0-9.]+ ms each", workerLog);
     }
 
     [Fact]

@@ -44,7 +44,8 @@ public class ProtocolSerializerSpecs() : Akka.TestKit.Xunit2.TestKit(new Cluster
         Assert.Equal(new WorkerFailed("r", "why"), RoundTrip(new WorkerFailed("r", "why")));
         Assert.Equal(new Rejected("no"), RoundTrip(new Rejected("no")));
         Assert.Equal(new RunFinished("r", "abc"), RoundTrip(new RunFinished("r", "abc")));
-        var welcome = RoundTrip(new Welcome("r", new ModelSpec(784, [256, 128], 10), new DataSpec(60000, "ff")));
+        var welcome = RoundTrip(new Welcome("r", new ModelSpec(784, [256, 128], 10), new DataSpec(60000, "ff"), 469));
+        Assert.Equal(469, welcome.StepsPerEpoch);
         Assert.Equal([256, 128], welcome.Model.Hidden);
         Assert.Equal((784, 10, 60000, "ff"), (welcome.Model.Inputs, welcome.Model.Classes, welcome.Data.TrainSamples, welcome.Data.Fingerprint));
         var work = RoundTrip(new ComputeShards("r", 4, 3, null, [new ShardAssignment(1, [7, 8]), new ShardAssignment(5, [])]));
