@@ -91,14 +91,15 @@ public sealed record ClusterSettings(string Role, string Hostname = "127.0.0.1",
                   heartbeat-interval = 500ms
                   acceptable-heartbeat-pause = 2s
                 }
-                # Split brain: the side with the oldest node (the coordinator, which starts first and is
-                # its own seed) keeps running, even alone; workers cut off from it are downed and stop.
+                # Split brain: the side with the oldest coordinator-role node (the coordinator) keeps
+                # running, even alone; workers cut off from it are downed and stop.
                 # keep-majority would down the coordinator whenever most workers sit on the other side.
                 downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
                 split-brain-resolver {
                   active-strategy = keep-oldest
                   stable-after = 3s
                   keep-oldest.down-if-alone = off
+                  keep-oldest.role = "{{Roles.Coordinator}}"
                 }
                 run-coordinated-shutdown-when-down = on
               }
