@@ -124,27 +124,22 @@ public static class TrainCommand
         {
             return body();
         }
-        catch (DataFormatException e)
+        catch (Exception e) when (ExitCodeFor(e) is int code)
         {
             stderr.WriteLine($"error: {e.Message}");
-            return ExitCodes.BadInput;
-        }
-        catch (OutputException e)
-        {
-            stderr.WriteLine($"error: {e.Message}");
-            return ExitCodes.OutputFailed;
-        }
-        catch (ClusterConfigurationException e)
-        {
-            stderr.WriteLine($"error: {e.Message}");
-            return ExitCodes.InvalidArguments;
-        }
-        catch (ClusterRunFailedException e)
-        {
-            stderr.WriteLine($"error: {e.Message}");
-            return ExitCodes.RunFailed;
+            return code;
         }
     }
+
+    // The user-caused errors and their documented exit codes; anything else is a bug and propagates.
+    private static int? ExitCodeFor(Exception e) => e switch
+    {
+        DataFormatException => ExitCodes.BadInput,
+        OutputException => ExitCodes.OutputFailed,
+        ClusterConfigurationException => ExitCodes.InvalidArguments,
+        ClusterRunFailedException => ExitCodes.RunFailed,
+        _ => null,
+    };
 
     /// <summary>Loads and verifies the data, and says what was loaded.</summary>
     public static MnistData Prepare(TrainingOptions options, JobOptions job, TextWriter stdout)
