@@ -93,7 +93,7 @@ public static class Program
             lock (stdout) stdout.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {line}");
         }
         var finished = new TaskCompletionSource<RunFinished>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var settings = new WorkerActor.Settings(name, data.Train, threads, Log, InlineTensorTransport.Instance, f => finished.TrySetResult(f));
+        var settings = new WorkerActor.Settings(name, data.Train, threads, Log, OnFinished: f => finished.TrySetResult(f));
         ActorSystem system;
         try
         {

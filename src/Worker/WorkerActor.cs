@@ -25,9 +25,9 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     /// <param name="Data">This node's own copy of the training data.</param>
     /// <param name="Threads">Threads for its matrix products (1 when several workers share the machine's cores).</param>
     /// <param name="Log">Where node events are written.</param>
-    /// <param name="Transport">How tensors travel.</param>
+    /// <param name="Transport">How tensors travel (null: over Akka.Remote).</param>
     /// <param name="OnFinished">Called when the coordinator announces the end of the run.</param>
-    public sealed record Settings(string Name, ImageSet Data, int Threads, Action<string> Log, ITensorTransport Transport, Action<RunFinished>? OnFinished = null);
+    public sealed record Settings(string Name, ImageSet Data, int Threads, Action<string> Log, ITensorTransport? Transport = null, Action<RunFinished>? OnFinished = null);
 
     private sealed class RetryRegistration
     {
@@ -36,6 +36,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     }
 
     private readonly Settings _settings;
+    private readonly ITensorTransport _transport;
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private Address? _coordinatorAddress;
     private IActorRef? _coordinator;
@@ -51,6 +52,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     public WorkerActor(Settings settings)
     {
         _settings = settings;
+        _transport = settings.Transport ?? InlineTensorTransport.Instance;
         Searching();
     }
 
@@ -61,7 +63,11 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     protected override void PreStart() =>
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent));
 
-    protected override void PostStop() => _cluster.Unsubscribe(Self);
+    protected override void PostStop()
+    {
+        _cluster.Unsubscribe(Self);
+        if (_coordinator is not null) _transport.Forget(_coordinator);
+    }
 
     private void Searching()
     {
@@ -98,6 +104,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             _settings.Log($"worker {_settings.Name}: run {f.RunId} finished, final_weights_sha256 {f.FinalWeightsSha256}; " +
                 $"{_shardsDone} shards computed, {(_shardsDone == 0 ? 0 : _computeMilliseconds / _shardsDone):F2} ms each");
             Context.Unwatch(_coordinator);
+            _transport.Forget(_coordinator!);
             Become(Finished);
             _settings.OnFinished?.Invoke(f);
         });
@@ -140,6 +147,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         _thisEpoch = (0, 0, 0);
         _settings.Log($"worker {_settings.Name}: joined run {welcome.RunId} at {_coordinatorAddress} (model {Mlp.Describe(welcome.Model.Inputs, welcome.Model.Hidden, welcome.Model.Classes)})");
         Become(Ready);
+        _transport.Accept(welcome.DataPlane, _coordinator, Self);
     }
 
     private string? CheckData(DataSpec spec)
@@ -172,7 +180,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         var model = _trainer!.Model;
         if (work.Weights is not null)
         {
-            model.LoadValues(_settings.Transport.Open(work.Weights));
+            model.LoadValues(work.Weights.Inline);
             _weightsVersion = work.WeightsVersion;
         }
         else if (work.WeightsVersion != _weightsVersion)
@@ -192,8 +200,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             _computeMilliseconds += ms;
             _thisEpoch = (_thisEpoch.Epoch, _thisEpoch.Shards + 1, _thisEpoch.Milliseconds + ms);
             TrainingMetrics.Shard(ms);
-            Sender.Tell(new ShardResult(_runId, work.Step, shard.Shard, outcome.Samples, outcome.LossSum, outcome.Correct,
-                _settings.Transport.Wrap(gradient), ms));
+            _transport.Send(Sender, new ShardResult(_runId, work.Step, shard.Shard, outcome.Samples, outcome.LossSum, outcome.Correct,
+                TensorEnvelope.Of(gradient), ms), Self);
         }
     }
 
@@ -216,7 +224,11 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private void LoseCoordinator(string how)
     {
         _settings.Log($"worker {_settings.Name}: coordinator at {_coordinatorAddress} {how}; searching again");
-        if (_coordinator is not null) Context.Unwatch(_coordinator);
+        if (_coordinator is not null)
+        {
+            Context.Unwatch(_coordinator);
+            _transport.Forget(_coordinator);
+        }
         _coordinator = null;
         _coordinatorAddress = null;
         Become(Searching);

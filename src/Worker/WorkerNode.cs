@@ -1,15 +1,23 @@
 using Akka.Actor;
 using Distributed.Shared.Cluster;
+using Distributed.Shared.Protocol;
+using Distributed.Shared.Protocol.DataPlane;
 
 namespace Distributed.Worker;
 
-/// <summary>Starts a worker node: an ActorSystem in the worker role with one <see cref="WorkerActor"/> named "worker".</summary>
+/// <summary>
+/// Starts a worker node: an ActorSystem in the worker role with one <see cref="WorkerActor"/> named
+/// "worker". Without a transport in the settings, the worker uses the coordinator's data plane when
+/// offered (unless <see cref="ClusterSettings.DataPort"/> is null).
+/// </summary>
 public static class WorkerNode
 {
     public static ActorSystem Start(ClusterSettings cluster, WorkerActor.Settings settings)
     {
         if (cluster.Role != Roles.Worker) throw new ArgumentException($"A worker node has role {Roles.Worker}, not {cluster.Role}.");
         var system = cluster.CreateSystem();
+        settings = settings with { Transport = settings.Transport ?? (cluster.DataPort is null ? InlineTensorTransport.Instance : new DataPlaneClient(cluster.Tls, settings.Log)) };
+        if (settings.Transport is IDisposable disposable) system.RegisterOnTermination(disposable.Dispose);
         system.ActorOf(WorkerActor.Props(settings), "worker");
         return system;
     }

@@ -20,11 +20,12 @@ public sealed class SimulatedCluster : IAsyncDisposable
     private readonly int _frameSize;
     private readonly int _threadsPerWorker;
     private readonly TlsSettings? _tls;
+    private readonly int? _dataPort;
     private int _named;
 
-    private SimulatedCluster(CoordinatorNode coordinator, MnistData data, Action<string> log, int frameSize, int threadsPerWorker, TlsSettings? tls)
+    private SimulatedCluster(CoordinatorNode coordinator, MnistData data, Action<string> log, int frameSize, int threadsPerWorker, TlsSettings? tls, int? dataPort)
     {
-        (Coordinator, _data, _log, _frameSize, _threadsPerWorker, _tls) = (coordinator, data, log, frameSize, threadsPerWorker, tls);
+        (Coordinator, _data, _log, _frameSize, _threadsPerWorker, _tls, _dataPort) = (coordinator, data, log, frameSize, threadsPerWorker, tls, dataPort);
     }
 
     public CoordinatorNode Coordinator { get; }
@@ -33,21 +34,22 @@ public sealed class SimulatedCluster : IAsyncDisposable
 
     public static SimulatedCluster Start(TrainingRun run, int workers, Action<string> log, Supervision supervision,
         int maximumFrameSize = ClusterSettings.DefaultMaximumFrameSize, Action<TrainingRun, EpochMetrics?>? onStep = null, TlsSettings? tls = null,
-        Action<IReadOnlyList<Progress.MemberRow>>? onMembers = null)
+        Action<IReadOnlyList<Progress.MemberRow>>? onMembers = null, bool dataPlane = true)
     {
-        var coordinator = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, MaximumFrameSize: maximumFrameSize, Tls: tls), run, supervision, log,
+        int? dataPort = dataPlane ? 0 : null;
+        var coordinator = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, MaximumFrameSize: maximumFrameSize, Tls: tls, DataPort: dataPort), run, supervision, log,
             onStep: onStep, onMembers: onMembers);
         // The simulation's nodes share this machine's cores.
-        var cluster = new SimulatedCluster(coordinator, run.Data, log, maximumFrameSize, Math.Max(1, Environment.ProcessorCount / Math.Max(1, workers)), tls);
+        var cluster = new SimulatedCluster(coordinator, run.Data, log, maximumFrameSize, Math.Max(1, Environment.ProcessorCount / Math.Max(1, workers)), tls, dataPort);
         for (int i = 0; i < workers; i++) cluster.AddWorker();
         return cluster;
     }
 
     public ActorSystem AddWorker()
     {
-        var cluster = new ClusterSettings(Roles.Worker, SeedNodes: [Coordinator.Address], MaximumFrameSize: _frameSize, Tls: _tls);
+        var cluster = new ClusterSettings(Roles.Worker, SeedNodes: [Coordinator.Address], MaximumFrameSize: _frameSize, Tls: _tls, DataPort: _dataPort);
         string name = $"worker-{Interlocked.Increment(ref _named)}";
-        var system = WorkerNode.Start(cluster, new WorkerActor.Settings(name, _data.Train, _threadsPerWorker, _log, InlineTensorTransport.Instance));
+        var system = WorkerNode.Start(cluster, new WorkerActor.Settings(name, _data.Train, _threadsPerWorker, _log));
         lock (_workers) _workers.Add(system);
         return system;
     }
@@ -78,11 +80,11 @@ public static class ClusterSimulation
     public static async Task<ClusterRunOutcome> RunAsync(TrainingOptions options, MnistData data, int workers, Action<string> log,
         int maximumFrameSize = ClusterSettings.DefaultMaximumFrameSize, TimeSpan? timeout = null, Supervision? supervision = null,
         Action<TrainingRun, EpochMetrics?>? onStep = null, TrainingRun? resumeFrom = null, TlsSettings? tls = null,
-        Action<IReadOnlyList<Progress.MemberRow>>? onMembers = null)
+        Action<IReadOnlyList<Progress.MemberRow>>? onMembers = null, bool dataPlane = true)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(workers);
         await using var cluster = SimulatedCluster.Start(resumeFrom ?? new TrainingRun(options, data), workers, log,
-            supervision ?? Supervision.For(workers), maximumFrameSize, onStep, tls, onMembers);
+            supervision ?? Supervision.For(workers), maximumFrameSize, onStep, tls, onMembers, dataPlane);
         return await cluster.WaitAsync(timeout);
     }
 }

@@ -81,7 +81,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
                 $"{_run.Options.Epochs} epoch(s) of {_run.BatchesPerEpoch} steps, {_run.Options.Shards} shards per step");
             Become(Training);
             _run.Start();
-            _serializeAtStart = ProtocolSerializer.Totals;
+            _serializeAtStart = ProtocolCodec.Totals;
             StartStep();
         });
         Receive<NoWorkersDeadline>(_ => Fail($"only {_dispatch.Live.Count} of the {_settings.MinWorkers} worker(s) needed registered within {_settings.WorkerTimeout.TotalSeconds:F0} s"));
@@ -143,7 +143,9 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             Sender.Tell(new Rejected("excluded from this run after repeated bad results"));
             return;
         }
-        Sender.Tell(Welcome());
+        // A worker already taking part keeps its data connection; a new one gets a ticket for one.
+        bool joining = !_dispatch.Live.Contains(Sender);
+        Sender.Tell(Welcome(joining ? _settings.Transport.Offer(Sender, Self) : null));
         if (!_dispatch.Add(Sender)) return;
         _stats.TryAdd(Sender, new WorkerStats(r.Name, Sender, r.Threads));
         Context.Watch(Sender);
@@ -153,15 +155,16 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         if (_collector is { IsComplete: false }) Send(_dispatch.Assign(_dispatch.Unowned(_collector.Missing)));
     }
 
-    private Welcome Welcome() => new(_settings.RunId,
+    private Welcome Welcome(DataPlaneTicket? ticket) => new(_settings.RunId,
         new ModelSpec(_run.Data.Train.PixelsPerImage, _run.Options.Hidden.ToArray(), _run.Data.Train.Classes),
-        new DataSpec(_run.Data.Train.Count, _run.Data.Train.Fingerprint(_run.Data.Train.Count)), _run.BatchesPerEpoch);
+        new DataSpec(_run.Data.Train.Count, _run.Data.Train.Fingerprint(_run.Data.Train.Count)), _run.BatchesPerEpoch, ticket);
 
     /// <summary>A worker is gone (stopped, unreachable, failed or excluded): its missing shards go to the others now.</summary>
     private void Lose(IActorRef worker, string why)
     {
         if (!_dispatch.Live.Contains(worker)) return;
         Context.Unwatch(worker);
+        _settings.Transport.Forget(worker);
         var orphans = _dispatch.Remove(worker, _collector?.Missing ?? []);
         if (_collector is { IsComplete: false }) _disturbedAt ??= Stopwatch.GetTimestamp();
         string name = _stats.TryGetValue(worker, out var s) ? s.Name : worker.Path.ToString();
@@ -182,7 +185,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             _run.Model.ParameterCount);
         _dispatch.NewStep();
         foreach (var w in _stats.Values) w.OutstandingThisStep = 0;
-        _weights = _settings.Transport.Wrap(_run.Model.FlattenValues());
+        _weights = TensorEnvelope.Of(_run.Model.FlattenValues());
         Send(_dispatch.Assign(_collector.Missing.ToArray()));
         Timers.StartSingleTimer("step", new StepDeadline(_run.Step), _settings.StepTimeout);
     }
@@ -199,8 +202,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
                 stats.ComputeThisStep = 0;
             }
             stats.OutstandingThisStep += shards.Length;
-            worker.Tell(new ComputeShards(_settings.RunId, _run.Step, _run.Step, _weights,
-                shards.Select(s => new ShardAssignment(s, _run.ShardSamples(s))).ToArray()));
+            _settings.Transport.Send(worker, new ComputeShards(_settings.RunId, _run.Step, _run.Step, _weights,
+                shards.Select(s => new ShardAssignment(s, _run.ShardSamples(s))).ToArray()), Self);
         }
     }
 
@@ -225,7 +228,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         ShardVerdict verdict;
         if (r.RunId != _settings.RunId) verdict = ShardVerdict.WrongRun;
         else if (r.Step == collector.Step && r.Shard >= 0 && r.Shard < _run.Options.Shards && !_dispatch.WasGiven(r.Shard, Sender)) verdict = ShardVerdict.NotAssigned;
-        else verdict = collector.Offer(r.Step, r.Shard, r.Samples, r.LossSum, r.Correct, _settings.Transport.Open(r.GradientSum));
+        else verdict = collector.Offer(r.Step, r.Shard, r.Samples, r.LossSum, r.Correct, r.GradientSum.Inline);
         if (verdict != ShardVerdict.Accepted)
         {
             Reject(r, verdict);
@@ -306,9 +309,13 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     {
         Timers.CancelAll();
         var result = _run.Result();
-        foreach (var w in _dispatch.Live) w.Tell(new RunFinished(_settings.RunId, result.FinalWeightsSha256));
+        foreach (var w in _dispatch.Live)
+        {
+            _settings.Transport.Forget(w);
+            w.Tell(new RunFinished(_settings.RunId, result.FinalWeightsSha256));
+        }
         Become(Done);
-        var (bytes, serialize, deserialize) = ProtocolSerializer.Totals;
+        var (bytes, serialize, deserialize) = ProtocolCodec.Totals;
         double steps = Math.Max(1, _run.StepsThisSession);
         var breakdown = new StepBreakdown(
             StepMs: _run.Epochs.Sum(e => e.TrainSeconds) * 1000 / Math.Max(1, _run.Step),

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Distributed.Shared.Cluster;
 using Distributed.Shared.Protocol;
+using Distributed.Shared.Protocol.DataPlane;
 using Distributed.Shared.Training;
 
 namespace Distributed.Coordinator.Cluster;
@@ -31,6 +32,8 @@ public sealed class CoordinatorNode
     {
         CheckFrameSize(run.Model.ParameterCount, cluster.MaximumFrameSize);
         var system = cluster.CreateSystem();
+        transport ??= StartDataPlane(cluster, log);
+        if (transport is IDisposable disposable) system.RegisterOnTermination(disposable.Dispose);
         var akkaCluster = Akka.Cluster.Cluster.Get(system);
         if (cluster.SeedNodes is null or { Count: 0 }) akkaCluster.Join(akkaCluster.SelfAddress);
         var done = new TaskCompletionSource<ClusterRunOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -44,6 +47,14 @@ public sealed class CoordinatorNode
             "this coordinator node was removed from the cluster (downed); continue with --resume from its last checkpoint", run.Step)),
             TaskScheduler.Default);
         return new CoordinatorNode(system, done.Task);
+    }
+
+    private static ITensorTransport StartDataPlane(ClusterSettings cluster, Action<string> log)
+    {
+        if (cluster.DataPort is not { } port) return InlineTensorTransport.Instance;
+        var server = DataPlaneServer.Start(cluster.Hostname, cluster.PublicHostname ?? cluster.Hostname, port, cluster.Tls, log);
+        log($"coordinator: tensor data plane on {cluster.PublicHostname ?? cluster.Hostname}:{server.Port}{(cluster.Tls is null ? "" : " (TLS)")}");
+        return server;
     }
 
     /// <summary>A model whose weights do not fit one remote message would make every step hang: refuse it up front.</summary>

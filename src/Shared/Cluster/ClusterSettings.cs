@@ -20,9 +20,14 @@ public static class Roles
 /// <param name="Tls">Mutual TLS for every connection, or null for plain TCP.</param>
 /// <param name="ExtraHocon">Configuration that takes precedence over the rest (tests use it to add transport adapters).</param>
 /// <param name="PublicHostname">Address other nodes use to reach this one when it differs from the bound one (containers bind 0.0.0.0).</param>
+/// <param name="DataPort">
+/// The tensor data plane: on a coordinator, the TCP port it listens on for workers' data connections
+/// (0: any free port); on a worker, any number means "connect when offered". Null: weights and
+/// gradients travel over Akka.Remote.
+/// </param>
 public sealed record ClusterSettings(string Role, string Hostname = "127.0.0.1", int Port = 0, IReadOnlyList<string>? SeedNodes = null,
     int MaximumFrameSize = ClusterSettings.DefaultMaximumFrameSize, string LogLevel = "WARNING", TlsSettings? Tls = null, string? ExtraHocon = null,
-    string? PublicHostname = null)
+    string? PublicHostname = null, int? DataPort = 0)
 {
     /// <summary>Starts a node (a generic host running an ActorSystem with this configuration) and returns its ActorSystem.</summary>
     public Akka.Actor.ActorSystem CreateSystem() => NodeHost.Start(this).System;

@@ -11,6 +11,13 @@ public sealed class NodeOptions
     public string[] SeedNodes { get; set; } = [];
     public int MaximumFrameSize { get; set; } = ClusterSettings.DefaultMaximumFrameSize;
     public int? MetricsPort { get; set; }
+
+    /// <summary>Weights and gradients over a dedicated TCP connection per worker (true) or over Akka.Remote (false).</summary>
+    public bool DataPlane { get; set; } = true;
+
+    /// <summary>The coordinator's data-plane port (0: any free port; workers learn it from their Welcome).</summary>
+    public int DataPort { get; set; }
+
     public TlsOptions Tls { get; set; } = new();
 
     public sealed class TlsOptions
@@ -27,6 +34,8 @@ public sealed class NodeOptions
         if (string.IsNullOrWhiteSpace(Hostname)) errors.Add("Node:Hostname must not be empty.");
         if (Port is < 0 or > 65535) errors.Add($"Node:Port must be in 0–65535 (got {Port}).");
         if (MaximumFrameSize < 32_000) errors.Add($"Node:MaximumFrameSize must be at least 32000 bytes (got {MaximumFrameSize}).");
+        if (DataPort is < 0 or > 65535) errors.Add($"Node:DataPort must be in 0–65535 (got {DataPort}).");
+        if (DataPort != 0 && DataPort == Port) errors.Add($"Node:DataPort must differ from Node:Port (both {Port}).");
         if (MetricsPort is < 1 or > 65535) errors.Add($"Node:MetricsPort must be in 1–65535 (got {MetricsPort}).");
         foreach (var seed in SeedNodes)
             if (!seed.StartsWith("akka.tcp://", StringComparison.Ordinal) && !seed.StartsWith("akka.ssl.tcp://", StringComparison.Ordinal))
@@ -41,7 +50,8 @@ public sealed class NodeOptions
         : new TlsSettings(Tls.Certificate, Tls.Password ?? Environment.GetEnvironmentVariable(Cluster.TlsSettings.PasswordVariable) ?? "", Tls.Ca);
 
     public ClusterSettings ToClusterSettings(string role) =>
-        new(role, Hostname, Port, SeedNodes, MaximumFrameSize, Tls: TlsSettings, PublicHostname: PublicHostname);
+        new(role, Hostname, Port, SeedNodes, MaximumFrameSize, Tls: TlsSettings, PublicHostname: PublicHostname,
+            DataPort: DataPlane ? DataPort : null);
 }
 
 /// <summary>

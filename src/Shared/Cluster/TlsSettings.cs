@@ -18,6 +18,13 @@ public sealed record TlsSettings(string CertificatePath, string Password, string
     /// <summary>Loads the certificates, with an error naming the file when one cannot be read.</summary>
     public DotNettySslSetup ToSetup()
     {
+        var (certificate, ca) = Load();
+        return new DotNettySslSetup(certificate, suppressValidation: false, requireMutualAuthentication: true, ChainsTo(ca));
+    }
+
+    /// <summary>This node's certificate (with its key) and the cluster's CA, with an error naming the file when one cannot be read.</summary>
+    public (X509Certificate2 Certificate, X509Certificate2 Ca) Load()
+    {
         X509Certificate2 certificate, ca;
         try
         {
@@ -36,7 +43,17 @@ public sealed record TlsSettings(string CertificatePath, string Password, string
         {
             throw new DataFormatException(CaPath, $"cannot load the CA certificate: {e.Message}");
         }
-        return new DotNettySslSetup(certificate, suppressValidation: false, requireMutualAuthentication: true, ChainsTo(ca));
+        return (certificate, ca);
+    }
+
+    /// <summary>True when <paramref name="certificate"/> was issued by the cluster's CA, whatever the machine's trust store holds.</summary>
+    public static bool IssuedBy(X509Certificate2 ca, X509Certificate certificate)
+    {
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(ca);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        return chain.Build(certificate as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
     }
 
     // Accept exactly the certificates issued by our CA, whatever the machine's trust store holds.
@@ -47,11 +64,7 @@ public sealed record TlsSettings(string CertificatePath, string Password, string
             log.Warning("TLS: {0} presented no certificate; refused", remotePeer);
             return false;
         }
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(ca);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        bool ok = chain.Build(certificate);
+        bool ok = IssuedBy(ca, certificate);
         if (!ok) log.Warning("TLS: certificate {0} of {1} does not chain to the cluster's CA; refused", certificate.Subject, remotePeer);
         return ok;
     };

@@ -28,8 +28,8 @@ public static class TrainingMetrics
     {
         Meter.CreateObservableGauge("distributed.loss", () => s_loss, "{loss}", "Mean training loss of the last completed step.");
         Meter.CreateObservableGauge("distributed.members.up", () => s_membersUp, "{member}", "Cluster members up, as the coordinator sees them.");
-        Meter.CreateObservableCounter("distributed.sent", () => ProtocolSerializer.Totals.Bytes, "By", "Bytes of protocol messages serialized (sent) by this process.");
-        Meter.CreateObservableCounter("distributed.received", () => ProtocolSerializer.BytesRead, "By", "Bytes of protocol messages deserialized (received) by this process.");
+        Meter.CreateObservableCounter("distributed.sent", () => ProtocolCodec.Totals.Bytes, "By", "Bytes of protocol messages serialized (sent) by this process.");
+        Meter.CreateObservableCounter("distributed.received", () => ProtocolCodec.BytesRead, "By", "Bytes of protocol messages deserialized (received) by this process.");
     }
 
     public static void Step(int samples, double lossSum, double milliseconds)

@@ -9,8 +9,11 @@ public static class WorkerProtocol
     /// <summary>What the worker's copy of the training data must be: its first TrainSamples images, with this <see cref="Data.ImageSet.Fingerprint"/>.</summary>
     public sealed record DataSpec(int TrainSamples, string Fingerprint);
 
-    /// <summary>Registration accepted: the run the worker now belongs to (StepsPerEpoch lets it log per epoch).</summary>
-    public sealed record Welcome(string RunId, ModelSpec Model, DataSpec Data, int StepsPerEpoch = 0) : IClusterMessage;
+    /// <summary>
+    /// Registration accepted: the run the worker now belongs to (StepsPerEpoch lets it log per epoch),
+    /// and where its tensors travel when the coordinator offers a data plane.
+    /// </summary>
+    public sealed record Welcome(string RunId, ModelSpec Model, DataSpec Data, int StepsPerEpoch = 0, DataPlaneTicket? DataPlane = null) : IClusterMessage;
 
     /// <summary>Registration refused, with the reason (for the worker's log).</summary>
     public sealed record Rejected(string Reason) : IClusterMessage;

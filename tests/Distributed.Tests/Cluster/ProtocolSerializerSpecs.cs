@@ -22,7 +22,7 @@ public class ProtocolSerializerSpecs() : Akka.TestKit.Xunit2.TestKit(new Cluster
         var gradient = new[] { 1.5f, -0f, float.Epsilon, 3.4e38f, float.NaN };
         var message = new ShardResult("run", 12, 3, 32, 71.25, 30, TensorEnvelope.Of(gradient), 0.75);
         var copy = RoundTrip(message);
-        Assert.Equal(gradient.Select(BitConverter.SingleToInt32Bits), copy.GradientSum.Inline!.Select(BitConverter.SingleToInt32Bits));
+        Assert.Equal(gradient.Select(BitConverter.SingleToInt32Bits), copy.GradientSum.Inline.Select(BitConverter.SingleToInt32Bits));
         Assert.Equal((message.RunId, message.Step, message.Shard, message.Samples, message.LossSum, message.Correct, message.ComputeMilliseconds),
             (copy.RunId, copy.Step, copy.Shard, copy.Samples, copy.LossSum, copy.Correct, copy.ComputeMilliseconds));
     }

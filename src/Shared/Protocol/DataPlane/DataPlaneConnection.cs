@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using System.Text;
+using System.Threading.Channels;
+using Akka.Actor;
+
+namespace Distributed.Shared.Protocol.DataPlane;
+
+/// <summary>
+/// One data-plane connection: protocol messages in the <see cref="ProtocolCodec"/> format, each a
+/// manifest followed by its fields, tensors written straight from their float arrays (no
+/// intermediate buffer, so a broadcast's weights are never copied per worker). Sends are queued and
+/// written by one loop, so an actor never blocks on a slow peer; a dedicated thread reads and
+/// delivers each message to <c>deliverTo</c> as if <c>from</c> had sent it. Any error closes the
+/// connection, and the transport falls back to Akka.Remote.
+/// </summary>
+public sealed class DataPlaneConnection : IDisposable
+{
+    private const int BufferBytes = 1 << 16;
+
+    private readonly Stream _stream;
+    private readonly Channel<IClusterMessage> _outbox = Channel.CreateUnbounded<IClusterMessage>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Action<string> _log;
+    private readonly string _peer;
+    private readonly CancellationTokenSource _closed = new();
+    private int _disposed;
+
+    public DataPlaneConnection(Stream stream, string peer, IActorRef deliverTo, IActorRef from, Action<string> log, Action<DataPlaneConnection> onClosed)
+    {
+        (_stream, _peer, _log) = (new CountingStream(stream), peer, log);
+        Closed = onClosed;
+        _ = Task.Run(WriteLoop);
+        var reader = new Thread(() => ReadLoop(deliverTo, from)) { IsBackground = true, Name = $"data-plane {peer}" };
+        reader.Start();
+    }
+
+    private Action<DataPlaneConnection> Closed { get; }
+
+    public bool IsOpen => Volatile.Read(ref _disposed) == 0;
+
+    /// <summary>Queues a message; false when the connection is already closed (send it another way).</summary>
+    public bool TrySend(IClusterMessage message) => IsOpen && _outbox.Writer.TryWrite(message);
+
+    private async Task WriteLoop()
+    {
+        try
+        {
+            await using var buffered = new BufferedStream(_stream, BufferBytes);
+            using var writer = new BinaryWriter(buffered, Encoding.UTF8, leaveOpen: true);
+            while (await _outbox.Reader.WaitToReadAsync(_closed.Token))
+            {
+                while (_outbox.Reader.TryRead(out var message))
+                {
+                    long start = Stopwatch.GetTimestamp();
+                    writer.Write(ProtocolCodec.Manifest(message));
+                    ProtocolCodec.Write(writer, message);
+                    writer.Flush();
+                    ProtocolCodec.Count(0, 0, Stopwatch.GetElapsedTime(start).Ticks, 0);
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
+        {
+            Close(e is OperationCanceledException ? null : $"sending failed: {e.Message}");
+        }
+    }
+
+    private void ReadLoop(IActorRef deliverTo, IActorRef from)
+    {
+        try
+        {
+            using var buffered = new BufferedStream(_stream, BufferBytes);
+            using var reader = new BinaryReader(buffered, Encoding.UTF8, leaveOpen: true);
+            while (IsOpen)
+            {
+                string manifest = reader.ReadString();
+                long start = Stopwatch.GetTimestamp();
+                var message = ProtocolCodec.Read(reader, manifest);
+                ProtocolCodec.Count(0, 0, 0, Stopwatch.GetElapsedTime(start).Ticks);
+                deliverTo.Tell(message, from);
+            }
+        }
+        catch (EndOfStreamException)
+        {
+            Close("closed by the peer");
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or System.Runtime.Serialization.SerializationException or ArgumentException)
+        {
+            Close($"receiving failed: {e.Message}");
+        }
+    }
+
+    private void Close(string? why)
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        if (why is not null) _log($"data plane: connection with {_peer} {why}; its messages go over Akka.Remote");
+        _outbox.Writer.TryComplete();
+        _closed.Cancel();
+        _stream.Dispose();
+        Closed(this);
+    }
+
+    public void Dispose() => Close(null);
+}
