@@ -32,6 +32,18 @@ public static class Program
             StepProfile.Step(data.Train, 128, 4, 1, onePass: true);
             Console.WriteLine();
         }
+        if (what.Contains("exchange"))
+        {
+            Console.WriteLine($"## One weights-out / gradient-back exchange with one worker ({ExchangeBenchmark.DefaultMlpParameters * 4 / 1000.0:N0} KB each way, loopback)");
+            Console.WriteLine("| transport | median ms | p90 ms | gen0 / gen1 / gen2 GCs per 400 | MB allocated per exchange |");
+            Console.WriteLine("|---|---|---|---|---|");
+            foreach (bool dataPlane in new[] { true, false, true, false })
+            {
+                var r = ExchangeBenchmark.Measure(dataPlane);
+                Console.WriteLine($"| {r.Transport} | {r.MedianMs:F2} | {r.P90Ms:F2} | {r.Gen0} / {r.Gen1} / {r.Gen2} | {r.AllocatedMbPerExchange:F2} |");
+            }
+            Console.WriteLine();
+        }
         if (what.Contains("compare"))
         {
             string dll = Path.Combine(root, "src", "Coordinator", "bin", "Release", "net10.0", "Distributed.Coordinator.dll");

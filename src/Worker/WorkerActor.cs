@@ -191,18 +191,38 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         using var serial = Gemm.SerialOnThisThread(_settings.Threads == 1);
         foreach (var shard in work.Shards)
         {
+            if (!IsValid(shard))
+            {
+                _settings.Log($"worker {_settings.Name}: dropped shard {shard.Shard} of step {work.Step}: its piece boundaries are not valid");
+                continue;
+            }
             long start = Stopwatch.GetTimestamp();
-            var outcome = _trainer.Run(_settings.Data, shard.Samples);
+            var (samples, lossSum, correct) = Run(shard);
             var gradient = new float[model.ParameterCount];
             model.CopyGradientsTo(gradient);
             double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-            _shardsDone++;
+            _shardsDone += shard.Count;
             _computeMilliseconds += ms;
-            _thisEpoch = (_thisEpoch.Epoch, _thisEpoch.Shards + 1, _thisEpoch.Milliseconds + ms);
-            TrainingMetrics.Shard(ms);
-            _transport.Send(Sender, new ShardResult(_runId, work.Step, shard.Shard, outcome.Samples, outcome.LossSum, outcome.Correct,
-                TensorEnvelope.Of(gradient), ms), Self);
+            _thisEpoch = (_thisEpoch.Epoch, _thisEpoch.Shards + shard.Count, _thisEpoch.Milliseconds + ms);
+            TrainingMetrics.Shard(ms / shard.Count);
+            _transport.Send(Sender, new ShardResult(_runId, work.Step, shard.Shard, samples, lossSum, correct,
+                TensorEnvelope.Of(gradient), ms, shard.Count), Self);
         }
+    }
+
+    private static bool IsValid(ShardAssignment shard) => shard.Samples.Length > 0 && (shard.Segments is not { } b ||
+        (b.Length >= 2 && b[0] == 0 && b[^1] == shard.Samples.Length && b.Zip(b.Skip(1)).All(p => p.Second > p.First && p.Second - p.First <= Gemm.KC)));
+
+    /// <summary>A shard, or a piece of consecutive shards in one segmented pass; the model's gradients then hold their sum.</summary>
+    private (int Samples, double LossSum, int Correct) Run(ShardAssignment shard)
+    {
+        if (shard.Segments is null)
+        {
+            var o = _trainer!.Run(_settings.Data, shard.Samples);
+            return (o.Samples, o.LossSum, o.Correct);
+        }
+        var outcomes = _trainer!.Run(_settings.Data, shard.Samples, shard.Segments);
+        return (outcomes.Sum(o => o.Samples), outcomes.Sum(o => o.LossSum), outcomes.Sum(o => o.Correct));
     }
 
     // Work for a step of a later epoch: say what this worker did in the epoch before.

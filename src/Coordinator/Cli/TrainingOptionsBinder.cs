@@ -12,6 +12,7 @@ public sealed class TrainingOptionsBinder
 
     public Option<int> Epochs { get; } = new("--epochs") { Description = "Passes over the training set.", DefaultValueFactory = _ => Defaults.Epochs };
     public Option<int> BatchSize { get; } = new("--batch-size") { Description = "Global batch size (samples per optimizer step).", DefaultValueFactory = _ => Defaults.BatchSize };
+    public Option<int> Blocks { get; } = new("--blocks") { Description = "Reduction blocks: shard gradients are summed within each block, then the blocks in order (part of the result; a worker holding a whole block sends one gradient).", DefaultValueFactory = _ => Defaults.Blocks };
     public Option<int> Shards { get; } = new("--shards") { Description = "Virtual shards per global batch (fixed for the run; results do not depend on workers).", DefaultValueFactory = _ => Defaults.Shards };
     public Option<string> Optimizer { get; } = new("--optimizer") { Description = $"One of {string.Join(", ", OptimizerNames.All)}.", DefaultValueFactory = _ => Defaults.Optimizer };
     public Option<float> LearningRate { get; } = new("--lr") { Description = "Base learning rate.", DefaultValueFactory = _ => Defaults.LearningRate };
@@ -66,7 +67,7 @@ public sealed class TrainingOptionsBinder
 
     public Option<int?> MetricsPort { get; } = new("--metrics-port") { Description = "Serve OpenTelemetry metrics for Prometheus at http://localhost:PORT/metrics." };
 
-    public IEnumerable<Option> All => [Epochs, BatchSize, Shards, Optimizer, LearningRate, Schedule, Momentum, WeightDecay, Hidden, Seed, TrainLimit, TestLimit,
+    public IEnumerable<Option> All => [Epochs, BatchSize, Shards, Blocks, Optimizer, LearningRate, Schedule, Momentum, WeightDecay, Hidden, Seed, TrainLimit, TestLimit,
         Data, Out, Threads, FrameSize, StepTimeout, WorkerTimeout, CheckpointEvery, Resume, Plain, MetricsPort, .. Tls.All];
 
     public TrainCommand.JobOptions Job(ParseResult r, int workers)
@@ -83,6 +84,7 @@ public sealed class TrainingOptionsBinder
         Epochs = r.GetValue(Epochs),
         BatchSize = r.GetValue(BatchSize),
         Shards = r.GetValue(Shards),
+        Blocks = r.GetValue(Blocks),
         Optimizer = r.GetValue(Optimizer)!,
         LearningRate = r.GetValue(LearningRate),
         Schedule = r.GetValue(Schedule)!,

@@ -42,6 +42,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private readonly HashSet<string> _excluded = [];
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private StepCollector? _collector;
+    private readonly ReductionPlan _plan;
+    private readonly bool _piecesFit;
     private TensorEnvelope? _weights;
     private double _reduceMilliseconds;
     private long? _disturbedAt;
@@ -53,6 +55,9 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     {
         _run = run;
         _settings = settings;
+        _plan = run.Options.Reduction();
+        // A piece is computed in one segmented pass, which needs shards of at most Gemm.KC samples.
+        _piecesFit = (run.Options.BatchSize + run.Options.Shards - 1) / run.Options.Shards <= Shared.Numerics.Gemm.KC;
         WaitingForWorkers();
     }
 
@@ -182,7 +187,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private void StartStep()
     {
         _collector = new StepCollector(_run.Step, Enumerable.Range(0, _run.Options.Shards).Select(s => _run.ShardSamples(s).Length).ToArray(),
-            _run.Model.ParameterCount);
+            _run.Model.ParameterCount, _plan);
         _dispatch.NewStep();
         foreach (var w in _stats.Values) w.OutstandingThisStep = 0;
         _weights = TensorEnvelope.Of(_run.Model.FlattenValues());
@@ -202,9 +207,22 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
                 stats.ComputeThisStep = 0;
             }
             stats.OutstandingThisStep += shards.Length;
-            _settings.Transport.Send(worker, new ComputeShards(_settings.RunId, _run.Step, _run.Step, _weights,
-                shards.Select(s => new ShardAssignment(s, _run.ShardSamples(s))).ToArray()), Self);
+            _settings.Transport.Send(worker, new ComputeShards(_settings.RunId, _run.Step, _run.Step, _weights, Assignments(shards)), Self);
         }
+    }
+
+    /// <summary>A worker's shards as pieces: a run of shards that starts a reduction block travels (and comes back) as one.</summary>
+    private ShardAssignment[] Assignments(int[] shards)
+    {
+        var pieces = _piecesFit ? _plan.Pieces(shards) : shards.Select(s => (First: s, Count: 1)).ToList();
+        return pieces.Select(p =>
+        {
+            if (p.Count == 1) return new ShardAssignment(p.First, _run.ShardSamples(p.First));
+            var parts = Enumerable.Range(p.First, p.Count).Select(_run.ShardSamples).ToArray();
+            var segments = new int[p.Count + 1];
+            for (int i = 0; i < p.Count; i++) segments[i + 1] = segments[i] + parts[i].Length;
+            return new ShardAssignment(p.First, parts.SelectMany(x => x).ToArray(), segments);
+        }).ToArray();
     }
 
     /// <summary>The step deadline passed: shards still missing go (also) to other workers.</summary>
@@ -227,8 +245,9 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         var collector = _collector!;
         ShardVerdict verdict;
         if (r.RunId != _settings.RunId) verdict = ShardVerdict.WrongRun;
-        else if (r.Step == collector.Step && r.Shard >= 0 && r.Shard < _run.Options.Shards && !_dispatch.WasGiven(r.Shard, Sender)) verdict = ShardVerdict.NotAssigned;
-        else verdict = collector.Offer(r.Step, r.Shard, r.Samples, r.LossSum, r.Correct, r.GradientSum.Inline);
+        else if (r.Step == collector.Step && r.Shard >= 0 && r.ShardCount >= 1 && r.Shard + r.ShardCount <= _run.Options.Shards &&
+                 !Enumerable.Range(r.Shard, r.ShardCount).All(s => _dispatch.WasGiven(s, Sender))) verdict = ShardVerdict.NotAssigned;
+        else verdict = collector.Offer(r.Step, r.Shard, r.ShardCount, r.Samples, r.LossSum, r.Correct, r.GradientSum.Inline);
         if (verdict != ShardVerdict.Accepted)
         {
             Reject(r, verdict);
@@ -236,7 +255,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         }
         if (_stats.TryGetValue(Sender, out var stats))
         {
-            stats.CountShard(r.ComputeMilliseconds, Stopwatch.GetTimestamp());
+            stats.CountShards(r.ShardCount, r.ComputeMilliseconds, Stopwatch.GetTimestamp());
             stats.SamplesThisEpoch += r.Samples;
         }
         if (collector.IsComplete) CompleteStep(collector);
@@ -257,8 +276,12 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             return;
         }
         // A broken result for its own shard: someone else computes that shard now.
-        if (verdict is ShardVerdict.NotFinite or ShardVerdict.Malformed && r.Step == _collector.Step && _dispatch.WasGiven(r.Shard, Sender) && !_collector.Has(r.Shard))
-            Send(_dispatch.Assign([r.Shard], avoid: Sender));
+        if (verdict is ShardVerdict.NotFinite or ShardVerdict.Malformed && r.Step == _collector.Step)
+        {
+            var redo = Enumerable.Range(r.Shard, Math.Clamp(r.ShardCount, 1, _run.Options.Shards))
+                .Where(s => s < _run.Options.Shards && _dispatch.WasGiven(s, Sender) && !_collector.Has(s)).ToArray();
+            if (redo.Length > 0) Send(_dispatch.Assign(redo, avoid: Sender));
+        }
     }
 
     private void CompleteStep(StepCollector collector)

@@ -1,8 +1,9 @@
 namespace Distributed.Coordinator.Cluster;
 
 /// <summary>
-/// Who computes which shard of the current step (pure bookkeeping, no actors). Shards go round-robin
-/// to the live workers; a lost worker's missing shards become orphans to give to others; a shard may
+/// Who computes which shard of the current step (pure bookkeeping, no actors). Shards go in
+/// contiguous runs to the live workers (so a worker can sum a run that starts a reduction block
+/// and send one gradient for it); a lost worker's missing shards become orphans to give to others; a shard may
 /// have been given to several workers (after a deadline), and a result from any of them counts.
 /// </summary>
 public sealed class ShardDispatcher<TWorker> where TWorker : notnull
@@ -45,15 +46,19 @@ public sealed class ShardDispatcher<TWorker> where TWorker : notnull
     public bool WasGiven(int shard, TWorker worker) => _given.Contains((shard, worker));
 
     /// <summary>
-    /// Hands out shards, the i-th to live worker i mod W, skipping <paramref name="avoid"/> when
-    /// another worker is alive. Who computes a shard never changes its contents or its place in the sum.
+    /// Hands out shards in contiguous runs, the first worker's run the longest (n shards over W
+    /// workers: worker i gets positions [⌈i·n/W⌉, ⌈(i+1)·n/W⌉)), skipping <paramref name="avoid"/>
+    /// when another worker is alive. Who computes a shard never changes its contents or its place in the sum.
     /// </summary>
     public IReadOnlyList<(TWorker Worker, int[] Shards)> Assign(IReadOnlyList<int> shards, TWorker? avoid = default)
     {
         var candidates = _live.Where(w => avoid is null || !w.Equals(avoid)).ToList();
         if (candidates.Count == 0) candidates = [.. _live];
         if (candidates.Count == 0 || shards.Count == 0) return [];
-        var plan = candidates.Select((w, i) => (Worker: w, Shards: shards.Where((_, k) => k % candidates.Count == i).ToArray()))
+        var sorted = shards.Order().ToArray();
+        int n = sorted.Length, workers = candidates.Count;
+        int Start(int i) => (i * n + workers - 1) / workers;
+        var plan = candidates.Select((w, i) => (Worker: w, Shards: sorted[Start(i)..Start(i + 1)]))
             .Where(p => p.Shards.Length > 0).ToList();
         foreach (var (worker, mine) in plan)
             foreach (int s in mine)

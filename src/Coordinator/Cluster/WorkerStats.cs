@@ -35,12 +35,15 @@ public sealed class WorkerStats(string name, IActorRef worker, int threads)
     /// <summary>Results rejected as bad (non-finite, malformed, unassigned).</summary>
     public int BadResults { get; set; }
 
-    public void CountShard(double computeMs, long now)
+    /// <summary>A result arrived covering <paramref name="shards"/> shards (a piece covers several).</summary>
+    public void CountShards(int shards, double computeMs, long now)
     {
-        ShardsDone++;
+        ShardsDone += shards;
         ComputeMilliseconds += computeMs;
         ComputeThisStep += computeMs;
-        if (OutstandingThisStep > 0 && --OutstandingThisStep == 0)
+        bool outstanding = OutstandingThisStep > 0;
+        OutstandingThisStep -= Math.Min(shards, OutstandingThisStep);
+        if (outstanding && OutstandingThisStep == 0)
         {
             StepsServed++;
             WaitMilliseconds += System.Diagnostics.Stopwatch.GetElapsedTime(SentAt, now).TotalMilliseconds - ComputeThisStep;

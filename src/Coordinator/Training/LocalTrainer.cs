@@ -21,7 +21,7 @@ public sealed class LocalTrainer(TrainingRun run, Action<string> log, int replic
 
     public TrainingResult Run()
     {
-        var step = new ShardedStep(_run.Model, _run.Options.Shards, replicas);
+        var step = new ShardedStep(_run.Model, _run.Options.Shards, replicas, blocks: _run.Options.Blocks);
         _run.Start();
         while (!_run.Finished)
         {

@@ -7,11 +7,12 @@ public static class CoordinatorProtocol
     public sealed record RegisterWorker(string Name, int Threads) : IClusterMessage;
 
     /// <summary>
-    /// One shard's outcome: the gradient <b>sum</b> over its samples (flat, parameter order), the
-    /// loss sum and correct count, and the worker's compute time.
+    /// One shard's outcome (or a piece's: shards Shard … Shard+ShardCount−1 summed): the gradient
+    /// <b>sum</b> over its samples (flat, parameter order), the loss sum and correct count, and the
+    /// worker's compute time.
     /// </summary>
     public sealed record ShardResult(string RunId, long Step, int Shard, int Samples, double LossSum, int Correct,
-        TensorEnvelope GradientSum, double ComputeMilliseconds) : IClusterMessage;
+        TensorEnvelope GradientSum, double ComputeMilliseconds, int ShardCount = 1) : IClusterMessage;
 
     /// <summary>The worker cannot take part (e.g. its data differs from the coordinator's).</summary>
     public sealed record WorkerFailed(string RunId, string Reason) : IClusterMessage;

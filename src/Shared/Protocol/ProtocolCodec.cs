@@ -50,7 +50,7 @@ public static class ProtocolCodec
     public static int SizeHint(object o) => 256 + 4 * o switch
     {
         ShardResult m => m.GradientSum.Length,
-        ComputeShards m => (m.Weights?.Length ?? 0) + m.Shards.Sum(s => s.Samples.Length + 2),
+        ComputeShards m => (m.Weights?.Length ?? 0) + m.Shards.Sum(s => s.Samples.Length + (s.Segments?.Length ?? 0) + 3),
         _ => 0,
     };
 
@@ -61,7 +61,7 @@ public static class ProtocolCodec
             case RegisterWorker m: w.Write(m.Name); w.Write(m.Threads); break;
             case ShardResult m:
                 w.Write(m.RunId); w.Write(m.Step); w.Write(m.Shard); w.Write(m.Samples); w.Write(m.LossSum); w.Write(m.Correct);
-                WriteTensor(w, m.GradientSum); w.Write(m.ComputeMilliseconds);
+                WriteTensor(w, m.GradientSum); w.Write(m.ComputeMilliseconds); w.Write(m.ShardCount);
                 break;
             case WorkerFailed m: w.Write(m.RunId); w.Write(m.Reason); break;
             case Welcome m:
@@ -76,7 +76,12 @@ public static class ProtocolCodec
                 w.Write(m.Weights is not null);
                 if (m.Weights is not null) WriteTensor(w, m.Weights);
                 w.Write(m.Shards.Length);
-                foreach (var s in m.Shards) { w.Write(s.Shard); WriteInts(w, s.Samples); }
+                foreach (var s in m.Shards)
+                {
+                    w.Write(s.Shard); WriteInts(w, s.Samples);
+                    w.Write(s.Segments is not null);
+                    if (s.Segments is not null) WriteInts(w, s.Segments);
+                }
                 break;
             case RunFinished m: w.Write(m.RunId); w.Write(m.FinalWeightsSha256); break;
             default: throw new ArgumentException($"{obj.GetType()} is not a protocol message.");
@@ -86,7 +91,7 @@ public static class ProtocolCodec
     public static object Read(BinaryReader r, string manifest) => manifest switch
     {
         "RW" => new RegisterWorker(r.ReadString(), r.ReadInt32()),
-        "SR" => new ShardResult(r.ReadString(), r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), r.ReadInt32(), ReadTensor(r), r.ReadDouble()),
+        "SR" => new ShardResult(r.ReadString(), r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), r.ReadInt32(), ReadTensor(r), r.ReadDouble(), r.ReadInt32()),
         "WF" => new WorkerFailed(r.ReadString(), r.ReadString()),
         "WE" => new Welcome(r.ReadString(), new ModelSpec(r.ReadInt32(), ReadInts(r), r.ReadInt32()), new DataSpec(r.ReadInt32(), r.ReadString()), r.ReadInt32(),
             r.ReadBoolean() ? new DataPlaneTicket(r.ReadString(), r.ReadInt32(), r.ReadString()) : null),
@@ -128,7 +133,7 @@ public static class ProtocolCodec
         long version = r.ReadInt64();
         var weights = r.ReadBoolean() ? ReadTensor(r) : null;
         var shards = new ShardAssignment[ReadLength(r, "shard count")];
-        for (int i = 0; i < shards.Length; i++) shards[i] = new ShardAssignment(r.ReadInt32(), ReadInts(r));
+        for (int i = 0; i < shards.Length; i++) shards[i] = new ShardAssignment(r.ReadInt32(), ReadInts(r), r.ReadBoolean() ? ReadInts(r) : null);
         return new ComputeShards(runId, step, version, weights, shards);
     }
 

@@ -18,8 +18,16 @@ public static class WorkerProtocol
     /// <summary>Registration refused, with the reason (for the worker's log).</summary>
     public sealed record Rejected(string Reason) : IClusterMessage;
 
-    /// <summary>Shard s of the step: the sample indices (into the training set) it covers.</summary>
-    public sealed record ShardAssignment(int Shard, int[] Samples);
+    /// <summary>
+    /// Shard s of the step: the sample indices (into the training set) it covers. With
+    /// <paramref name="Segments"/>, a piece: shards s, s+1, … whose samples start at those offsets
+    /// (the last entry is the end), to be computed in one pass and answered with their summed gradient.
+    /// </summary>
+    public sealed record ShardAssignment(int Shard, int[] Samples, int[]? Segments = null)
+    {
+        /// <summary>Shards this assignment covers.</summary>
+        public int Count => Segments is null ? 1 : Segments.Length - 1;
+    }
 
     /// <summary>
     /// Compute these shards of step <paramref name="Step"/> from weights version <paramref name="WeightsVersion"/>;

@@ -18,6 +18,9 @@ public sealed class GradientAccumulator(int length)
 
     public int ShardsAdded => _added;
 
+    /// <summary>The running total (valid once something was added).</summary>
+    public ReadOnlySpan<float> Total => _total;
+
     public void Reset() => _added = 0;
 
     /// <summary>Adds a flat shard gradient sum (as received from a worker).</summary>

@@ -37,65 +37,88 @@ public static class ShardVerdicts
 }
 
 /// <summary>
-/// Collects one step's shard gradient sums, in whatever order they arrive, and adds them in shard
-/// order: shard s is added as soon as shards 0..s−1 have been, so at most the out-of-order ones are
-/// held. Pure: the coordinator actor only forwards results and acts on the verdicts.
+/// Collects one step's gradient pieces (a shard's gradient sum, or the sum of shards that start a
+/// block), in whatever order they arrive, and adds them in the order the run's
+/// <see cref="ReductionPlan"/> fixes: within each block in shard order, then the blocks in order.
+/// A piece is added as soon as everything before it in its block has been, so at most the
+/// out-of-order ones are held. Pure: the coordinator actor only forwards results and acts on the verdicts.
 /// </summary>
 public sealed class StepCollector
 {
-    private readonly GradientAccumulator _accumulator;
+    private readonly ReductionPlan _plan;
+    private readonly GradientAccumulator _total;
+    private readonly GradientAccumulator[] _blockSums;
+    private readonly double[] _blockLosses;
+    private readonly int[] _nextInBlock;
     private readonly int[] _expectedSamples;
     private readonly bool[] _received;
-    private readonly double[] _losses;
-    private readonly SortedDictionary<int, float[]> _waiting = [];
-    private int _nextToAdd;
+    private readonly SortedDictionary<int, (int Count, float[] Gradient, double Loss)> _waiting = [];
+    private int _nextBlock;
 
     /// <param name="step">The step these results belong to.</param>
     /// <param name="expectedSamples">Samples assigned to each shard (0 for an empty shard, which needs no result).</param>
     /// <param name="parameterCount">Length of each gradient.</param>
-    public StepCollector(long step, IReadOnlyList<int> expectedSamples, int parameterCount)
+    /// <param name="plan">The run's reduction order (null: one block, plain shard order).</param>
+    public StepCollector(long step, IReadOnlyList<int> expectedSamples, int parameterCount, ReductionPlan? plan = null)
     {
         Step = step;
         _expectedSamples = expectedSamples.ToArray();
+        _plan = plan ?? new ReductionPlan(_expectedSamples.Length, 1);
+        if (_plan.Shards != _expectedSamples.Length) throw new ArgumentException($"The plan has {_plan.Shards} shards, the step {_expectedSamples.Length}.");
         _received = _expectedSamples.Select(n => n == 0).ToArray();
-        _losses = new double[_expectedSamples.Length];
-        _accumulator = new GradientAccumulator(parameterCount);
-        SkipEmpty();
+        _total = new GradientAccumulator(parameterCount);
+        // With one block the block's sum is the total; with more, each block sums apart first.
+        _blockSums = Enumerable.Range(0, _plan.Blocks).Select(_ => _plan.Blocks == 1 ? _total : new GradientAccumulator(parameterCount)).ToArray();
+        _blockLosses = new double[_plan.Blocks];
+        _nextInBlock = Enumerable.Range(0, _plan.Blocks).Select(b => _plan.Block(b).First).ToArray();
+        for (int b = 0; b < _plan.Blocks; b++) SkipEmpty(b);
+        CompleteBlocks();
     }
 
     public long Step { get; }
 
-    /// <summary>Loss sum of the shards received, added in shard order (so it does not depend on arrival order).</summary>
-    public double LossSum => _losses.Sum();
+    /// <summary>Loss sum in the plan's order (so it depends neither on arrival order nor on how shards were grouped).</summary>
+    public double LossSum => _blockLosses.Sum();
 
     public int Correct { get; private set; }
 
     public int Samples { get; private set; }
 
-    public bool IsComplete => _nextToAdd == _expectedSamples.Length;
+    public bool IsComplete => _nextBlock == _plan.Blocks;
 
     public bool Has(int shard) => shard >= 0 && shard < _received.Length && _received[shard];
 
     public IEnumerable<int> Missing => Enumerable.Range(0, _received.Length).Where(s => !_received[s]);
 
-    public ShardVerdict Offer(long step, int shard, int samples, double lossSum, int correct, float[] gradientSum)
+    /// <summary>A single shard's result.</summary>
+    public ShardVerdict Offer(long step, int shard, int samples, double lossSum, int correct, float[] gradientSum) =>
+        Offer(step, shard, 1, samples, lossSum, correct, gradientSum);
+
+    /// <summary>A piece: the summed result of shards [first, first+count).</summary>
+    public ShardVerdict Offer(long step, int first, int count, int samples, double lossSum, int correct, float[] gradientSum)
     {
         if (step != Step) return ShardVerdict.WrongStep;
-        if (shard < 0 || shard >= _received.Length) return ShardVerdict.UnknownShard;
-        if (_received[shard]) return ShardVerdict.Duplicate;
-        if (samples != _expectedSamples[shard] || gradientSum.Length != _accumulator.Length) return ShardVerdict.Malformed;
+        if (first < 0 || count < 1 || first + count > _received.Length) return ShardVerdict.UnknownShard;
+        if (!_plan.IsPiece(first, count)) return ShardVerdict.Malformed;
+        for (int s = first; s < first + count; s++)
+            if (_received[s]) return ShardVerdict.Duplicate;
+        int expected = 0;
+        for (int s = first; s < first + count; s++) expected += _expectedSamples[s];
+        if (samples != expected || gradientSum.Length != _total.Length) return ShardVerdict.Malformed;
         if (!double.IsFinite(lossSum) || !AllFinite(gradientSum)) return ShardVerdict.NotFinite;
-        _received[shard] = true;
-        _losses[shard] = lossSum;
+        for (int s = first; s < first + count; s++) _received[s] = true;
         Correct += correct;
         Samples += samples;
-        _waiting[shard] = gradientSum;
-        while (_waiting.Remove(_nextToAdd, out var next))
+        int block = _plan.BlockOf(first);
+        _waiting[first] = (count, gradientSum, lossSum);
+        while (_waiting.Remove(_nextInBlock[block], out var next))
         {
-            _accumulator.Add(next);
-            _nextToAdd++;
-            SkipEmpty();
+            _blockSums[block].Add(next.Gradient);
+            _blockLosses[block] += next.Loss;
+            _nextInBlock[block] += next.Count;
+            SkipEmpty(block);
         }
+        CompleteBlocks();
         return ShardVerdict.Accepted;
     }
 
@@ -103,7 +126,7 @@ public sealed class StepCollector
     public void WriteMeanTo(Sequential<float> model)
     {
         if (!IsComplete) throw new InvalidOperationException($"Step {Step} still misses shards {string.Join(", ", Missing)}.");
-        _accumulator.WriteMeanTo(model, Samples);
+        _total.WriteMeanTo(model, Samples);
     }
 
     private static bool AllFinite(ReadOnlySpan<float> values)
@@ -114,8 +137,26 @@ public sealed class StepCollector
         return probe == 0;
     }
 
-    private void SkipEmpty()
+    private bool BlockDone(int block)
     {
-        while (_nextToAdd < _expectedSamples.Length && _expectedSamples[_nextToAdd] == 0) _nextToAdd++;
+        var (first, count) = _plan.Block(block);
+        return _nextInBlock[block] >= first + count;
+    }
+
+    // Finished blocks join the total in block order (an empty block adds nothing).
+    private void CompleteBlocks()
+    {
+        while (_nextBlock < _plan.Blocks && BlockDone(_nextBlock))
+        {
+            var sum = _blockSums[_nextBlock];
+            if (!ReferenceEquals(sum, _total) && sum.ShardsAdded > 0) _total.Add(sum.Total);
+            _nextBlock++;
+        }
+    }
+
+    private void SkipEmpty(int block)
+    {
+        var (first, count) = _plan.Block(block);
+        while (_nextInBlock[block] < first + count && _expectedSamples[_nextInBlock[block]] == 0) _nextInBlock[block]++;
     }
 }

@@ -12,6 +12,14 @@ public sealed record TrainingOptions
     /// <summary>Virtual shards per global batch: fixed by the run, independent of the workers alive.</summary>
     public int Shards { get; init; } = 4;
 
+    /// <summary>
+    /// Reduction blocks (see <see cref="ReductionPlan"/>): shards are summed within each block, then the
+    /// blocks in order. Part of the result's definition; a worker holding a whole block sends one gradient for it.
+    /// </summary>
+    public int Blocks { get; init; } = 1;
+
+    public ReductionPlan Reduction() => new(Shards, Blocks);
+
     public string Optimizer { get; init; } = OptimizerNames.Adam;
     public float LearningRate { get; init; } = 0.002f;
     public string Schedule { get; init; } = "cosine";
@@ -30,6 +38,7 @@ public sealed record TrainingOptions
         if (BatchSize <= 0) errors.Add($"--batch-size must be at least 1 (got {BatchSize}).");
         if (Shards <= 0) errors.Add($"--shards must be at least 1 (got {Shards}).");
         else if (BatchSize > 0 && BatchSize < Shards) errors.Add($"--batch-size ({BatchSize}) must be at least --shards ({Shards}) so that every shard has a sample.");
+        if (Shards > 0 && (Blocks < 1 || Blocks > Shards)) errors.Add($"--blocks must be between 1 and --shards ({Shards}) (got {Blocks}).");
         if (!(LearningRate > 0) || !float.IsFinite(LearningRate)) errors.Add($"--lr must be a positive number (got {LearningRate}).");
         if (!(Momentum >= 0 && Momentum < 1)) errors.Add($"--momentum must be in [0, 1) (got {Momentum}).");
         if (!(WeightDecay >= 0) || !float.IsFinite(WeightDecay)) errors.Add($"--weight-decay must be zero or positive (got {WeightDecay}).");

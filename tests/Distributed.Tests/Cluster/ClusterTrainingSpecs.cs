@@ -24,6 +24,34 @@ public class ClusterTrainingSpecs
     }
 
     [Fact]
+    public async Task With_reduction_blocks_cluster_runs_should_end_with_the_single_process_hash_for_those_blocks()
+    {
+        var data = TestData.Subset(640, 200);
+        var options = Options with { Shards = 6, Blocks = 2 };
+        string local = new LocalTrainer(options, data, _ => { }, replicas: 2).Run().FinalWeightsSha256;
+        foreach (int workers in new[] { 1, 2, 4 })
+        {
+            var outcome = await ClusterSimulation.RunAsync(options, data, workers, _ => { }, timeout: TimeSpan.FromMinutes(2));
+            Assert.Equal(local, outcome.Result.FinalWeightsSha256);
+        }
+    }
+
+    [Fact]
+    public async Task Tensors_should_travel_on_the_data_plane_with_the_same_hash_as_over_Akka_Remote()
+    {
+        var data = TestData.Subset(640, 200);
+        var log = new List<string>();
+        long before = Distributed.Shared.Protocol.DataPlane.DataPlaneConnection.Delivered;
+        var onPlane = await ClusterSimulation.RunAsync(Options, data, 2, l => { lock (log) log.Add(l); }, timeout: TimeSpan.FromMinutes(2));
+        long delivered = Distributed.Shared.Protocol.DataPlane.DataPlaneConnection.Delivered - before;
+        var overAkka = await ClusterSimulation.RunAsync(Options, data, 2, _ => { }, timeout: TimeSpan.FromMinutes(2), dataPlane: false);
+        Assert.Equal(overAkka.Result.FinalWeightsSha256, onPlane.Result.FinalWeightsSha256);
+        lock (log) Assert.Equal(2, log.Count(l => l.Contains("data plane: connected to the coordinator")));
+        // 10 steps: weights to two workers and their results back, nearly all of it on the data plane.
+        Assert.True(delivered >= 30, $"only {delivered} messages crossed the data plane");
+    }
+
+    [Fact]
     public void A_model_too_large_for_the_frame_size_should_fail_at_once_with_a_clear_error()
     {
         var output = new StringWriter();

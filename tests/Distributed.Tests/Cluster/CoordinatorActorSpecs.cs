@@ -40,12 +40,18 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
 
     private static int ParameterCount => 784 * 16 + 16 + 16 * 10 + 10;
 
+    /// <summary>The shards an assignment covers (a piece covers a run of them).</summary>
+    private static int[] Covered(ComputeShards work) => work.Shards.SelectMany(a => Enumerable.Range(a.Shard, a.Count)).ToArray();
+
     [Fact]
     public void Coordinator_should_assign_every_shard_once_with_the_current_weights()
     {
         var (_, _, _, work1, work2) = Started();
-        Assert.Equal([0, 2], work1.Shards.Select(s => s.Shard));
-        Assert.Equal([1, 3], work2.Shards.Select(s => s.Shard));
+        // Contiguous runs: w1's run starts the (single) reduction block, so it travels as one piece.
+        Assert.Equal([0, 1], Covered(work1));
+        Assert.Equal([0, 16, 32], Assert.Single(work1.Shards).Segments!);
+        Assert.Equal([2, 3], Covered(work2));
+        Assert.All(work2.Shards, a => Assert.Null(a.Segments));
         var all = work1.Shards.Concat(work2.Shards).OrderBy(s => s.Shard).SelectMany(s => s.Samples).ToArray();
         Assert.Equal(_run.Order.Take(64), all);
         Assert.Equal(_run.Model.FlattenValues(), work1.Weights!.Inline);
@@ -57,8 +63,8 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         var (coordinator, w1, w2, _, _) = Started();
         // In float, ((1e8 + 1) − 1e8) + 1 = 1 but ((1 − 1e8) + 1) + 1e8 = 0: the order shows in the result.
         w2.Send(coordinator, Result(0, 3, 1f));
-        w1.Send(coordinator, Result(0, 2, -1e8f));
-        w2.Send(coordinator, Result(0, 1, 1f));
+        w2.Send(coordinator, Result(0, 2, -1e8f));
+        w1.Send(coordinator, Result(0, 1, 1f));
         w1.Send(coordinator, Result(0, 0, 1e8f));
         var next = w1.ExpectMsg<ComputeShards>();
         Assert.Equal(1, next.Step);
@@ -77,10 +83,10 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         w1.Send(coordinator, Result(0, 0, 0.5f));            // duplicate
         w1.Send(coordinator, Result(7, 2, 0.5f));            // another step
         w1.Send(coordinator, Result(0, 9, 0.5f));            // no such shard
-        w1.Send(coordinator, Result(0, 2, 0.5f, samples: 3)); // not what was assigned: shard 2 goes to w2 as well
-        Assert.Equal([2], w2.ExpectMsg<ComputeShards>().Shards.Select(s => s.Shard));
-        w1.Send(coordinator, Result(0, 2, 0.5f));
-        w2.Send(coordinator, Result(0, 1, 0.5f));
+        w1.Send(coordinator, Result(0, 1, 0.5f, samples: 3)); // not what was assigned: shard 1 goes to w2 as well
+        Assert.Equal([1], Covered(w2.ExpectMsg<ComputeShards>()));
+        w1.Send(coordinator, Result(0, 1, 0.5f));
+        w2.Send(coordinator, Result(0, 2, 0.5f));
         w1.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
         w2.Send(coordinator, Result(0, 3, 0.5f));
         Assert.Equal(1, w1.ExpectMsg<ComputeShards>().Step);
@@ -102,7 +108,7 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         Sys.Stop(w2.Ref);
         var reassigned = w1.ExpectMsg<ComputeShards>();
         Assert.Equal(0, reassigned.Step);
-        Assert.Equal(work2.Shards.Select(s => s.Shard), reassigned.Shards.Select(s => s.Shard));
+        Assert.Equal(Covered(work2), Covered(reassigned));
         Assert.Equal(work2.Shards.SelectMany(s => s.Samples), reassigned.Shards.SelectMany(s => s.Samples));
     }
 
@@ -112,7 +118,7 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         var (coordinator, w1, w2, _, _) = Started();
         w1.Send(coordinator, Result(0, 0, float.NaN));
         var retry = w2.ExpectMsg<ComputeShards>();
-        Assert.Equal([0], retry.Shards.Select(s => s.Shard));
+        Assert.Equal([0], Covered(retry));
         lock (_log) Assert.Contains(_log, l => l.Contains("NotFinite"));
     }
 
@@ -121,8 +127,8 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
     {
         var (coordinator, w1, w2, _, _) = Started();
         w2.Send(coordinator, Result(0, 0, 0.5f)); // shard 0 belongs to w1
-        w1.Send(coordinator, Result(0, 2, 0.5f));
-        w2.Send(coordinator, Result(0, 1, 0.5f));
+        w1.Send(coordinator, Result(0, 1, 0.5f));
+        w2.Send(coordinator, Result(0, 2, 0.5f));
         w2.Send(coordinator, Result(0, 3, 0.5f));
         w1.ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // shard 0 still missing: no next step
         lock (_log) Assert.Contains(_log, l => l.Contains("shard 0") && l.Contains("NotAssigned"));
@@ -139,8 +145,8 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         }
         Assert.Contains("excluded", w1.ExpectMsg<Rejected>().Reason);
         // Everything now goes to w2, and w1 cannot come back.
-        var rest = w2.ExpectMsg<ComputeShards>().Shards.Select(s => s.Shard).ToList();
-        Assert.Contains(2, rest);
+        var rest = Covered(w2.ExpectMsg<ComputeShards>());
+        Assert.Contains(1, rest);
         w1.Send(coordinator, new RegisterWorker("w1", 1));
         Assert.Contains("excluded", w1.ExpectMsg<Rejected>().Reason);
     }
@@ -151,15 +157,15 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         StepTimeout = TimeSpan.FromMilliseconds(400);
         var (coordinator, w1, w2, _, work2) = Started();
         w1.Send(coordinator, Result(0, 0, 0.5f));
-        w1.Send(coordinator, Result(0, 2, 0.5f));
-        var late = w1.ExpectMsg<ComputeShards>(TimeSpan.FromSeconds(3));
-        Assert.Equal(work2.Shards.Select(s => s.Shard), late.Shards.Select(s => s.Shard));
         w1.Send(coordinator, Result(0, 1, 0.5f));
+        var late = w1.ExpectMsg<ComputeShards>(TimeSpan.FromSeconds(3));
+        Assert.Equal(Covered(work2), Covered(late));
+        w1.Send(coordinator, Result(0, 2, 0.5f));
         w1.Send(coordinator, Result(0, 3, 0.5f));
         Assert.Equal(1, w1.ExpectMsg<ComputeShards>().Step);
         // The slow worker's answer arrives after all: a duplicate, ignored.
-        w2.Send(coordinator, Result(0, 1, 0.5f));
-        AwaitAssert(() => { lock (_log) Assert.Contains(_log, l => l.Contains("step 0 shard 1") && l.Contains("WrongStep")); });
+        w2.Send(coordinator, Result(0, 2, 0.5f));
+        AwaitAssert(() => { lock (_log) Assert.Contains(_log, l => l.Contains("step 0 shard 2") && l.Contains("WrongStep")); });
     }
 
     [Fact]
@@ -168,10 +174,10 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         var (coordinator, w1, w2, _, _) = Started();
         w2.Send(coordinator, new WorkerFailed("run-1", "disk on fire"));
         var taken = w1.ExpectMsg<ComputeShards>();
-        Assert.Equal([1, 3], taken.Shards.Select(s => s.Shard));
-        w1.Send(coordinator, Result(0, 1, 0.5f));
-        w2.Send(coordinator, Result(0, 1, 0.5f));
-        AwaitAssert(() => { lock (_log) Assert.Contains(_log, l => l.Contains("step 0 shard 1") && l.Contains("Duplicate")); });
+        Assert.Equal([2, 3], Covered(taken));
+        w1.Send(coordinator, Result(0, 2, 0.5f));
+        w2.Send(coordinator, Result(0, 2, 0.5f));
+        AwaitAssert(() => { lock (_log) Assert.Contains(_log, l => l.Contains("step 0 shard 2") && l.Contains("Duplicate")); });
     }
 
     [Fact]
@@ -182,11 +188,12 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         w3.Send(coordinator, new RegisterWorker("w3", 1));
         w3.ExpectMsg<Welcome>();
         w3.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
-        foreach (var (probe, shard) in new[] { (w1, 0), (w2, 1), (w1, 2), (w2, 3) }) probe.Send(coordinator, Result(0, shard, 0.5f));
+        foreach (var (probe, shard) in new[] { (w1, 0), (w1, 1), (w2, 2), (w2, 3) }) probe.Send(coordinator, Result(0, shard, 0.5f));
         var work = w3.ExpectMsg<ComputeShards>();
         Assert.Equal(1, work.Step);
         Assert.Equal(_run.Model.FlattenValues(), work.Weights!.Inline);
-        Assert.Equal([2], work.Shards.Select(s => s.Shard));
+        // Four shards over three workers: [0, 1], [2], [3].
+        Assert.Equal([3], Covered(work));
     }
 
     [Fact]
@@ -210,6 +217,6 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         var w3 = CreateTestProbe();
         w3.Send(coordinator, new RegisterWorker("w3", 1));
         w3.ExpectMsg<Welcome>();
-        Assert.Equal([0, 1, 2, 3], w3.ExpectMsg<ComputeShards>().Shards.Select(s => s.Shard).Order());
+        Assert.Equal([0, 1, 2, 3], Covered(w3.ExpectMsg<ComputeShards>()));
     }
 }

@@ -18,15 +18,19 @@ public class TlsSpecs : IDisposable
 
     public void Dispose() => Directory.Delete(_folder, true);
 
-    private TlsSettings Certificates(string ca, string node)
+    private TlsSettings Certificates(string ca, string node) => MakeCertificates(_folder, ca, node);
+
+    /// <summary>Makes a CA (once per folder and name) and a node certificate with deploy/make-certs.sh.</summary>
+    public static TlsSettings MakeCertificates(string folder, string ca, string node)
     {
+        Directory.CreateDirectory(folder);
         var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { Path.Combine(RepositoryRoot.Path, "deploy", "make-certs.sh"), Path.Combine(_folder, ca), node }) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { Path.Combine(RepositoryRoot.Path, "deploy", "make-certs.sh"), Path.Combine(folder, ca), node }) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         string error = p.StandardError.ReadToEnd();
         p.WaitForExit();
         Assert.True(p.ExitCode == 0, error);
-        string dir = Path.Combine(_folder, ca);
+        string dir = Path.Combine(folder, ca);
         return new TlsSettings(Path.Combine(dir, node + ".pfx"), File.ReadAllText(Path.Combine(dir, "password")).Trim(), Path.Combine(dir, "ca.crt"));
     }
 

@@ -47,6 +47,7 @@ public sealed class DataPlaneClient(TlsSettings? tls, Action<string> log) : ITen
                 if (current) _connection = connection;
             }
             if (!current) connection.Dispose();
+            else log($"data plane: connected to the coordinator at {ticket.Host}:{ticket.Port}{(tls is null ? "" : " (TLS)")}; weights and gradients travel there");
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or SocketException or System.Security.Authentication.AuthenticationException or ObjectDisposedException)
         {

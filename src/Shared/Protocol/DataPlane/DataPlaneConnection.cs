@@ -23,6 +23,10 @@ public sealed class DataPlaneConnection : IDisposable
     private readonly string _peer;
     private readonly CancellationTokenSource _closed = new();
     private int _disposed;
+    private static long s_delivered;
+
+    /// <summary>Messages received over data-plane connections, process-wide.</summary>
+    public static long Delivered => Interlocked.Read(ref s_delivered);
 
     public DataPlaneConnection(Stream stream, string peer, IActorRef deliverTo, IActorRef from, Action<string> log, Action<DataPlaneConnection> onClosed)
     {
@@ -77,6 +81,7 @@ public sealed class DataPlaneConnection : IDisposable
                 var message = ProtocolCodec.Read(reader, manifest);
                 ProtocolCodec.Count(0, 0, 0, Stopwatch.GetElapsedTime(start).Ticks);
                 deliverTo.Tell(message, from);
+                Interlocked.Increment(ref s_delivered);
             }
         }
         catch (EndOfStreamException)

@@ -51,6 +51,12 @@ public sealed class DataPlaneServer : ITensorTransport, IDisposable
         return new DataPlaneServer(listener, publicHost, security, log);
     }
 
+    /// <summary>True while <paramref name="worker"/> has an open data connection.</summary>
+    public bool IsConnected(IActorRef worker)
+    {
+        lock (_gate) return _connections.TryGetValue(worker, out var c) && c.IsOpen;
+    }
+
     public DataPlaneTicket? Offer(IActorRef worker, IActorRef self)
     {
         string token = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
