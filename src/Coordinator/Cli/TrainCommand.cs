@@ -16,7 +16,7 @@ public static class TrainCommand
     /// <summary>Options of a training job beyond <see cref="TrainingOptions"/>.</summary>
     public sealed record JobOptions(string? Data, string Out, int Threads, int Workers, int FrameSize,
         double StepTimeoutSeconds = 5, double WorkerTimeoutSeconds = 60, int CheckpointEvery = 100, string? Resume = null, TlsSettings? Tls = null,
-        bool Plain = false, int? MetricsPort = null)
+        bool Plain = false, int? MetricsPort = null, bool DataPlane = true)
     {
         /// <summary>Starts the Prometheus endpoint when asked for (dispose to stop it).</summary>
         public IDisposable? StartMetrics() => MetricsPort is { } port ? Shared.Diagnostics.TrainingMetrics.StartPrometheus(port) : null;
@@ -71,7 +71,7 @@ public static class TrainCommand
                 else
                 {
                     outcome = ClusterSimulation.RunAsync(run.Options, data, job.Workers, progress.Message, job.FrameSize, supervision: job.Supervision,
-                        onStep: OnStep, resumeFrom: run, tls: job.Tls, onMembers: members => progress.Step(run, members)).GetAwaiter().GetResult();
+                        onStep: OnStep, resumeFrom: run, tls: job.Tls, onMembers: members => progress.Step(run, members), dataPlane: job.DataPlane).GetAwaiter().GetResult();
                     (result, model) = (outcome.Result, outcome.Model);
                 }
                 progress.Finished(result, run.Options);

@@ -25,6 +25,26 @@ public class CommandLineSpecs : IDisposable
         ["train", "--train-limit", "4096", "--test-limit", "500", "--epochs", "2", "--hidden", "32", "--out", outFolder, .. more];
 
     [Fact]
+    public void With_or_without_the_data_plane_and_with_blocks_the_hashes_should_match_the_single_process_ones()
+    {
+        string Hash(params string[] more)
+        {
+            var (code, output, error) = Run(["train", "--train-limit", "1024", "--test-limit", "100", "--epochs", "1", "--hidden", "32",
+                "--plain", "--out", Path.Combine(_out, string.Join("", more)), .. more]);
+            Assert.True(code == 0, error);
+            Assert.Equal(more.Contains("--no-data-plane") || more.Contains("0") ? 0 : 1, output.Split('\n').Count(l => l.Contains("tensor data plane on 127.0.0.1:")));
+            return output.Split('\n').Single(l => l.StartsWith("final test accuracy")).Split("final_weights_sha256 ")[1].Trim();
+        }
+        string single = Hash("--workers", "0");
+        Assert.Equal(single, Hash("--workers", "2"));
+        Assert.Equal(single, Hash("--workers", "2", "--no-data-plane"));
+        string blocked = Hash("--workers", "0", "--blocks", "2");
+        Assert.Equal(blocked, Hash("--workers", "2", "--blocks", "2"));
+        Assert.Contains("(2 reduction blocks)", Run(["train", "--blocks", "2", "--train-limit", "256", "--epochs", "1", "--hidden", "8", "--workers", "0", "--out", Path.Combine(_out, "b")]).Output);
+        Assert.Contains("--blocks must be between 1 and --shards (4) (got 5)", Run(["train", "--blocks", "5", "--out", Path.Combine(_out, "c")]).Error);
+    }
+
+    [Fact]
     public void Train_should_write_metrics_and_a_model_whose_hash_matches()
     {
         var (code, output, error) = Run(Small(_out));
