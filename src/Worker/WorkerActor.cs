@@ -181,6 +181,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         if (work.Weights is not null)
         {
             model.LoadValues(work.Weights.Inline);
+            work.Weights.Release();
             _weightsVersion = work.WeightsVersion;
         }
         else if (work.WeightsVersion != _weightsVersion)
@@ -198,7 +199,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             }
             long start = Stopwatch.GetTimestamp();
             var (samples, lossSum, correct) = Run(shard);
-            var gradient = new float[model.ParameterCount];
+            // Pooled: whoever sends or receives it last returns the array (see TensorEnvelope.Pooled).
+            var gradient = TensorPool.Rent(model.ParameterCount);
             model.CopyGradientsTo(gradient);
             double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             _shardsDone += shard.Count;
@@ -206,7 +208,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             _thisEpoch = (_thisEpoch.Epoch, _thisEpoch.Shards + shard.Count, _thisEpoch.Milliseconds + ms);
             TrainingMetrics.Shard(ms / shard.Count);
             _transport.Send(Sender, new ShardResult(_runId, work.Step, shard.Shard, samples, lossSum, correct,
-                TensorEnvelope.Of(gradient), ms, shard.Count), Self);
+                new TensorEnvelope(gradient, Pooled: true), ms, shard.Count), Self);
         }
     }
 

@@ -45,6 +45,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private readonly ReductionPlan _plan;
     private readonly bool _piecesFit;
     private TensorEnvelope? _weights;
+    private readonly float[]?[] _weightBuffers = new float[]?[2];
     private double _reduceMilliseconds;
     private long? _disturbedAt;
     private readonly List<Reporting.WorkerEpoch> _workerEpochs = [];
@@ -190,7 +191,10 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             _run.Model.ParameterCount, _plan);
         _dispatch.NewStep();
         foreach (var w in _stats.Values) w.OutstandingThisStep = 0;
-        _weights = TensorEnvelope.Of(_run.Model.FlattenValues());
+        // Two buffers in turn: a step's weights stay intact while its messages may still be on their way out.
+        var buffer = _weightBuffers[_run.Step % 2] ??= new float[_run.Model.ParameterCount];
+        _run.Model.CopyValuesTo(buffer);
+        _weights = TensorEnvelope.Of(buffer);
         Send(_dispatch.Assign(_collector.Missing.ToArray()));
         Timers.StartSingleTimer("step", new StepDeadline(_run.Step), _settings.StepTimeout);
     }
@@ -247,9 +251,10 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         if (r.RunId != _settings.RunId) verdict = ShardVerdict.WrongRun;
         else if (r.Step == collector.Step && r.Shard >= 0 && r.ShardCount >= 1 && r.Shard + r.ShardCount <= _run.Options.Shards &&
                  !Enumerable.Range(r.Shard, r.ShardCount).All(s => _dispatch.WasGiven(s, Sender))) verdict = ShardVerdict.NotAssigned;
-        else verdict = collector.Offer(r.Step, r.Shard, r.ShardCount, r.Samples, r.LossSum, r.Correct, r.GradientSum.Inline);
+        else verdict = collector.Offer(r.Step, r.Shard, r.ShardCount, r.Samples, r.LossSum, r.Correct, r.GradientSum.Inline, r.GradientSum.Release);
         if (verdict != ShardVerdict.Accepted)
         {
+            r.GradientSum.Release();
             Reject(r, verdict);
             return;
         }

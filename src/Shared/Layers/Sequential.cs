@@ -54,6 +54,14 @@ public sealed class Sequential<T> where T : struct, IFloatingPointIeee754<T>
     /// <summary>Writes all parameter gradients, in parameter order, into <paramref name="flat"/>.</summary>
     public void CopyGradientsTo(Span<T> flat) => Copy(flat, p => p.Gradient);
 
+    /// <summary>The parameter gradients as a new flat vector in parameter order.</summary>
+    public T[] FlattenGradients()
+    {
+        var flat = GC.AllocateUninitializedArray<T>(ParameterCount);
+        CopyGradientsTo(flat);
+        return flat;
+    }
+
     /// <summary>Sets all parameter values from a flat vector in parameter order.</summary>
     public void LoadValues(ReadOnlySpan<T> flat) => Load(flat, p => p.Value);
 
@@ -62,7 +70,8 @@ public sealed class Sequential<T> where T : struct, IFloatingPointIeee754<T>
 
     public T[] FlattenValues()
     {
-        var flat = new T[ParameterCount];
+        // Every element is written below: skip the zeroing (940 KB per step for the default MLP).
+        var flat = GC.AllocateUninitializedArray<T>(ParameterCount);
         CopyValuesTo(flat);
         return flat;
     }

@@ -147,9 +147,10 @@ public static class ProtocolCodec
 
     private static TensorEnvelope ReadTensor(BinaryReader r)
     {
-        var values = new float[ReadLength(r, "tensor length")];
+        // Filled from the stream below; the receiver returns it to the pool once used.
+        var values = TensorPool.Rent(ReadLength(r, "tensor length"));
         ReadExactly(r, MemoryMarshal.AsBytes(values.AsSpan()), $"tensor of {values.Length} floats");
-        return TensorEnvelope.Of(values);
+        return new TensorEnvelope(values, Pooled: true);
     }
 
     private static void WriteInts(BinaryWriter w, int[] values)

@@ -5,12 +5,26 @@ namespace Distributed.Shared.Protocol;
 /// parameter order. Which connection carries the message is the <see cref="ITensorTransport"/>'s business.
 /// </summary>
 /// <param name="Inline">The floats themselves.</param>
-public sealed record TensorEnvelope(float[] Inline)
+/// <param name="Pooled">
+/// True when the array was rented from <see cref="TensorPool"/>; whoever uses it last calls
+/// <see cref="Release"/>: the receiver once it has used the values, or the data plane once it has
+/// written them to the socket (the receiver then holds its own copy). An array never released is
+/// simply collected (e.g. one Akka.Remote serialized at a time nobody is told of).
+/// </param>
+public sealed record TensorEnvelope(float[] Inline, bool Pooled = false)
 {
+    private int _released;
+
     /// <summary>Number of floats.</summary>
     public int Length => Inline.Length;
 
     public static TensorEnvelope Of(float[] values) => new(values);
+
+    /// <summary>The receiver is done with the values: a pooled array goes back for the next message (once).</summary>
+    public void Release()
+    {
+        if (Pooled && Interlocked.Exchange(ref _released, 1) == 0) TensorPool.Return(Inline);
+    }
 }
 
 /// <summary>

@@ -52,7 +52,7 @@ public sealed class StepCollector
     private readonly int[] _nextInBlock;
     private readonly int[] _expectedSamples;
     private readonly bool[] _received;
-    private readonly SortedDictionary<int, (int Count, float[] Gradient, double Loss)> _waiting = [];
+    private readonly SortedDictionary<int, (int Count, float[] Gradient, double Loss, Action? Consumed)> _waiting = [];
     private int _nextBlock;
 
     /// <param name="step">The step these results belong to.</param>
@@ -95,7 +95,8 @@ public sealed class StepCollector
         Offer(step, shard, 1, samples, lossSum, correct, gradientSum);
 
     /// <summary>A piece: the summed result of shards [first, first+count).</summary>
-    public ShardVerdict Offer(long step, int first, int count, int samples, double lossSum, int correct, float[] gradientSum)
+    /// <param name="consumed">Called once the gradient has been added (and its array is no longer needed); only for accepted pieces.</param>
+    public ShardVerdict Offer(long step, int first, int count, int samples, double lossSum, int correct, float[] gradientSum, Action? consumed = null)
     {
         if (step != Step) return ShardVerdict.WrongStep;
         if (first < 0 || count < 1 || first + count > _received.Length) return ShardVerdict.UnknownShard;
@@ -110,10 +111,11 @@ public sealed class StepCollector
         Correct += correct;
         Samples += samples;
         int block = _plan.BlockOf(first);
-        _waiting[first] = (count, gradientSum, lossSum);
+        _waiting[first] = (count, gradientSum, lossSum, consumed);
         while (_waiting.Remove(_nextInBlock[block], out var next))
         {
             _blockSums[block].Add(next.Gradient);
+            next.Consumed?.Invoke();
             _blockLosses[block] += next.Loss;
             _nextInBlock[block] += next.Count;
             SkipEmpty(block);

@@ -10,8 +10,9 @@ public class ChaosScriptSpecs : IDisposable
     public void Dispose() => Directory.Delete(_folder, true);
 
     private (int Code, string Output) Chaos(string scenario) =>
-        DeployScript.Run("chaos.sh", [scenario, "--epochs", "2", "--train-limit", "20000", "--test-limit", "500"],
-            new Dictionary<string, string> { ["DIR"] = _folder, ["TIMEOUT"] = "240" }, TimeSpan.FromMinutes(6));
+        // Long enough (~700 steps, 2–3 s of training at the data plane's speed) for a kill 1 s in to land mid-run.
+        DeployScript.Run("chaos.sh", [scenario, "--epochs", "3", "--train-limit", "30000", "--test-limit", "500"],
+            new Dictionary<string, string> { ["DIR"] = _folder, ["TIMEOUT"] = "240", ["KILL_AFTER"] = "1.0" }, TimeSpan.FromMinutes(6));
 
     [Fact]
     public void Killing_a_worker_process_mid_run_should_not_change_the_weights_and_recover_within_5_seconds()

@@ -28,9 +28,13 @@ public sealed class DataPlaneConnection : IDisposable
     /// <summary>Messages received over data-plane connections, process-wide.</summary>
     public static long Delivered => Interlocked.Read(ref s_delivered);
 
+    private readonly IActorRef _self, _remote;
+    private IClusterMessage? _writing;
+
     public DataPlaneConnection(Stream stream, string peer, IActorRef deliverTo, IActorRef from, Action<string> log, Action<DataPlaneConnection> onClosed)
     {
         (_stream, _peer, _log) = (new CountingStream(stream), peer, log);
+        (_self, _remote) = (deliverTo, from);
         Closed = onClosed;
         _ = Task.Run(WriteLoop);
         var reader = new Thread(() => ReadLoop(deliverTo, from)) { IsBackground = true, Name = $"data-plane {peer}" };
@@ -55,10 +59,14 @@ public sealed class DataPlaneConnection : IDisposable
                 while (_outbox.Reader.TryRead(out var message))
                 {
                     long start = Stopwatch.GetTimestamp();
+                    _writing = message;
                     writer.Write(ProtocolCodec.Manifest(message));
                     ProtocolCodec.Write(writer, message);
                     writer.Flush();
+                    _writing = null;
                     ProtocolCodec.Count(0, 0, Stopwatch.GetElapsedTime(start).Ticks, 0);
+                    // Written: a pooled tensor the sender handed over can serve the next message.
+                    if (message is CoordinatorProtocol.ShardResult r) r.GradientSum.Release();
                 }
             }
         }
@@ -102,6 +110,9 @@ public sealed class DataPlaneConnection : IDisposable
         _closed.Cancel();
         _stream.Dispose();
         Closed(this);
+        // What was queued (or half written) still reaches the peer, over Akka.Remote; a duplicate is dropped there.
+        if (Interlocked.Exchange(ref _writing, null) is { } current) _remote.Tell(current, _self);
+        while (_outbox.Reader.TryRead(out var queued)) _remote.Tell(queued, _self);
     }
 
     public void Dispose() => Close(null);
