@@ -1,4 +1,5 @@
 using Distributed.Shared.Data;
+using Distributed.Shared.Numerics;
 
 namespace Distributed.Bench;
 
@@ -14,12 +15,17 @@ public static class Program
         var what = args.Length == 0 ? ["gemm", "compare", "distributed"] : args;
         if (what.Contains("gemm"))
         {
-            Console.WriteLine("## Matrix product (our packed AVX2/FMA kernel), median GFLOP/s");
-            Console.WriteLine("| product | 1 thread | 2 threads |");
-            Console.WriteLine("|---|---|---|");
-            foreach (var s in GemmBenchmark.MlpShapes)
-                Console.WriteLine($"| {s.Name} | {GemmBenchmark.Measure(s, 1):F1} | {GemmBenchmark.Measure(s, 2):F1} |");
-            Console.WriteLine();
+            foreach (bool avx512 in Gemm.Avx512Available ? new[] { true, false } : [false])
+            {
+                Gemm.UseAvx512 = avx512;
+                Console.WriteLine($"## Matrix product (our packed {Gemm.KernelName} kernel), median GFLOP/s");
+                Console.WriteLine("| product | 1 thread | 2 threads |");
+                Console.WriteLine("|---|---|---|");
+                foreach (var s in GemmBenchmark.MlpShapes)
+                    Console.WriteLine($"| {s.Name} | {GemmBenchmark.Measure(s, 1):F1} | {GemmBenchmark.Measure(s, 2):F1} |");
+                Console.WriteLine();
+            }
+            Gemm.UseAvx512 = Gemm.Avx512Available;
         }
         if (what.Contains("profile"))
         {

@@ -152,7 +152,7 @@ public static class TrainCommand
 
     public static string Describe(TrainingOptions options, MnistData data, JobOptions job) =>
         $"model: {Mlp.Describe(data.Train.PixelsPerImage, options.Hidden, data.Train.Classes)}  optimizer {options.Optimizer} lr {options.LearningRate} {options.Schedule}  " +
-        $"batch {options.BatchSize} in {options.Shards} shards{(options.Blocks > 1 ? $" ({options.Blocks} reduction blocks)" : "")}  seed {options.Seed}  kernel {(Gemm.UseSimd ? "AVX2/FMA" : "scalar")}  " +
+        $"batch {options.BatchSize} in {options.Shards} shards{(options.Blocks > 1 ? $" ({options.Blocks} reduction blocks)" : "")}  seed {options.Seed}  kernel {Gemm.KernelName}  " +
         (job.Workers == 0 ? $"single process on {job.Threads} thread(s)" : $"cluster of {job.Workers} worker(s)");
 
     public static int Finish(TrainingResult result, JobOptions job, TextWriter stdout)

@@ -46,7 +46,7 @@ public static class RunOutputs
             ParameterCount = model.ParameterCount,
             Config = options,
             Data = new { data.Folder, TrainSamples = data.Train.Count, TestSamples = data.Test.Count, Sha256Verified = data.VerifiedFiles },
-            Kernel = new { Simd = Gemm.UseSimd, Threads = Gemm.MaxThreads },
+            Kernel = new { Simd = Gemm.UseSimd, Name = Gemm.KernelName, Threads = Gemm.MaxThreads },
             result.Epochs,
             FinalTestAccuracy = result.Epochs[^1].TestAccuracy,
             result.FinalWeightsSha256,

@@ -48,10 +48,26 @@ public static class Gemm
         public void Dispose() => t_serial = previous;
     }
 
-    /// <summary>True when the AVX2/FMA micro-kernel runs; tests set it false to exercise the fallback.</summary>
+    /// <summary>True when a SIMD micro-kernel runs; tests set it false to exercise the fallback.</summary>
     public static bool UseSimd { get; set; } = SimdAvailable;
 
     public static bool SimdAvailable => Avx.IsSupported && Fma.IsSupported;
+
+    /// <summary>
+    /// With <see cref="UseSimd"/>: the AVX-512 kernel (6 rows × 32 columns, two 512-bit registers per
+    /// row) where two whole packed panels remain, instead of the AVX2 one (6 × 16). Same per-element
+    /// FMA chain, so the same bits.
+    /// </summary>
+    public static bool UseAvx512 { get; set; } = Avx512Available && Environment.GetEnvironmentVariable(KernelVariable) is not "avx2";
+
+    /// <summary>Set to "avx2" to keep the AVX2 kernel on a machine with AVX-512 (for comparisons; same bits either way).</summary>
+    public const string KernelVariable = "DISTRIBUTED_KERNEL";
+
+    public static bool Avx512Available => Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
+
+    /// <summary>The micro-kernel in use, as the run's description and metrics name it.</summary>
+    public static string KernelName => !UseSimd ? "scalar" : UseAvx512 && Avx512Available ? "AVX-512" : "AVX2/FMA";
+
 
     /// <summary>C[m×n] = alpha·op(A)[m×k]·op(B)[k×n] + beta·C; op(X) is X or Xᵀ; ld* are row strides.</summary>
     public static void Multiply(bool transA, bool transB, int m, int n, int k, float alpha,
@@ -162,7 +178,7 @@ public static class Gemm
                 return;
             }
             var buffers = PackBuffers.ForThisThread();
-            bool simd = UseSimd;
+            int simd = !UseSimd ? 0 : UseAvx512 && Avx512Available ? 2 : 1;
             for (int jc = 0; jc < N; jc += NC)
             {
                 int nc = Math.Min(NC, N - jc);
@@ -228,14 +244,16 @@ public static class Gemm
         // A is read in place (row r, step p at r·rowStride + p·stepStride): broadcasting six
         // scalars per step from six streams costs the FMA pipes nothing, while packing A was a
         // quarter of a product's time at the MLP's shapes. Only B, reused by every row tile, is packed.
-        private unsafe void MacroKernel(PackBuffers buffers, bool simd, int ic, int mc, int jc, int nc, int pc, int kc, float beta)
+        private unsafe void MacroKernel(PackBuffers buffers, int simd, int ic, int mc, int jc, int nc, int pc, int kc, float beta)
         {
             nint rowStride = TransA ? 1 : Lda;
             nint stepStride = TransA ? Lda : 1;
             fixed (float* ap = A, bp = buffers.B, cp = C)
             {
-                for (int jr = 0; jr < nc; jr += NR)
+                for (int jr = 0; jr < nc;)
                 {
+                    // AVX-512 takes two whole 16-wide panels at a time; a remainder goes to the AVX2 kernel.
+                    bool wide = simd == 2 && nc - jr >= 2 * NR;
                     int cols = Math.Min(NR, nc - jr);
                     for (int ir = 0; ir < mc; ir += MR)
                     {
@@ -243,9 +261,11 @@ public static class Gemm
                         float* cTile = cp + COffset + (long)(ic + ir) * Ldc + jc + jr;
                         float* aTile = ap + AOffset + (ic + ir) * rowStride + pc * stepStride;
                         float* bPanel = bp + jr * kc;
-                        if (simd) MicroKernel.Avx6x16(kc, aTile, rowStride, stepStride, bPanel, cTile, Ldc, Alpha, beta, rows, cols);
+                        if (wide) MicroKernel.Avx512x6x32(kc, aTile, rowStride, stepStride, bPanel, cTile, Ldc, Alpha, beta, rows);
+                        else if (simd >= 1) MicroKernel.Avx6x16(kc, aTile, rowStride, stepStride, bPanel, cTile, Ldc, Alpha, beta, rows, cols);
                         else MicroKernel.Scalar6x16(kc, aTile, rowStride, stepStride, bPanel, cTile, Ldc, Alpha, beta, rows, cols);
                     }
+                    jr += wide ? 2 * NR : NR;
                 }
             }
         }
@@ -308,6 +328,67 @@ internal static unsafe class MicroKernel
         c20.Store(acc + 32); c21.Store(acc + 40); c30.Store(acc + 48); c31.Store(acc + 56);
         c40.Store(acc + 64); c41.Store(acc + 72); c50.Store(acc + 80); c51.Store(acc + 88);
         StorePartial(acc, c, ldc, alpha, beta, rows, cols);
+    }
+
+    /// <summary>
+    /// The AVX-512 kernel: 6 rows × 32 columns (two adjacent 16-wide packed panels, one 512-bit
+    /// accumulator per row and panel). Each element's sum is the same FMA chain over p as in
+    /// <see cref="Avx6x16"/>, so the same bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Avx512x6x32(int kc, float* a, nint rowStride, nint stepStride, float* b, float* c, int ldc, float alpha, float beta, int rows)
+    {
+        float* a0 = a, a1 = a + Math.Min(1, rows - 1) * rowStride, a2 = a + Math.Min(2, rows - 1) * rowStride;
+        float* a3 = a + Math.Min(3, rows - 1) * rowStride, a4 = a + Math.Min(4, rows - 1) * rowStride, a5 = a + Math.Min(5, rows - 1) * rowStride;
+        float* b0p = b, b1p = b + (nint)kc * Gemm.NR;
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (nint p = 0, ap = 0; p < kc; p++, ap += stepStride)
+        {
+            var b0 = Avx512F.LoadVector512(b0p);
+            var b1 = Avx512F.LoadVector512(b1p);
+            var av = Vector512.Create(a0[ap]);
+            c00 = Avx512F.FusedMultiplyAdd(av, b0, c00); c01 = Avx512F.FusedMultiplyAdd(av, b1, c01);
+            av = Vector512.Create(a1[ap]);
+            c10 = Avx512F.FusedMultiplyAdd(av, b0, c10); c11 = Avx512F.FusedMultiplyAdd(av, b1, c11);
+            av = Vector512.Create(a2[ap]);
+            c20 = Avx512F.FusedMultiplyAdd(av, b0, c20); c21 = Avx512F.FusedMultiplyAdd(av, b1, c21);
+            av = Vector512.Create(a3[ap]);
+            c30 = Avx512F.FusedMultiplyAdd(av, b0, c30); c31 = Avx512F.FusedMultiplyAdd(av, b1, c31);
+            av = Vector512.Create(a4[ap]);
+            c40 = Avx512F.FusedMultiplyAdd(av, b0, c40); c41 = Avx512F.FusedMultiplyAdd(av, b1, c41);
+            av = Vector512.Create(a5[ap]);
+            c50 = Avx512F.FusedMultiplyAdd(av, b0, c50); c51 = Avx512F.FusedMultiplyAdd(av, b1, c51);
+            b0p += Gemm.NR;
+            b1p += Gemm.NR;
+        }
+        // Rows past the last valid one re-read it and are not stored; both panels are whole (cols = 32).
+        StoreRow(c, c00, c01, alpha, beta);
+        if (rows > 1) StoreRow(c + ldc, c10, c11, alpha, beta);
+        if (rows > 2) StoreRow(c + 2 * ldc, c20, c21, alpha, beta);
+        if (rows > 3) StoreRow(c + 3 * ldc, c30, c31, alpha, beta);
+        if (rows > 4) StoreRow(c + 4 * ldc, c40, c41, alpha, beta);
+        if (rows > 5) StoreRow(c + 5 * ldc, c50, c51, alpha, beta);
+    }
+
+    // C[0..32) = alpha·acc + beta·C, as in the AVX2 StoreRow: a product, then a sum of products, each rounded.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow(float* c, Vector512<float> lo, Vector512<float> hi, float alpha, float beta)
+    {
+        if (alpha != 1f)
+        {
+            var va = Vector512.Create(alpha);
+            lo = Avx512F.Multiply(va, lo);
+            hi = Avx512F.Multiply(va, hi);
+        }
+        if (beta != 0f)
+        {
+            var vb = Vector512.Create(beta);
+            lo = Avx512F.Add(lo, Avx512F.Multiply(vb, Avx512F.LoadVector512(c)));
+            hi = Avx512F.Add(hi, Avx512F.Multiply(vb, Avx512F.LoadVector512(c + 16)));
+        }
+        Avx512F.Store(c, lo);
+        Avx512F.Store(c + 16, hi);
     }
 
     // C[0..16) = alpha·acc + beta·C (beta = 0 never reads C, so C may hold garbage).

@@ -66,23 +66,39 @@ public class GemmSpecs
     {
         var a = Random(m * k, 4);
         var b = Random(k * n, 5);
-        float[] Run(int threads, bool simd)
+        var c0 = Random(m * n, 6);
+        float[] Run(int threads, bool simd, bool avx512, bool transA = false, float alpha = 1f, float beta = 0f)
         {
-            var (oldThreads, oldSimd) = (Gemm.MaxThreads, Gemm.UseSimd);
+            var (oldThreads, oldSimd, old512) = (Gemm.MaxThreads, Gemm.UseSimd, Gemm.UseAvx512);
             try
             {
                 Gemm.MaxThreads = threads;
                 Gemm.UseSimd = simd && Gemm.SimdAvailable;
-                var c = new float[m * n];
-                Gemm.Multiply(false, false, m, n, k, 1f, a, b, 0f, c);
+                Gemm.UseAvx512 = avx512;
+                var c = (float[])c0.Clone();
+                // transA reads the same numbers as the transpose of a k×m matrix: another A access pattern.
+                Gemm.Multiply(transA, false, m, n, k, alpha, a, 0, transA ? m : k, b, 0, n, beta, c, 0, n);
                 return c;
             }
-            finally { (Gemm.MaxThreads, Gemm.UseSimd) = (oldThreads, oldSimd); }
+            finally { (Gemm.MaxThreads, Gemm.UseSimd, Gemm.UseAvx512) = (oldThreads, oldSimd, old512); }
         }
 
-        var serial = Run(1, simd: true);
-        Assert.Equal(serial, Run(8, simd: true));
-        Assert.Equal(serial, Run(1, simd: false));
+        foreach (var (transA, alpha, beta) in new[] { (false, 1f, 0f), (true, 1f, 0f), (false, 0.5f, 1.5f) })
+        {
+            var reference = Run(1, simd: false, avx512: false, transA, alpha, beta);
+            Assert.Equal(reference, Run(1, simd: true, avx512: false, transA, alpha, beta));
+            Assert.Equal(reference, Run(8, simd: true, avx512: false, transA, alpha, beta));
+            Assert.Equal(reference, Run(1, simd: true, avx512: true, transA, alpha, beta));
+            Assert.Equal(reference, Run(8, simd: true, avx512: true, transA, alpha, beta));
+        }
+    }
+
+    [Fact]
+    public void The_AVX512_kernel_should_be_used_where_the_machine_has_it()
+    {
+        // On a machine without AVX-512 the flag changes nothing; where it exists it is the default.
+        Assert.Equal(Gemm.Avx512Available, Gemm.UseAvx512);
+        Assert.Equal(Gemm.Avx512Available ? "AVX-512" : Gemm.SimdAvailable ? "AVX2/FMA" : "scalar", Gemm.KernelName);
     }
 
     [Fact]
