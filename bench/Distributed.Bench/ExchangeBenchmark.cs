@@ -61,8 +61,12 @@ public static class ExchangeBenchmark
         {
             var gradient = new float[DefaultMlpParameters];
             Receive<DataPlaneTicket>(t => transport.Accept(t, Sender, Self));
-            Receive<ComputeShards>(c => transport.Send(Sender,
-                new ShardResult(c.RunId, c.Step, 0, 32, 1.0, 1, TensorEnvelope.Of(gradient), 0), Self));
+            Receive<ComputeShards>(c =>
+            {
+                c.Weights?.Release();
+                transport.Send(Sender,
+                    new ShardResult(c.RunId, c.Step, 0, 32, 1.0, 1, TensorEnvelope.Of(gradient), 0), Self);
+            });
         }
     }
 
@@ -85,8 +89,9 @@ public static class ExchangeBenchmark
             var ticket = transport.Offer(echo, Self);
             if (ticket is not null) echo.Tell(ticket, Self);
             Receive<string>(_ => Send());
-            Receive<ShardResult>(_ =>
+            Receive<ShardResult>(r =>
             {
+                r.GradientSum.Release();
                 round++;
                 if (round > warmup) times.Add(Stopwatch.GetElapsedTime(sentAt).TotalMilliseconds);
                 if (round == warmup) atStart = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalAllocatedBytes());

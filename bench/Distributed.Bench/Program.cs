@@ -4,15 +4,24 @@ using Distributed.Shared.Numerics;
 namespace Distributed.Bench;
 
 /// <summary>
-/// bench [gemm] [compare] [distributed] [profile]: matrix-product GFLOP/s at the MLP's shapes, our trainer vs
-/// PyTorch side by side, and a per-phase profile of one training step. Run through bench/run.sh.
+/// bench [table [rounds]] [gemm] [compare] [distributed] [exchange] [memory] [profile]: the performance table
+/// (ours vs PyTorch and DDP, exchange latency, GC, memory; the default), matrix-product GFLOP/s at the
+/// MLP's shapes, older side-by-side comparisons, and a per-phase profile of one step. Run through bench/run.sh.
 /// </summary>
 public static class Program
 {
     public static int Main(string[] args)
     {
         string root = FindRoot();
-        var what = args.Length == 0 ? ["gemm", "compare", "distributed"] : args;
+        var what = args.Length == 0 ? ["table"] : args;
+        if (what.Contains("table"))
+        {
+            string dll = Path.Combine(root, "src", "Coordinator", "bin", "Release", "net10.0", "Distributed.Coordinator.dll");
+            int rounds = args.Length > 1 && int.TryParse(args[1], out int r) ? r : 5;
+            PerformanceTable.Print(root, dll, rounds, epochs: 3);
+            what = [.. what, "exchange", "memory"];
+        }
+        if (what.Contains("memory")) PerformanceTable.WorkerMemory(root, 2);
         if (what.Contains("gemm"))
         {
             foreach (bool avx512 in Gemm.Avx512Available ? new[] { true, false } : [false])

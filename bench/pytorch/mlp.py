@@ -10,6 +10,7 @@ import gzip
 import json
 import math
 import os
+import resource
 import time
 
 import numpy as np
@@ -65,7 +66,8 @@ def main():
             acc = (model(xt).argmax(1) == yt).float().mean().item()
         epochs.append({"epoch": epoch + 1, "seconds": seconds, "samples_per_second": n / seconds, "test_accuracy": acc})
     print(json.dumps({"torch": torch.__version__, "threads": a.threads,
-                      "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS"), "epochs": epochs}))
+                      "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS"), "epochs": epochs,
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
 
 
 if __name__ == "__main__":

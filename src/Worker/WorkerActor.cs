@@ -102,7 +102,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         {
             LogEpoch();
             _settings.Log($"worker {_settings.Name}: run {f.RunId} finished, final_weights_sha256 {f.FinalWeightsSha256}; " +
-                $"{_shardsDone} shards computed, {(_shardsDone == 0 ? 0 : _computeMilliseconds / _shardsDone):F2} ms each");
+                $"{_shardsDone} shards computed, {(_shardsDone == 0 ? 0 : _computeMilliseconds / _shardsDone):F2} ms each; " +
+                $"peak resident memory {System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0:F0} MB (this process)");
             Context.Unwatch(_coordinator);
             _transport.Forget(_coordinator!);
             Become(Finished);

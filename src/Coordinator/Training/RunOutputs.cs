@@ -51,6 +51,8 @@ public static class RunOutputs
             FinalTestAccuracy = result.Epochs[^1].TestAccuracy,
             result.FinalWeightsSha256,
             result.TotalSeconds,
+            // This process's peak resident memory (VmHWM on Linux): in the simulation, all nodes together.
+            PeakResidentMb = Math.Round(System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1),
             Extra = extra,
         };
         WriteAtomically(Path.Combine(folder, MetricsFile), path => File.WriteAllText(path, JsonSerializer.Serialize(metrics, Json)));

@@ -32,10 +32,11 @@ public static class IdxReader
     private static (int[] Dimensions, byte[] Data) Read(string path, int expectedMagic, string kind)
     {
         if (!File.Exists(path)) throw new DataFormatException(path, "file not found.");
-        byte[] bytes;
         try
         {
-            bytes = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? Gunzip(path) : File.ReadAllBytes(path);
+            using var file = File.OpenRead(path);
+            using Stream stream = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new GZipStream(file, CompressionMode.Decompress) : file;
+            return Read(stream, path, expectedMagic, kind);
         }
         catch (InvalidDataException e)
         {
@@ -45,34 +46,47 @@ public static class IdxReader
         {
             throw new DataFormatException(path, $"cannot be read ({e.Message}).");
         }
+    }
 
-        if (bytes.Length < 4) throw new DataFormatException(path, $"only {bytes.Length} bytes; an IDX header needs at least 4.");
-        int magic = BinaryPrimitives.ReadInt32BigEndian(bytes);
+    // Streams straight into an array of the size the header gives: the data is held once, not three
+    // times over (a growing buffer, its copy, the slice after the header), which set a worker's peak memory.
+    private static (int[] Dimensions, byte[] Data) Read(Stream stream, string path, int expectedMagic, string kind)
+    {
+        var head = new byte[4];
+        int got = ReadAtMost(stream, head);
+        if (got < 4) throw new DataFormatException(path, $"only {got} bytes; an IDX header needs at least 4.");
+        int magic = BinaryPrimitives.ReadInt32BigEndian(head);
         if (magic != expectedMagic)
             throw new DataFormatException(path, $"magic number is {magic} (0x{magic:X8}), expected {expectedMagic} for IDX {kind} (unsigned bytes, {expectedMagic & 0xFF} dimension(s)).");
         int rank = magic & 0xFF;
         int headerLength = 4 + 4 * rank;
-        if (bytes.Length < headerLength) throw new DataFormatException(path, $"truncated header: {bytes.Length} bytes, expected {headerLength}.");
+        var dimBytes = new byte[4 * rank];
+        got = ReadAtMost(stream, dimBytes);
+        if (got < dimBytes.Length) throw new DataFormatException(path, $"truncated header: {4 + got} bytes, expected {headerLength}.");
         var dims = new int[rank];
         long count = 1;
         for (int d = 0; d < rank; d++)
         {
-            dims[d] = BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(4 + 4 * d));
+            dims[d] = BinaryPrimitives.ReadInt32BigEndian(dimBytes.AsSpan(4 * d));
             if (dims[d] <= 0) throw new DataFormatException(path, $"dimension {d} is {dims[d]}, expected a positive size.");
             count *= dims[d];
         }
-        long actual = bytes.Length - headerLength;
+        if (count > Array.MaxLength) throw new DataFormatException(path, $"header promises {count} bytes of data ({string.Join('×', dims)}), more than one array holds.");
+        var data = new byte[count];
+        long actual = ReadAtMost(stream, data);
         if (actual < count) throw new DataFormatException(path, $"truncated: header promises {count} bytes of data ({string.Join('×', dims)}), file has {actual}.");
-        if (actual > count) throw new DataFormatException(path, $"{actual - count} unexpected bytes after the {count} bytes of data the header describes.");
-        return (dims, bytes[headerLength..]);
+        long extra = 0;
+        var rest = new byte[4096];
+        for (int n; (n = stream.Read(rest)) > 0;) extra += n;
+        if (extra > 0) throw new DataFormatException(path, $"{extra} unexpected bytes after the {count} bytes of data the header describes.");
+        return (dims, data);
     }
 
-    private static byte[] Gunzip(string path)
+    /// <summary>Reads until the span is full or the stream ends; returns the bytes read.</summary>
+    private static int ReadAtMost(Stream stream, Span<byte> into)
     {
-        using var file = File.OpenRead(path);
-        using var gzip = new GZipStream(file, CompressionMode.Decompress);
-        using var memory = new MemoryStream();
-        gzip.CopyTo(memory);
-        return memory.ToArray();
+        int total = 0;
+        for (int n; total < into.Length && (n = stream.Read(into[total..])) > 0;) total += n;
+        return total;
     }
 }

@@ -84,11 +84,18 @@ public sealed class TrainingRun
     public long StepsThisSession => Step - _firstStep;
 
     private long _firstStep;
+    private (int Gen0, int Gen1, int Gen2) _gcAtEpochStart = GcCounts();
+
+    private static (int Gen0, int Gen1, int Gen2) GcCounts() => (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
 
     /// <summary>Starts the clocks (call when the first step is about to be computed, not while waiting for workers).</summary>
     public void Start()
     {
-        if (!_epochClock.IsRunning) _epochClock.Restart();
+        if (!_epochClock.IsRunning)
+        {
+            _epochClock.Restart();
+            _gcAtEpochStart = GcCounts();
+        }
         _firstStep = Step;
     }
 
@@ -110,11 +117,13 @@ public sealed class TrainingRun
         if (++Batch < BatchesPerEpoch) return null;
 
         double trainSeconds = _epochClock.Elapsed.TotalSeconds;
+        var gc = GcCounts();
         var evalClock = Stopwatch.StartNew();
         var test = Evaluator.Evaluate(Model, Data.Test);
         int samples = Data.Train.Count;
         var metrics = new EpochMetrics(Epoch, _lossSum / samples, (double)_correct / samples, test.MeanLoss, test.Accuracy,
-            trainSeconds > 0 ? samples / trainSeconds : 0, trainSeconds, evalClock.Elapsed.TotalSeconds, lr);
+            trainSeconds > 0 ? samples / trainSeconds : 0, trainSeconds, evalClock.Elapsed.TotalSeconds, lr,
+            gc.Gen0 - _gcAtEpochStart.Gen0, gc.Gen1 - _gcAtEpochStart.Gen1, gc.Gen2 - _gcAtEpochStart.Gen2);
         _epochs.Add(metrics);
         StartEpoch(Epoch + 1);
         return metrics;
@@ -165,7 +174,11 @@ public sealed class TrainingRun
         _correct = 0;
         if (Finished) return;
         _order = ShardPlan.EpochOrder(Options.Seed, epoch, Data.Train.Count);
-        if (epoch > 1) _epochClock.Restart();
+        if (epoch > 1)
+        {
+            _epochClock.Restart();
+            _gcAtEpochStart = GcCounts();
+        }
         _lastStepAt = TimeSpan.Zero;
     }
 }
