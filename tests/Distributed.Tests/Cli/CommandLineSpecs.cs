@@ -58,6 +58,13 @@ public class CommandLineSpecs : IDisposable
         Assert.Equal(32, root.GetProperty("config").GetProperty("hidden")[0].GetInt32());
         double accuracy = root.GetProperty("final_test_accuracy").GetDouble();
         Assert.InRange(accuracy, 0.8, 1.0);
+        // Measured, not assumed: garbage collections during each epoch's training, and this process's peak memory.
+        foreach (var epoch in root.GetProperty("epochs").EnumerateArray())
+        {
+            int gen0 = epoch.GetProperty("gen0_collections").GetInt32(), gen2 = epoch.GetProperty("gen2_collections").GetInt32();
+            Assert.InRange(gen2, 0, gen0);
+        }
+        Assert.InRange(root.GetProperty("peak_resident_mb").GetDouble(), 20, 4000);
 
         var model = Mlp.Create<float>(784, [32], 10, seed: 99);
         SafeTensorsFile.LoadInto(Path.Combine(_out, "model.safetensors"), model);

@@ -94,7 +94,9 @@ public sealed class DataPlaneConnection : IDisposable
         }
         catch (EndOfStreamException)
         {
-            Close("closed by the peer");
+            // The peer closed the connection between messages: the end of a run, or a peer that left
+            // (Akka's membership reports departures; nothing to add here).
+            Close(null);
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or System.Runtime.Serialization.SerializationException or ArgumentException)
         {
