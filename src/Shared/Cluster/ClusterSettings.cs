@@ -35,6 +35,9 @@ public sealed record ClusterSettings(string Role, string Hostname = "127.0.0.1",
     /// <summary><see cref="ToConfig"/> with <see cref="ExtraHocon"/> taking precedence.</summary>
     public Config ToFullConfig() => ExtraHocon is null ? ToConfig() : ConfigurationFactory.ParseString(ExtraHocon).WithFallback(ToConfig());
 
+    /// <summary><see cref="HostedConfig"/> with <see cref="ExtraHocon"/> taking precedence (what <see cref="NodeHost"/> adds as HOCON).</summary>
+    public Config HostedFullConfig() => ExtraHocon is null ? HostedConfig() : ConfigurationFactory.ParseString(ExtraHocon).WithFallback(HostedConfig());
+
     public const string SystemName = "distributed";
 
     /// <summary>The address scheme of this transport: akka.tcp, or akka.ssl.tcp with TLS.</summary>
@@ -52,11 +55,36 @@ public sealed record ClusterSettings(string Role, string Hostname = "127.0.0.1",
     /// <summary>Bytes a message holding one tensor of the model needs, with room for its other fields.</summary>
     public static long MessageBytesFor(int parameterCount) => 4L * parameterCount + 64 * 1024;
 
-    public Config ToConfig()
-    {
-        var seeds = SeedNodes ?? [];
-        string seedList = string.Join(", ", seeds.Select(s => $"\"{s}\""));
-        return ConfigurationFactory.ParseString($$"""
+    /// <summary>
+    /// The whole configuration as HOCON, typed-option keys included: for ActorSystems built without
+    /// the generic host (Akka.TestKit specs). Nodes use <see cref="NodeHost"/>, which sets the remote
+    /// endpoint, roles, seed nodes and split-brain resolver through Akka.Hosting's typed options and
+    /// takes the rest from <see cref="HostedConfig"/>.
+    /// </summary>
+    public Config ToConfig() => ConfigurationFactory.ParseString($$"""
+        akka.remote.dot-netty.tcp {
+          hostname = "{{Hostname}}"
+          public-hostname = "{{PublicHostname ?? Hostname}}"
+          port = {{Port}}
+          enable-ssl = {{(Tls is null ? "false" : "true")}}
+          maximum-frame-size = {{MaximumFrameSize}}b
+          send-buffer-size = {{MaximumFrameSize}}b
+          receive-buffer-size = {{MaximumFrameSize}}b
+        }
+        akka.cluster {
+          roles = ["{{Role}}"]
+          seed-nodes = [{{string.Join(", ", (SeedNodes ?? []).Select(s => $"\"{s}\""))}}]
+          downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
+          split-brain-resolver {
+            active-strategy = keep-oldest
+            keep-oldest.down-if-alone = off
+            keep-oldest.role = "{{Roles.Coordinator}}"
+          }
+        }
+        """).WithFallback(HostedConfig());
+
+    /// <summary>What the typed options do not cover: logging, the serializer, cluster timings, the resolver's stability window.</summary>
+    public Config HostedConfig() => ConfigurationFactory.ParseString($$"""
             akka {
               loglevel = {{LogLevel}}
               stdout-loglevel = {{LogLevel}}
@@ -71,20 +99,8 @@ public sealed record ClusterSettings(string Role, string Hostname = "127.0.0.1",
               remote {
                 # Associations come and go with workers; the coordinator logs what matters itself.
                 log-remote-lifecycle-events = off
-                dot-netty.tcp {
-                  hostname = "{{Hostname}}"
-                  public-hostname = "{{PublicHostname ?? Hostname}}"
-                  port = {{Port}}
-                  enable-ssl = {{(Tls is null ? "false" : "true")}}
-                  # Weights and gradients are one message each: see ClusterSettings.DefaultMaximumFrameSize.
-                  maximum-frame-size = {{MaximumFrameSize}}b
-                  send-buffer-size = {{MaximumFrameSize}}b
-                  receive-buffer-size = {{MaximumFrameSize}}b
-                }
               }
               cluster {
-                roles = ["{{Role}}"]
-                seed-nodes = [{{seedList}}]
                 # Timings tuned for a trainer (measured on loopback: all Up after ~1 s, a killed node
                 # unreachable after ~2.7 s, removed after ~7 s; defaults are 1.6 s, 5 s and 27 s).
                 gossip-interval = 200ms
@@ -96,20 +112,14 @@ public sealed record ClusterSettings(string Role, string Hostname = "127.0.0.1",
                   heartbeat-interval = 500ms
                   acceptable-heartbeat-pause = 2s
                 }
-                # Split brain: the side with the oldest coordinator-role node (the coordinator) keeps
-                # running, even alone; workers cut off from it are downed and stop.
-                # keep-majority would down the coordinator whenever most workers sit on the other side.
-                downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
-                split-brain-resolver {
-                  active-strategy = keep-oldest
-                  stable-after = 3s
-                  keep-oldest.down-if-alone = off
-                  keep-oldest.role = "{{Roles.Coordinator}}"
-                }
+                # Split brain (resolver set in NodeHost / ToConfig): the side with the oldest
+                # coordinator-role node (the coordinator) keeps running, even alone; workers cut off
+                # from it are downed and stop. keep-majority would down the coordinator whenever most
+                # workers sit on the other side.
+                split-brain-resolver.stable-after = 3s
                 run-coordinated-shutdown-when-down = on
               }
               coordinated-shutdown.exit-clr = off
             }
             """);
-    }
 }

@@ -1,14 +1,18 @@
 using Akka.Actor;
+using Akka.Cluster.Hosting;
+using Akka.Cluster.Hosting.SBR;
 using Akka.Hosting;
+using Akka.Remote.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 namespace Distributed.Shared.Cluster;
 
 /// <summary>
-/// A node as a .NET generic host: Akka.Hosting builds its ActorSystem from <see cref="ClusterSettings"/>
-/// (their HOCON, the TLS setup, Akka's log bridged into Microsoft.Extensions.Logging through
-/// <see cref="OneLineLogger"/>). The host lives as long as the ActorSystem: when the system
+/// A node as a .NET generic host: Akka.Hosting builds its ActorSystem from <see cref="ClusterSettings"/>:
+/// the remote endpoint, roles, seed nodes and split-brain resolver as Akka.Remote.Hosting and
+/// Akka.Cluster.Hosting typed options; timings, serializer and loggers as HOCON; the TLS setup; Akka's
+/// log bridged into Microsoft.Extensions.Logging through <see cref="OneLineLogger"/>. The host lives as long as the ActorSystem: when the system
 /// terminates (coordinated shutdown, downing), the host is stopped and disposed.
 /// </summary>
 public sealed class NodeHost
@@ -25,7 +29,25 @@ public sealed class NodeHost
         var tls = settings.Tls?.ToSetup(); // load certificates first: a bad file is reported before anything starts
         builder.Services.AddAkka(ClusterSettings.SystemName, (akka, _) =>
         {
-            akka.AddHocon(settings.ToFullConfig(), HoconAddMode.Prepend);
+            akka.AddHocon(settings.HostedFullConfig(), HoconAddMode.Prepend);
+            akka.WithRemoting(new RemoteOptions
+            {
+                HostName = settings.Hostname,
+                PublicHostName = settings.PublicHostname ?? settings.Hostname,
+                Port = settings.Port,
+                // Weights and gradients are one message each over Akka.Remote when the data plane is off:
+                // see ClusterSettings.DefaultMaximumFrameSize.
+                MaxFrameSize = settings.MaximumFrameSize,
+                SendBufferSize = settings.MaximumFrameSize,
+                ReceiveBufferSize = settings.MaximumFrameSize,
+                EnableSsl = settings.Tls is not null,
+            });
+            akka.WithClustering(new ClusterOptions
+            {
+                Roles = [settings.Role],
+                SeedNodes = [.. settings.SeedNodes ?? []],
+                SplitBrainResolver = new KeepOldestOption { Role = Roles.Coordinator, DownIfAlone = false },
+            });
             if (tls is not null) akka.AddSetup(tls);
             akka.ConfigureLoggers(loggers =>
             {
