@@ -27,13 +27,14 @@ public static class Program
         var tlsCert = new Option<string?>("--tls-cert") { Description = "This node's certificate and key (PKCS#12 .pfx); enables mutual TLS. [Node:Tls:Certificate]" };
         var tlsCa = new Option<string?>("--tls-ca") { Description = "The cluster's CA certificate: peers must chain to it. [Node:Tls:Ca]" };
         var tlsPassword = new Option<string?>("--tls-password") { Description = $"Password of --tls-cert (default: ${TlsSettings.PasswordVariable}). [Node:Tls:Password]" };
+        var healthPort = new Option<int?>("--health-port") { Description = "Serve GET /health/live and /health/ready (Kubernetes probes) on this port. [Node:HealthPort]" };
         var noDataPlane = new Option<bool>("--no-data-plane") { Description = "Refuse the coordinator's tensor data plane: weights and gradients over Akka.Remote. [Node:DataPlane=false]" };
         var data = new Option<string?>("--data") { Description = "Folder with the four MNIST IDX files (raw or .gz). Default: the bundled data/mnist." };
         var threads = new Option<int>("--threads") { Description = "Threads for matrix products.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var name = new Option<string>("--name") { Description = "Name in the coordinator's logs.", DefaultValueFactory = _ => $"{Environment.MachineName}-{Environment.ProcessId}" };
         var root = new RootCommand("A Distributed worker node: joins the cluster, computes shard gradients for the coordinator.")
         {
-            seedNodes, coordinator, hostname, publicHostname, port, frameSize, metricsPort, tlsCert, tlsCa, tlsPassword, noDataPlane, data, threads, name,
+            seedNodes, coordinator, hostname, publicHostname, port, frameSize, metricsPort, tlsCert, tlsCa, tlsPassword, healthPort, noDataPlane, data, threads, name,
         };
         root.SetAction(parse =>
         {
@@ -49,7 +50,8 @@ public static class Program
                 ("Node:Tls:Certificate", parse.GetValue(tlsCert)),
                 ("Node:Tls:Ca", parse.GetValue(tlsCa)),
                 ("Node:Tls:Password", parse.GetValue(tlsPassword)),
-                ("Node:DataPlane", parse.GetValue(noDataPlane) ? false : null));
+                ("Node:DataPlane", parse.GetValue(noDataPlane) ? false : null),
+                ("Node:HealthPort", parse.GetValue(healthPort)));
             for (int i = 0; i < seeds.Count; i++) given[$"Node:SeedNodes:{i}"] = seeds[i];
             return Run(given, parse.GetValue(data), parse.GetValue(threads), parse.GetValue(name)!,
                 parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);

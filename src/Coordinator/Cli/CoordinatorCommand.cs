@@ -18,10 +18,11 @@ public static class CoordinatorCommand
         var publicHostname = new Option<string?>("--public-hostname") { Description = "Address workers use to reach this node, when --hostname is a bind address such as 0.0.0.0. [Node:PublicHostname]" };
         var port = new Option<int?>("--port") { Description = "TCP port workers join (default 4053; 0: chosen by the OS and printed). [Node:Port]" };
         var dataPort = new Option<int?>("--data-port") { Description = "TCP port of the tensor data plane that workers connect to (default 0: chosen by the OS; workers learn it when they register). [Node:DataPort]" };
+        var healthPort = new Option<int?>("--health-port") { Description = "Serve GET /health/live and /health/ready (Kubernetes probes) on this port. [Node:HealthPort]" };
         var minWorkers = new Option<int>("--min-workers") { Description = "Workers to wait for before training starts.", DefaultValueFactory = _ => 1 };
         var command = new Command("coordinator", "Run the coordinator node of a multi-process cluster; workers join it with Distributed.Worker --coordinator host:port.")
         {
-            hostname, publicHostname, port, dataPort, minWorkers,
+            hostname, publicHostname, port, dataPort, healthPort, minWorkers,
         };
         foreach (var option in binder.All) command.Options.Add(option);
         command.SetAction(parse =>
@@ -32,6 +33,7 @@ public static class CoordinatorCommand
                 ("Node:PublicHostname", parse.GetValue(publicHostname)),
                 ("Node:Port", parse.GetValue(port)),
                 ("Node:DataPort", parse.GetValue(dataPort)),
+                ("Node:HealthPort", parse.GetValue(healthPort)),
                 ("Node:DataPlane", parse.GetValue(binder.NoDataPlane) ? false : null),
                 ("Node:MaximumFrameSize", parse.GetResult(binder.FrameSize) is { Implicit: false } ? job.FrameSize : null),
                 ("Node:MetricsPort", job.MetricsPort),

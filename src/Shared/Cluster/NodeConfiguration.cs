@@ -15,6 +15,9 @@ public sealed class NodeOptions
     /// <summary>Weights and gradients over a dedicated TCP connection per worker (true) or over Akka.Remote (false).</summary>
     public bool DataPlane { get; set; } = true;
 
+    /// <summary>Serve /health/live and /health/ready on this port (Kubernetes probes).</summary>
+    public int? HealthPort { get; set; }
+
     /// <summary>The coordinator's data-plane port (0: any free port; workers learn it from their Welcome).</summary>
     public int DataPort { get; set; }
 
@@ -36,6 +39,8 @@ public sealed class NodeOptions
         if (MaximumFrameSize < 32_000) errors.Add($"Node:MaximumFrameSize must be at least 32000 bytes (got {MaximumFrameSize}).");
         if (DataPort is < 0 or > 65535) errors.Add($"Node:DataPort must be in 0–65535 (got {DataPort}).");
         if (DataPort != 0 && DataPort == Port) errors.Add($"Node:DataPort must differ from Node:Port (both {Port}).");
+        if (HealthPort is < 1 or > 65535) errors.Add($"Node:HealthPort must be in 1–65535 (got {HealthPort}).");
+        if (HealthPort is { } h && (h == Port || h == MetricsPort || h == DataPort)) errors.Add($"Node:HealthPort ({h}) must differ from Node:Port, Node:DataPort and Node:MetricsPort.");
         if (MetricsPort is < 1 or > 65535) errors.Add($"Node:MetricsPort must be in 1–65535 (got {MetricsPort}).");
         foreach (var seed in SeedNodes)
             if (!seed.StartsWith("akka.tcp://", StringComparison.Ordinal) && !seed.StartsWith("akka.ssl.tcp://", StringComparison.Ordinal))
@@ -51,7 +56,7 @@ public sealed class NodeOptions
 
     public ClusterSettings ToClusterSettings(string role) =>
         new(role, Hostname, Port, SeedNodes, MaximumFrameSize, Tls: TlsSettings, PublicHostname: PublicHostname,
-            DataPort: DataPlane ? DataPort : null);
+            DataPort: DataPlane ? DataPort : null, HealthPort: HealthPort);
 }
 
 /// <summary>

@@ -58,6 +58,11 @@ public sealed class NodeHost
         var host = builder.Build();
         host.Start();
         var system = host.Services.GetRequiredService<ActorSystem>();
+        if (settings.HealthPort is { } healthPort)
+        {
+            var health = HealthEndpoint.Start(system, healthPort);
+            system.RegisterOnTermination(health.Dispose);
+        }
         system.WhenTerminated.ContinueWith(async _ =>
         {
             await host.StopAsync();

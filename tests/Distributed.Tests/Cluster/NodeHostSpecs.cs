@@ -38,4 +38,52 @@ public class NodeHostSpecs
             await system.Terminate();
         }
     }
+
+    private static int FreePort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    [Fact]
+    public async Task The_health_endpoint_should_say_live_at_once_and_ready_only_once_the_node_is_up()
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        // A worker whose seed does not answer: alive, but not ready.
+        int workerPort = FreePort();
+        var worker = new ClusterSettings(Roles.Worker, SeedNodes: ["akka.tcp://distributed@127.0.0.1:1"], HealthPort: workerPort).CreateSystem();
+        int coordinatorPort = FreePort();
+        var coordinator = new ClusterSettings(Roles.Coordinator, HealthPort: coordinatorPort).CreateSystem();
+        try
+        {
+            var live = await http.GetAsync($"http://127.0.0.1:{workerPort}/health/live");
+            Assert.Equal(System.Net.HttpStatusCode.OK, live.StatusCode);
+            var notReady = await http.GetAsync($"http://127.0.0.1:{workerPort}/health/ready");
+            Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, notReady.StatusCode);
+            Assert.Contains("status", await notReady.Content.ReadAsStringAsync());
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, (await http.GetAsync($"http://127.0.0.1:{workerPort}/health/other")).StatusCode);
+
+            // A node that joins itself (as the coordinator does) becomes ready.
+            var cluster = Akka.Cluster.Cluster.Get(coordinator);
+            cluster.Join(cluster.SelfAddress);
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+            System.Net.HttpStatusCode ready;
+            do
+            {
+                ready = (await http.GetAsync($"http://127.0.0.1:{coordinatorPort}/health/ready")).StatusCode;
+                if (ready != System.Net.HttpStatusCode.OK) await Task.Delay(100);
+            } while (ready != System.Net.HttpStatusCode.OK && DateTime.UtcNow < deadline);
+            Assert.Equal(System.Net.HttpStatusCode.OK, ready);
+        }
+        finally
+        {
+            await worker.Terminate();
+            await coordinator.Terminate();
+        }
+        // Once the system has stopped, the endpoint is gone.
+        await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync($"http://127.0.0.1:{workerPort}/health/live"));
+    }
 }
