@@ -52,7 +52,7 @@ public sealed class CoordinatorNode
     private static ITensorTransport StartDataPlane(ClusterSettings cluster, Action<string> log)
     {
         if (cluster.DataPort is not { } port) return InlineTensorTransport.Instance;
-        var server = DataPlaneServer.Start(cluster.Hostname, cluster.PublicHostname ?? cluster.Hostname, port, cluster.Tls, log);
+        var server = DataPlaneServer.Start(cluster.Hostname, cluster.PublicHostname ?? cluster.Hostname, port, cluster.Tls, log, cluster.MaximumFrameSize);
         log($"coordinator: tensor data plane on {cluster.PublicHostname ?? cluster.Hostname}:{server.Port}{(cluster.Tls is null ? "" : " (TLS)")}");
         return server;
     }

@@ -88,15 +88,16 @@ public static class ProtocolCodec
         }
     }
 
-    public static object Read(BinaryReader r, string manifest) => manifest switch
+    /// <param name="maxLength">Largest tensor or index array accepted: a longer one means a corrupt or hostile stream.</param>
+    public static object Read(BinaryReader r, string manifest, int maxLength = MaxTensorLength) => manifest switch
     {
         "RW" => new RegisterWorker(r.ReadString(), r.ReadInt32()),
-        "SR" => new ShardResult(r.ReadString(), r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), r.ReadInt32(), ReadTensor(r), r.ReadDouble(), r.ReadInt32()),
+        "SR" => new ShardResult(r.ReadString(), r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), r.ReadInt32(), ReadTensor(r, maxLength), r.ReadDouble(), r.ReadInt32()),
         "WF" => new WorkerFailed(r.ReadString(), r.ReadString()),
-        "WE" => new Welcome(r.ReadString(), new ModelSpec(r.ReadInt32(), ReadInts(r), r.ReadInt32()), new DataSpec(r.ReadInt32(), r.ReadString()), r.ReadInt32(),
+        "WE" => new Welcome(r.ReadString(), new ModelSpec(r.ReadInt32(), ReadInts(r, maxLength), r.ReadInt32()), new DataSpec(r.ReadInt32(), r.ReadString()), r.ReadInt32(),
             r.ReadBoolean() ? new DataPlaneTicket(r.ReadString(), r.ReadInt32(), r.ReadString()) : null),
         "RJ" => new Rejected(r.ReadString()),
-        "CS" => ReadComputeShards(r),
+        "CS" => ReadComputeShards(r, maxLength),
         "RF" => new RunFinished(r.ReadString(), r.ReadString()),
         _ => throw new SerializationException($"Unknown protocol manifest '{manifest}'."),
     };
@@ -126,14 +127,14 @@ public static class ProtocolCodec
         }
     }
 
-    private static ComputeShards ReadComputeShards(BinaryReader r)
+    private static ComputeShards ReadComputeShards(BinaryReader r, int maxLength)
     {
         string runId = r.ReadString();
         long step = r.ReadInt64();
         long version = r.ReadInt64();
-        var weights = r.ReadBoolean() ? ReadTensor(r) : null;
-        var shards = new ShardAssignment[ReadLength(r, "shard count")];
-        for (int i = 0; i < shards.Length; i++) shards[i] = new ShardAssignment(r.ReadInt32(), ReadInts(r), r.ReadBoolean() ? ReadInts(r) : null);
+        var weights = r.ReadBoolean() ? ReadTensor(r, maxLength) : null;
+        var shards = new ShardAssignment[ReadLength(r, "shard count", maxLength)];
+        for (int i = 0; i < shards.Length; i++) shards[i] = new ShardAssignment(r.ReadInt32(), ReadInts(r, maxLength), r.ReadBoolean() ? ReadInts(r, maxLength) : null);
         return new ComputeShards(runId, step, version, weights, shards);
     }
 
@@ -145,10 +146,10 @@ public static class ProtocolCodec
         w.Write(MemoryMarshal.AsBytes(values.AsSpan()));
     }
 
-    private static TensorEnvelope ReadTensor(BinaryReader r)
+    private static TensorEnvelope ReadTensor(BinaryReader r, int maxLength)
     {
         // Filled from the stream below; the receiver returns it to the pool once used.
-        var values = TensorPool.Rent(ReadLength(r, "tensor length"));
+        var values = TensorPool.Rent(ReadLength(r, "tensor length", maxLength));
         ReadExactly(r, MemoryMarshal.AsBytes(values.AsSpan()), $"tensor of {values.Length} floats");
         return new TensorEnvelope(values, Pooled: true);
     }
@@ -159,17 +160,17 @@ public static class ProtocolCodec
         w.Write(MemoryMarshal.AsBytes(values.AsSpan()));
     }
 
-    private static int[] ReadInts(BinaryReader r)
+    private static int[] ReadInts(BinaryReader r, int maxLength)
     {
-        var values = new int[ReadLength(r, "integer array length")];
+        var values = new int[ReadLength(r, "integer array length", maxLength)];
         ReadExactly(r, MemoryMarshal.AsBytes(values.AsSpan()), $"integer array of {values.Length}");
         return values;
     }
 
-    private static int ReadLength(BinaryReader r, string what)
+    private static int ReadLength(BinaryReader r, string what, int maxLength)
     {
         int length = r.ReadInt32();
-        if (length is < 0 or > MaxTensorLength) throw new SerializationException($"Corrupt message: {what} {length}.");
+        if (length < 0 || length > maxLength) throw new SerializationException($"Corrupt message: {what} {length} (at most {maxLength}).");
         return length;
     }
 

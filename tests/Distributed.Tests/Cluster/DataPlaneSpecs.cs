@@ -98,6 +98,20 @@ public sealed class DataPlaneSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
     }
 
     [Fact]
+    public void A_tensor_longer_than_the_frame_size_allows_should_close_the_connection_not_be_allocated()
+    {
+        var (coordinator, worker) = (CreateTestProbe(), CreateTestProbe());
+        _server = DataPlaneServer.Start("127.0.0.1", "127.0.0.1", 0, null, Note, maxMessageBytes: 4000);
+        _client = new DataPlaneClient(null, Note);
+        _client.Accept(_server.Offer(worker.Ref, coordinator.Ref), coordinator.Ref, worker.Ref);
+        AwaitCondition(() => _client.IsConnected && _server.IsConnected(worker.Ref), TimeSpan.FromSeconds(10));
+        _client.Send(coordinator.Ref, new ShardResult("run", 0, 0, 1, 1, 1, TensorEnvelope.Of(new float[2000]), 0), worker.Ref);
+        AwaitCondition(() => Logged("at most 1000"), TimeSpan.FromSeconds(10));
+        AwaitCondition(() => !_server.IsConnected(worker.Ref), TimeSpan.FromSeconds(10));
+        coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+    }
+
+    [Fact]
     public void A_plain_client_should_not_get_past_a_TLS_data_plane()
     {
         var tls = TlsSpecs.MakeCertificates(Path.Combine(Path.GetTempPath(), $"dp-tls-{Guid.NewGuid():N}"), "cluster-ca", "node");

@@ -8,7 +8,8 @@ namespace Distributed.Shared.Protocol.DataPlane;
 /// A worker's end of the tensor data plane: connects with the ticket from its Welcome (in the
 /// background; until then, and whenever the connection breaks, messages go over Akka.Remote).
 /// </summary>
-public sealed class DataPlaneClient(TlsSettings? tls, Action<string> log) : ITensorTransport, IDisposable
+/// <param name="maxMessageBytes">Largest message accepted (the cluster's frame size).</param>
+public sealed class DataPlaneClient(TlsSettings? tls, Action<string> log, int maxMessageBytes = ClusterSettings.DefaultMaximumFrameSize) : ITensorTransport, IDisposable
 {
     private readonly DataPlaneSecurity _security = new(tls);
     private readonly object _gate = new();
@@ -39,7 +40,7 @@ public sealed class DataPlaneClient(TlsSettings? tls, Action<string> log) : ITen
                 log($"data plane: {ticket.Host}:{ticket.Port} refused this worker's ticket; tensors go over Akka.Remote");
                 return;
             }
-            var connection = new DataPlaneConnection(stream, $"coordinator {ticket.Host}:{ticket.Port}", self, coordinator, log, Closed);
+            var connection = new DataPlaneConnection(stream, $"coordinator {ticket.Host}:{ticket.Port}", self, coordinator, log, Closed, maxMessageBytes);
             bool current;
             lock (_gate)
             {

@@ -31,8 +31,16 @@ public sealed class DataPlaneConnection : IDisposable
     private readonly IActorRef _self, _remote;
     private IClusterMessage? _writing;
 
-    public DataPlaneConnection(Stream stream, string peer, IActorRef deliverTo, IActorRef from, Action<string> log, Action<DataPlaneConnection> onClosed)
+    private readonly int _maxLength;
+
+    /// <param name="maxMessageBytes">
+    /// The cluster's frame size: no tensor or index array may be longer than a quarter of it (the same
+    /// bound Akka.Remote puts on a message), so a corrupt or hostile peer cannot make this node allocate gigabytes.
+    /// </param>
+    public DataPlaneConnection(Stream stream, string peer, IActorRef deliverTo, IActorRef from, Action<string> log, Action<DataPlaneConnection> onClosed,
+        int maxMessageBytes)
     {
+        _maxLength = Math.Max(1, maxMessageBytes / 4);
         (_stream, _peer, _log) = (new CountingStream(stream), peer, log);
         (_self, _remote) = (deliverTo, from);
         Closed = onClosed;
@@ -86,7 +94,7 @@ public sealed class DataPlaneConnection : IDisposable
             {
                 string manifest = reader.ReadString();
                 long start = Stopwatch.GetTimestamp();
-                var message = ProtocolCodec.Read(reader, manifest);
+                var message = ProtocolCodec.Read(reader, manifest, _maxLength);
                 ProtocolCodec.Count(0, 0, 0, Stopwatch.GetElapsedTime(start).Ticks);
                 deliverTo.Tell(message, from);
                 Interlocked.Increment(ref s_delivered);

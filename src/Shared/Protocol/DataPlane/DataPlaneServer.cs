@@ -23,9 +23,11 @@ public sealed class DataPlaneServer : ITensorTransport, IDisposable
     private readonly Dictionary<string, (IActorRef Worker, IActorRef Self)> _pending = [];
     private readonly Dictionary<IActorRef, DataPlaneConnection> _connections = [];
 
-    private DataPlaneServer(Socket listener, string publicHost, DataPlaneSecurity security, Action<string> log)
+    private readonly int _maxMessageBytes;
+
+    private DataPlaneServer(Socket listener, string publicHost, DataPlaneSecurity security, Action<string> log, int maxMessageBytes)
     {
-        (_listener, _publicHost, _security, _log) = (listener, publicHost, security, log);
+        (_listener, _publicHost, _security, _log, _maxMessageBytes) = (listener, publicHost, security, log, maxMessageBytes);
         _ = Task.Run(AcceptLoop);
     }
 
@@ -33,7 +35,9 @@ public sealed class DataPlaneServer : ITensorTransport, IDisposable
     public int Port => ((IPEndPoint)_listener.LocalEndPoint!).Port;
 
     /// <summary>Listens on <paramref name="bindHost"/>:<paramref name="port"/> (0: any free port); workers are told to connect to <paramref name="publicHost"/>.</summary>
-    public static DataPlaneServer Start(string bindHost, string publicHost, int port, TlsSettings? tls, Action<string> log)
+    /// <param name="maxMessageBytes">Largest message accepted (the cluster's frame size).</param>
+    public static DataPlaneServer Start(string bindHost, string publicHost, int port, TlsSettings? tls, Action<string> log,
+        int maxMessageBytes = ClusterSettings.DefaultMaximumFrameSize)
     {
         var security = new DataPlaneSecurity(tls);
         var address = bindHost is "0.0.0.0" or "*" ? IPAddress.Any : Dns.GetHostAddresses(bindHost).First(a => a.AddressFamily == AddressFamily.InterNetwork);
@@ -48,7 +52,7 @@ public sealed class DataPlaneServer : ITensorTransport, IDisposable
             listener.Dispose();
             throw new IOException($"the data plane cannot listen on {bindHost}:{port}: {e.Message}", e);
         }
-        return new DataPlaneServer(listener, publicHost, security, log);
+        return new DataPlaneServer(listener, publicHost, security, log, maxMessageBytes);
     }
 
     /// <summary>True while <paramref name="worker"/> has an open data connection.</summary>
@@ -131,7 +135,7 @@ public sealed class DataPlaneServer : ITensorTransport, IDisposable
             }
             await stream.WriteAsync(new byte[] { 1 }, timeout.Token);
             await stream.FlushAsync(timeout.Token);
-            var connection = new DataPlaneConnection(stream, $"{owner.Worker.Path.Address} ({peer})", owner.Self, owner.Worker, _log, Closed);
+            var connection = new DataPlaneConnection(stream, $"{owner.Worker.Path.Address} ({peer})", owner.Self, owner.Worker, _log, Closed, _maxMessageBytes);
             DataPlaneConnection? replaced;
             lock (_gate)
             {
