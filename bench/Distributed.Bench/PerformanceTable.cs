@@ -46,6 +46,7 @@ public static class PerformanceTable
             new("ours, single process (2 cores)", "PyTorch, best setting (1 thread, OpenBLAS 2)", tmp => Ours(coordinatorDll, data, tmp, 0, epochs)),
             new("PyTorch, best setting (1 thread, OpenBLAS 2)", null, _ => Torch(python, root, data, epochs)),
             new("ours, 2 workers (simulation, exact)", "PyTorch DDP gloo, world 2", tmp => Ours(coordinatorDll, data, tmp, 2, epochs)),
+            new("ours, 2 workers, --wire bf16 (not exact)", "PyTorch DDP gloo, world 2", tmp => Ours(coordinatorDll, data, tmp, 2, epochs, "--wire", "bf16") with { Hash = null }),
             new("PyTorch DDP gloo, world 2", null, _ => Ddp(python, root, data, 2, epochs)),
             new("ours, 4 workers (simulation, exact)", "PyTorch DDP gloo, world 4", tmp => Ours(coordinatorDll, data, tmp, 4, epochs)),
             new("PyTorch DDP gloo, world 4", null, _ => Ddp(python, root, data, 4, epochs)),
@@ -84,7 +85,7 @@ public static class PerformanceTable
         var hashes = contenders.SelectMany(c => runs[c.Name]).Select(r => r.Hash).OfType<string>().Distinct().ToList();
         Console.WriteLine();
         Console.WriteLine(hashes.Count == 1
-            ? $"Exact mode: every run of ours (single process, 2 and 4 workers, all rounds) ended with final_weights_sha256 {hashes[0]}."
+            ? $"Exact mode: every exact run of ours (single process, 2 and 4 workers, all rounds) ended with final_weights_sha256 {hashes[0]}."
             : $"Exact mode VIOLATED: our runs ended with {hashes.Count} different hashes: {string.Join(", ", hashes)}");
         Console.WriteLine("Ratios are ours ÷ theirs for samples/s and theirs ÷ ours for time to accuracy (above 1: ours is faster). Peak RSS: the whole simulation is one process for ours; per rank for DDP.");
         Console.WriteLine();
@@ -92,10 +93,10 @@ public static class PerformanceTable
 
     private static string Format(double? seconds) => seconds is null ? "not reached" : $"{seconds:F2}";
 
-    private static Run Ours(string dll, string data, string tmp, int workers, int epochs)
+    private static Run Ours(string dll, string data, string tmp, int workers, int epochs, params string[] more)
     {
         string outDir = Path.Combine(tmp, $"ours-{workers}");
-        ChildProcess.Run("dotnet", [dll, "train", "--workers", workers.ToString(), "--epochs", epochs.ToString(), "--data", data, "--out", outDir, "--plain"], null);
+        ChildProcess.Run("dotnet", [dll, "train", "--workers", workers.ToString(), "--epochs", epochs.ToString(), "--data", data, "--out", outDir, "--plain", .. more], null);
         using var m = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "metrics.json")));
         var e = m.RootElement.GetProperty("epochs").EnumerateArray().ToArray();
         int steps = (60000 + 127) / 128;

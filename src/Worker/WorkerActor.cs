@@ -47,6 +47,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private int _shardsDone;
     private double _computeMilliseconds;
     private int _stepsPerEpoch;
+    private TensorWire _wire;
     private (int Epoch, int Shards, double Milliseconds) _thisEpoch;
 
     public WorkerActor(Settings settings)
@@ -145,6 +146,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         _weightsVersion = -1;
         _latestStep = -1;
         _stepsPerEpoch = welcome.StepsPerEpoch;
+        _wire = welcome.Wire;
         _thisEpoch = (0, 0, 0);
         _settings.Log($"worker {_settings.Name}: joined run {welcome.RunId} at {_coordinatorAddress} (model {Mlp.Describe(welcome.Model.Inputs, welcome.Model.Hidden, welcome.Model.Classes)})");
         Become(Ready);
@@ -209,7 +211,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             _thisEpoch = (_thisEpoch.Epoch, _thisEpoch.Shards + shard.Count, _thisEpoch.Milliseconds + ms);
             TrainingMetrics.Shard(ms / shard.Count);
             _transport.Send(Sender, new ShardResult(_runId, work.Step, shard.Shard, samples, lossSum, correct,
-                new TensorEnvelope(gradient, Pooled: true), ms, shard.Count), Self);
+                new TensorEnvelope(gradient, Pooled: true, Wire: _wire), ms, shard.Count), Self);
         }
     }
 

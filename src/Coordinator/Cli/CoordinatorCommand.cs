@@ -79,7 +79,7 @@ public static class CoordinatorCommand
             {
                 void Log(string line) => progress.Message($"{DateTime.UtcNow:HH:mm:ss.fff} {line}");
                 var checkpoints = new Checkpointer(job.Out, job.CheckpointEvery, Log);
-                coordinator = CoordinatorNode.Start(node.ToClusterSettings(Roles.Coordinator), run,
+                coordinator = CoordinatorNode.Start(node.ToClusterSettings(Roles.Coordinator) with { Wire = job.Wire }, run,
                     job.Supervision, Log, onStep: (r, epoch) =>
                     {
                         checkpoints.OnStep(r, epoch);
@@ -89,7 +89,7 @@ public static class CoordinatorCommand
                 outcome = coordinator.Outcome.GetAwaiter().GetResult();
                 progress.Finished(outcome.Result, run.Options);
             }
-            RunOutputs.Write(job.Out, $"multi-process cluster (min {job.Workers} workers)", run.Options, data, outcome.Model, outcome.Result, outcome.Extra);
+            RunOutputs.Write(job.Out, $"multi-process cluster (min {job.Workers} workers){TrainCommand.WireNote(job)}", run.Options, data, outcome.Model, outcome.Result, outcome.Extra);
             RunOutputs.WriteReport(job.Out, "multi-process cluster", run.Options, data, outcome.Model, outcome.Result, stdout, outcome.WorkerEpochs);
             // Give RunFinished a moment to reach the workers before this node leaves.
             Thread.Sleep(500);

@@ -16,7 +16,7 @@ public static class TrainCommand
     /// <summary>Options of a training job beyond <see cref="TrainingOptions"/>.</summary>
     public sealed record JobOptions(string? Data, string Out, int Threads, int Workers, int FrameSize,
         double StepTimeoutSeconds = 5, double WorkerTimeoutSeconds = 60, int CheckpointEvery = 100, string? Resume = null, TlsSettings? Tls = null,
-        bool Plain = false, int? MetricsPort = null, bool DataPlane = true)
+        bool Plain = false, int? MetricsPort = null, bool DataPlane = true, Shared.Protocol.TensorWire Wire = Shared.Protocol.TensorWire.Float32)
     {
         /// <summary>Starts the Prometheus endpoint when asked for (dispose to stop it).</summary>
         public IDisposable? StartMetrics() => MetricsPort is { } port ? Shared.Diagnostics.TrainingMetrics.StartPrometheus(port) : null;
@@ -71,12 +71,12 @@ public static class TrainCommand
                 else
                 {
                     outcome = ClusterSimulation.RunAsync(run.Options, data, job.Workers, progress.Message, job.FrameSize, supervision: job.Supervision,
-                        onStep: OnStep, resumeFrom: run, tls: job.Tls, onMembers: members => progress.Step(run, members), dataPlane: job.DataPlane).GetAwaiter().GetResult();
+                        onStep: OnStep, resumeFrom: run, tls: job.Tls, onMembers: members => progress.Step(run, members), dataPlane: job.DataPlane, wire: job.Wire).GetAwaiter().GetResult();
                     (result, model) = (outcome.Result, outcome.Model);
                 }
                 progress.Finished(result, run.Options);
             }
-            string mode = job.Workers == 0 ? "single process" : $"cluster simulation, {job.Workers} workers";
+            string mode = job.Workers == 0 ? "single process" : $"cluster simulation, {job.Workers} workers{WireNote(job)}";
             RunOutputs.Write(job.Out, mode, run.Options, data, model, result, outcome?.Extra);
             RunOutputs.WriteReport(job.Out, mode, run.Options, data, model, result, stdout, outcome?.WorkerEpochs);
             return Finish(result, job, stdout);
@@ -100,6 +100,7 @@ public static class TrainCommand
     {
         if (job.Threads <= 0) yield return $"--threads must be at least 1 (got {job.Threads}).";
         if (job.Workers < 0) yield return $"--workers must be 0 (single process) or more (got {job.Workers}).";
+        if (job.Wire != Shared.Protocol.TensorWire.Float32 && job.Workers == 0) yield return "--wire bf16 applies to cluster runs (--workers 1 or more); a single process sends no tensors.";
         if (job.FrameSize < 32_000) yield return $"--frame-size must be at least 32000 bytes (got {job.FrameSize}).";
         if (!(job.StepTimeoutSeconds > 0)) yield return $"--step-timeout must be a positive number of seconds (got {job.StepTimeoutSeconds}).";
         if (!(job.WorkerTimeoutSeconds > 0)) yield return $"--worker-timeout must be a positive number of seconds (got {job.WorkerTimeoutSeconds}).";
@@ -153,7 +154,10 @@ public static class TrainCommand
     public static string Describe(TrainingOptions options, MnistData data, JobOptions job) =>
         $"model: {Mlp.Describe(data.Train.PixelsPerImage, options.Hidden, data.Train.Classes)}  optimizer {options.Optimizer} lr {options.LearningRate} {options.Schedule}  " +
         $"batch {options.BatchSize} in {options.Shards} shards{(options.Blocks > 1 ? $" ({options.Blocks} reduction blocks)" : "")}  seed {options.Seed}  kernel {Gemm.KernelName}  " +
-        (job.Workers == 0 ? $"single process on {job.Threads} thread(s)" : $"cluster of {job.Workers} worker(s)");
+        (job.Workers == 0 ? $"single process on {job.Threads} thread(s)" : $"cluster of {job.Workers} worker(s)") + WireNote(job);
+
+    /// <summary>Said wherever the run is described: a bfloat16 wire is not the exact mode.</summary>
+    public static string WireNote(JobOptions job) => job.Wire == Shared.Protocol.TensorWire.BFloat16 ? ", bf16 wire (not exact)" : "";
 
     public static int Finish(TrainingResult result, JobOptions job, TextWriter stdout)
     {

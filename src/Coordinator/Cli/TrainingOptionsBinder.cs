@@ -65,12 +65,18 @@ public sealed class TrainingOptionsBinder
 
     public Option<bool> Plain { get; } = new("--plain") { Description = "Plain log lines even at a terminal (no live display)." };
 
+    public Option<string> Wire { get; } = new Option<string>("--wire")
+    {
+        Description = "Number format of weights and gradients between nodes: f32 (exact, the default) or bf16 (half the bytes, not exact: the hash then differs from a single process's).",
+        DefaultValueFactory = _ => "f32",
+    }.AcceptOnlyFromAmong("f32", "bf16");
+
     public Option<bool> NoDataPlane { get; } = new("--no-data-plane") { Description = "Send weights and gradients over Akka.Remote instead of a dedicated TCP connection per worker (same results, slower). [Node:DataPlane=false]" };
 
     public Option<int?> MetricsPort { get; } = new("--metrics-port") { Description = "Serve OpenTelemetry metrics for Prometheus at http://localhost:PORT/metrics." };
 
     public IEnumerable<Option> All => [Epochs, BatchSize, Shards, Blocks, Optimizer, LearningRate, Schedule, Momentum, WeightDecay, Hidden, Seed, TrainLimit, TestLimit,
-        Data, Out, Threads, FrameSize, StepTimeout, WorkerTimeout, CheckpointEvery, Resume, Plain, MetricsPort, NoDataPlane, .. Tls.All];
+        Data, Out, Threads, FrameSize, StepTimeout, WorkerTimeout, CheckpointEvery, Resume, Plain, MetricsPort, NoDataPlane, Wire, .. Tls.All];
 
     public TrainCommand.JobOptions Job(ParseResult r, int workers)
     {
@@ -78,7 +84,8 @@ public sealed class TrainingOptionsBinder
         bool outGiven = r.GetResult(Out) is { Implicit: false };
         string outFolder = resume is not null && !outGiven ? resume : r.GetValue(Out)!;
         return new(r.GetValue(Data), outFolder, r.GetValue(Threads), workers, r.GetValue(FrameSize), r.GetValue(StepTimeout), r.GetValue(WorkerTimeout),
-            r.GetValue(CheckpointEvery), resume, Tls.Bind(r), r.GetValue(Plain), r.GetValue(MetricsPort), !r.GetValue(NoDataPlane));
+            r.GetValue(CheckpointEvery), resume, Tls.Bind(r), r.GetValue(Plain), r.GetValue(MetricsPort), !r.GetValue(NoDataPlane),
+            r.GetValue(Wire) == "bf16" ? Shared.Protocol.TensorWire.BFloat16 : Shared.Protocol.TensorWire.Float32);
     }
 
     public TrainingOptions Bind(ParseResult r) => new()

@@ -34,10 +34,10 @@ public sealed class SimulatedCluster : IAsyncDisposable
 
     public static SimulatedCluster Start(TrainingRun run, int workers, Action<string> log, Supervision supervision,
         int maximumFrameSize = ClusterSettings.DefaultMaximumFrameSize, Action<TrainingRun, EpochMetrics?>? onStep = null, TlsSettings? tls = null,
-        Action<IReadOnlyList<Progress.MemberRow>>? onMembers = null, bool dataPlane = true)
+        Action<IReadOnlyList<Progress.MemberRow>>? onMembers = null, bool dataPlane = true, TensorWire wire = TensorWire.Float32)
     {
         int? dataPort = dataPlane ? 0 : null;
-        var coordinator = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, MaximumFrameSize: maximumFrameSize, Tls: tls, DataPort: dataPort), run, supervision, log,
+        var coordinator = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, MaximumFrameSize: maximumFrameSize, Tls: tls, DataPort: dataPort, Wire: wire), run, supervision, log,
             onStep: onStep, onMembers: onMembers);
         // The simulation's nodes share this machine's cores.
         var cluster = new SimulatedCluster(coordinator, run.Data, log, maximumFrameSize, Math.Max(1, Environment.ProcessorCount / Math.Max(1, workers)), tls, dataPort);
@@ -80,11 +80,11 @@ public static class ClusterSimulation
     public static async Task<ClusterRunOutcome> RunAsync(TrainingOptions options, MnistData data, int workers, Action<string> log,
         int maximumFrameSize = ClusterSettings.DefaultMaximumFrameSize, TimeSpan? timeout = null, Supervision? supervision = null,
         Action<TrainingRun, EpochMetrics?>? onStep = null, TrainingRun? resumeFrom = null, TlsSettings? tls = null,
-        Action<IReadOnlyList<Progress.MemberRow>>? onMembers = null, bool dataPlane = true)
+        Action<IReadOnlyList<Progress.MemberRow>>? onMembers = null, bool dataPlane = true, TensorWire wire = TensorWire.Float32)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(workers);
         await using var cluster = SimulatedCluster.Start(resumeFrom ?? new TrainingRun(options, data), workers, log,
-            supervision ?? Supervision.For(workers), maximumFrameSize, onStep, tls, onMembers, dataPlane);
+            supervision ?? Supervision.For(workers), maximumFrameSize, onStep, tls, onMembers, dataPlane, wire);
         return await cluster.WaitAsync(timeout);
     }
 }

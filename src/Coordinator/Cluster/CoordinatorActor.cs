@@ -25,7 +25,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     /// <param name="OnStep">Called after every completed step (checkpointing hooks in here).</param>
     public sealed record Settings(string RunId, int MinWorkers, Action<string> Log, ITensorTransport Transport,
         TaskCompletionSource<ClusterRunOutcome> Done, TimeSpan StepTimeout, TimeSpan WorkerTimeout, int MaxBadResults = 3,
-        Action<TrainingRun, EpochMetrics?>? OnStep = null, Action<IReadOnlyList<Progress.MemberRow>>? OnMembers = null);
+        Action<TrainingRun, EpochMetrics?>? OnStep = null, Action<IReadOnlyList<Progress.MemberRow>>? OnMembers = null,
+        TensorWire Wire = TensorWire.Float32);
 
     private sealed record StepDeadline(long Step);
 
@@ -163,7 +164,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     private Welcome Welcome(DataPlaneTicket? ticket) => new(_settings.RunId,
         new ModelSpec(_run.Data.Train.PixelsPerImage, _run.Options.Hidden.ToArray(), _run.Data.Train.Classes),
-        new DataSpec(_run.Data.Train.Count, _run.Data.Train.Fingerprint(_run.Data.Train.Count)), _run.BatchesPerEpoch, ticket);
+        new DataSpec(_run.Data.Train.Count, _run.Data.Train.Fingerprint(_run.Data.Train.Count)), _run.BatchesPerEpoch, ticket, _settings.Wire);
 
     /// <summary>A worker is gone (stopped, unreachable, failed or excluded): its missing shards go to the others now.</summary>
     private void Lose(IActorRef worker, string why)
@@ -194,7 +195,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         // Two buffers in turn: a step's weights stay intact while its messages may still be on their way out.
         var buffer = _weightBuffers[_run.Step % 2] ??= new float[_run.Model.ParameterCount];
         _run.Model.CopyValuesTo(buffer);
-        _weights = TensorEnvelope.Of(buffer);
+        _weights = new TensorEnvelope(buffer, Wire: _settings.Wire);
         Send(_dispatch.Assign(_collector.Missing.ToArray()));
         Timers.StartSingleTimer("step", new StepDeadline(_run.Step), _settings.StepTimeout);
     }

@@ -39,7 +39,7 @@ public sealed class CoordinatorNode
         var done = new TaskCompletionSource<ClusterRunOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         string runId = $"{Environment.MachineName}-{DateTime.UtcNow:yyyyMMddHHmmss}-{Random.Shared.Next(0x10000):x4}";
         var settings = new CoordinatorActor.Settings(runId, supervision.MinWorkers, log, transport ?? InlineTensorTransport.Instance, done,
-            supervision.StepTimeout, supervision.WorkerTimeout, supervision.MaxBadResults, onStep, onMembers);
+            supervision.StepTimeout, supervision.WorkerTimeout, supervision.MaxBadResults, onStep, onMembers, cluster.Wire);
         system.ActorOf(CoordinatorActor.Props(run, settings), "coordinator");
         // If this node is downed (e.g. the split-brain resolver downs both ends of a link that only
         // some nodes lost), say so instead of waiting forever for a result.

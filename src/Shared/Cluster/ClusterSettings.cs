@@ -25,10 +25,11 @@ public static class Roles
 /// (0: any free port); on a worker, any number means "connect when offered". Null: weights and
 /// gradients travel over Akka.Remote.
 /// </param>
+/// <param name="Wire">On a coordinator: the number format of weights and gradients on the wire (float32 = exact).</param>
 /// <param name="HealthPort">Serve /health/live and /health/ready on this port (<see cref="HealthEndpoint"/>); null: no endpoint.</param>
 public sealed record ClusterSettings(string Role, string Hostname = "127.0.0.1", int Port = 0, IReadOnlyList<string>? SeedNodes = null,
     int MaximumFrameSize = ClusterSettings.DefaultMaximumFrameSize, string LogLevel = "WARNING", TlsSettings? Tls = null, string? ExtraHocon = null,
-    string? PublicHostname = null, int? DataPort = 0, int? HealthPort = null)
+    string? PublicHostname = null, int? DataPort = 0, int? HealthPort = null, Protocol.TensorWire Wire = Protocol.TensorWire.Float32)
 {
     /// <summary>Starts a node (a generic host running an ActorSystem with this configuration) and returns its ActorSystem.</summary>
     public Akka.Actor.ActorSystem CreateSystem() => NodeHost.Start(this).System;

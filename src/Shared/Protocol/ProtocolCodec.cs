@@ -49,7 +49,7 @@ public static class ProtocolCodec
     /// <summary>Upper bound of the encoded size, so buffers are sized once (a growing stream would copy a 940 KB tensor several times).</summary>
     public static int SizeHint(object o) => 256 + 4 * o switch
     {
-        ShardResult m => m.GradientSum.Length,
+        ShardResult m => m.GradientSum.Length + 1,
         ComputeShards m => (m.Weights?.Length ?? 0) + m.Shards.Sum(s => s.Samples.Length + (s.Segments?.Length ?? 0) + 3),
         _ => 0,
     };
@@ -69,6 +69,7 @@ public static class ProtocolCodec
                 w.Write(m.Data.TrainSamples); w.Write(m.Data.Fingerprint); w.Write(m.StepsPerEpoch);
                 w.Write(m.DataPlane is not null);
                 if (m.DataPlane is { } t) { w.Write(t.Host); w.Write(t.Port); w.Write(t.Token); }
+                w.Write((byte)m.Wire);
                 break;
             case Rejected m: w.Write(m.Reason); break;
             case ComputeShards m:
@@ -95,7 +96,7 @@ public static class ProtocolCodec
         "SR" => new ShardResult(r.ReadString(), r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), r.ReadInt32(), ReadTensor(r, maxLength), r.ReadDouble(), r.ReadInt32()),
         "WF" => new WorkerFailed(r.ReadString(), r.ReadString()),
         "WE" => new Welcome(r.ReadString(), new ModelSpec(r.ReadInt32(), ReadInts(r, maxLength), r.ReadInt32()), new DataSpec(r.ReadInt32(), r.ReadString()), r.ReadInt32(),
-            r.ReadBoolean() ? new DataPlaneTicket(r.ReadString(), r.ReadInt32(), r.ReadString()) : null),
+            r.ReadBoolean() ? new DataPlaneTicket(r.ReadString(), r.ReadInt32(), r.ReadString()) : null, (TensorWire)r.ReadByte()),
         "RJ" => new Rejected(r.ReadString()),
         "CS" => ReadComputeShards(r, maxLength),
         "RF" => new RunFinished(r.ReadString(), r.ReadString()),
@@ -141,17 +142,52 @@ public static class ProtocolCodec
     private static void WriteTensor(BinaryWriter w, TensorEnvelope t)
     {
         var values = t.Inline;
-        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("The wire format is little-endian float32.");
+        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("The wire format is little-endian.");
         w.Write(values.Length);
-        w.Write(MemoryMarshal.AsBytes(values.AsSpan()));
+        w.Write((byte)t.Wire);
+        if (t.Wire == TensorWire.Float32)
+        {
+            w.Write(MemoryMarshal.AsBytes(values.AsSpan()));
+            return;
+        }
+        var half = System.Buffers.ArrayPool<ushort>.Shared.Rent(values.Length);
+        try
+        {
+            BFloat16.Encode(values, half);
+            w.Write(MemoryMarshal.AsBytes(half.AsSpan(0, values.Length)));
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<ushort>.Shared.Return(half);
+        }
     }
 
     private static TensorEnvelope ReadTensor(BinaryReader r, int maxLength)
     {
         // Filled from the stream below; the receiver returns it to the pool once used.
         var values = TensorPool.Rent(ReadLength(r, "tensor length", maxLength));
-        ReadExactly(r, MemoryMarshal.AsBytes(values.AsSpan()), $"tensor of {values.Length} floats");
-        return new TensorEnvelope(values, Pooled: true);
+        var wire = (TensorWire)r.ReadByte();
+        switch (wire)
+        {
+            case TensorWire.Float32:
+                ReadExactly(r, MemoryMarshal.AsBytes(values.AsSpan()), $"tensor of {values.Length} floats");
+                break;
+            case TensorWire.BFloat16:
+                var half = System.Buffers.ArrayPool<ushort>.Shared.Rent(values.Length);
+                try
+                {
+                    ReadExactly(r, MemoryMarshal.AsBytes(half.AsSpan(0, values.Length)), $"tensor of {values.Length} bfloat16 values");
+                    BFloat16.Decode(half.AsSpan(0, values.Length), values);
+                }
+                finally
+                {
+                    System.Buffers.ArrayPool<ushort>.Shared.Return(half);
+                }
+                break;
+            default:
+                throw new SerializationException($"Corrupt message: tensor format {(byte)wire}.");
+        }
+        return new TensorEnvelope(values, Pooled: true, Wire: wire);
     }
 
     private static void WriteInts(BinaryWriter w, int[] values)

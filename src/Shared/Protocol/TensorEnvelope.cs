@@ -11,7 +11,8 @@ namespace Distributed.Shared.Protocol;
 /// written them to the socket (the receiver then holds its own copy). An array never released is
 /// simply collected (e.g. one Akka.Remote serialized at a time nobody is told of).
 /// </param>
-public sealed record TensorEnvelope(float[] Inline, bool Pooled = false)
+/// <param name="Wire">How the numbers are written when the message is serialized (float32 unless the run opted for bfloat16).</param>
+public sealed record TensorEnvelope(float[] Inline, bool Pooled = false, TensorWire Wire = TensorWire.Float32)
 {
     private int _released;
 

@@ -11,9 +11,11 @@ public static class WorkerProtocol
 
     /// <summary>
     /// Registration accepted: the run the worker now belongs to (StepsPerEpoch lets it log per epoch),
-    /// and where its tensors travel when the coordinator offers a data plane.
+    /// where its tensors travel when the coordinator offers a data plane, and in which number format
+    /// the worker writes its gradients.
     /// </summary>
-    public sealed record Welcome(string RunId, ModelSpec Model, DataSpec Data, int StepsPerEpoch = 0, DataPlaneTicket? DataPlane = null) : IClusterMessage;
+    public sealed record Welcome(string RunId, ModelSpec Model, DataSpec Data, int StepsPerEpoch = 0, DataPlaneTicket? DataPlane = null,
+        TensorWire Wire = TensorWire.Float32) : IClusterMessage;
 
     /// <summary>Registration refused, with the reason (for the worker's log).</summary>
     public sealed record Rejected(string Reason) : IClusterMessage;

@@ -42,6 +42,14 @@ public class CommandLineSpecs : IDisposable
         Assert.Equal(blocked, Hash("--workers", "2", "--blocks", "2"));
         Assert.Contains("(2 reduction blocks)", Run(["train", "--blocks", "2", "--train-limit", "256", "--epochs", "1", "--hidden", "8", "--workers", "0", "--out", Path.Combine(_out, "b")]).Output);
         Assert.Contains("--blocks must be between 1 and --shards (4) (got 5)", Run(["train", "--blocks", "5", "--out", Path.Combine(_out, "c")]).Error);
+
+        // bfloat16 on the wire is the one inexact mode: it says so, and its hash is not the exact one.
+        Assert.NotEqual(single, Hash("--workers", "2", "--wire", "bf16"));
+        var (code, output, error) = Run(["train", "--workers", "2", "--wire", "bf16", "--train-limit", "256", "--epochs", "1", "--hidden", "8", "--out", Path.Combine(_out, "d")]);
+        Assert.True(code == 0, error);
+        Assert.Contains("bf16 wire (not exact)", output);
+        Assert.Contains("bf16 wire (not exact)", File.ReadAllText(Path.Combine(_out, "d", "metrics.json")));
+        Assert.Contains("--wire bf16 applies to cluster runs", Run(["train", "--workers", "0", "--wire", "bf16", "--out", Path.Combine(_out, "e")]).Error);
     }
 
     [Fact]
