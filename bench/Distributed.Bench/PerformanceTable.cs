@@ -69,8 +69,8 @@ public static class PerformanceTable
         Console.WriteLine();
         Console.WriteLine($"## Default recipe, {epochs} epochs of full MNIST, medians of {rounds} interleaved rounds");
         Console.WriteLine();
-        Console.WriteLine($"| trainer | samples/s, last epoch | samples/s, all epochs | ratio (samples/s, last epoch) | s to {Target:P1} test accuracy | ratio (time to accuracy) | final test accuracy | gen-2 GCs per step, last epoch | peak RSS per process |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+        Console.WriteLine($"| trainer | samples/s, last epoch | samples/s, all epochs | ratio of medians (samples/s, last epoch) | median of the {rounds} rounds' ratios | s to {Target:P1} test accuracy | ratio (time to accuracy) | final test accuracy | gen-2 GCs per step, last epoch | peak RSS per process |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
         foreach (var c in contenders)
         {
             var rs = runs[c.Name];
@@ -78,8 +78,10 @@ public static class PerformanceTable
             string ratio = c.ComparedWith is null ? "" : $"**{Steady(c.Name) / Steady(c.ComparedWith):F2}×** {c.ComparedWith.Split(',')[0].Replace("PyTorch", "vs PyTorch")}";
             double? theirs = c.ComparedWith is null ? null : MedianOrNull(runs[c.ComparedWith].Select(r => r.SecondsToTarget));
             string timeRatio = c.ComparedWith is null || toTarget is null || theirs is null ? "" : $"{theirs / toTarget:F2}× faster";
+            // Each round runs every contender back to back, so a round's ratio compares runs made under the same machine load.
+            string paired = c.ComparedWith is null ? "" : $"{Median(rs.Zip(runs[c.ComparedWith], (o, t) => o.LastEpochSamplesPerSecond / t.LastEpochSamplesPerSecond)):F2}×";
             string gc = rs[0].Gen2LastEpoch < 0 ? "n/a" : $"{Median(rs.Select(r => (double)r.Gen2LastEpoch / r.StepsPerEpoch)):F4} ({Median(rs.Select(r => (double)r.Gen2LastEpoch)):F0} in {rs[0].StepsPerEpoch} steps)";
-            Console.WriteLine($"| {c.Name} | {Steady(c.Name):N0} | {Median(rs.Select(r => r.AllEpochsSamplesPerSecond)):N0} | {ratio} | {Format(toTarget)} | {timeRatio} | " +
+            Console.WriteLine($"| {c.Name} | {Steady(c.Name):N0} | {Median(rs.Select(r => r.AllEpochsSamplesPerSecond)):N0} | {ratio} | {paired} | {Format(toTarget)} | {timeRatio} | " +
                 $"{Median(rs.Select(r => r.EpochAccuracy[^1])):P2} | {gc} | {Median(rs.Select(r => r.PeakRssMb)):N0} MB |");
         }
         var hashes = contenders.SelectMany(c => runs[c.Name]).Select(r => r.Hash).OfType<string>().Distinct().ToList();
