@@ -71,10 +71,10 @@ public sealed class DataPlaneConnection : IDisposable
                     writer.Write(ProtocolCodec.Manifest(message));
                     ProtocolCodec.Write(writer, message);
                     writer.Flush();
-                    _writing = null;
                     ProtocolCodec.Count(0, 0, Stopwatch.GetElapsedTime(start).Ticks, 0);
-                    // Written: a pooled tensor the sender handed over can serve the next message.
-                    if (message is CoordinatorProtocol.ShardResult r) r.GradientSum.Release();
+                    // Written: a pooled tensor the sender handed over can serve the next message, unless
+                    // a failing connection has just handed this message to Akka.Remote (Close took it).
+                    if (Interlocked.Exchange(ref _writing, null) is CoordinatorProtocol.ShardResult r) r.GradientSum.Release();
                 }
             }
         }
