@@ -35,8 +35,8 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         return (coordinator, w1, w2, w1.ExpectMsg<ComputeShards>(), w2.ExpectMsg<ComputeShards>());
     }
 
-    private static ShardResult Result(long step, int shard, float value, int samples = 16) =>
-        new("run-1", step, shard, samples, 1.0, 1, TensorEnvelope.Of(Enumerable.Repeat(value, ParameterCount).ToArray()), 1.0);
+    private static ShardResult Result(long step, int shard, float value, int samples = 16, int shards = 1) =>
+        new("run-1", step, shard, samples, 1.0, 1, TensorEnvelope.Of(Enumerable.Repeat(value, ParameterCount).ToArray()), 1.0, shards);
 
     private static int ParameterCount => 784 * 16 + 16 + 16 * 10 + 10;
 
@@ -73,6 +73,39 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         expected.Model.LoadGradients(Enumerable.Repeat(((1e8f + 1f) + -1e8f + 1f) / 64, ParameterCount).ToArray());
         expected.CompleteStep(0, 0);
         Assert.Equal(expected.Model.FlattenValues(), next.Weights!.Inline);
+    }
+
+    [Fact]
+    public void A_piece_should_count_for_all_its_shards_and_be_added_as_their_sum()
+    {
+        var (coordinator, w1, w2, _, _) = Started();
+        // w1 holds [0, 1], which starts the (single) block: one piece. In float, (1e8 + 1) + -1e8 = 0 and
+        // 0 + 1 = 1 for the shards w2 sends; the piece stands for shards 0 and 1 together.
+        w2.Send(coordinator, Result(0, 3, 1f));
+        w2.Send(coordinator, Result(0, 2, -1e8f));
+        w1.Send(coordinator, Result(0, 0, 1e8f + 1f, samples: 32, shards: 2));
+        var next = w1.ExpectMsg<ComputeShards>();
+        Assert.Equal(1, next.Step);
+        var expected = new TrainingRun(Options, Data);
+        expected.Model.LoadGradients(Enumerable.Repeat(((1e8f + 1f) + -1e8f + 1f) / 64, ParameterCount).ToArray());
+        expected.CompleteStep(0, 0);
+        Assert.Equal(expected.Model.FlattenValues(), next.Weights!.Inline);
+    }
+
+    [Fact]
+    public void A_piece_claiming_shards_the_worker_was_not_given_or_not_starting_a_block_should_be_dropped()
+    {
+        var (coordinator, w1, w2, _, _) = Started();
+        w2.Send(coordinator, Result(0, 1, 0.5f, samples: 32, shards: 2)); // w2 holds 2 and 3, not 1
+        w2.Send(coordinator, Result(0, 2, 0.5f, samples: 32, shards: 2)); // 2 does not start the block
+        AwaitAssert(() =>
+        {
+            lock (_log)
+            {
+                Assert.Contains(_log, l => l.Contains("shard 1") && l.Contains("NotAssigned"));
+                Assert.Contains(_log, l => l.Contains("shard 2") && l.Contains("Malformed"));
+            }
+        });
     }
 
     [Fact]

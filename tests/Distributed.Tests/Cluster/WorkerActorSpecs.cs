@@ -47,6 +47,29 @@ public class WorkerActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSetting
     }
 
     [Fact]
+    public void A_piece_should_come_back_as_one_result_equal_to_its_shards_added_in_order()
+    {
+        var (worker, coordinator) = Joined();
+        int[] first = [5, 6, 7], second = [40, 41, 42, 43];
+        coordinator.Send(worker, new ComputeShards("run-1", 0, 0, TensorEnvelope.Of(Weights(2)),
+            [new ShardAssignment(0, [.. first, .. second], [0, 3, 7]), new ShardAssignment(4, [1], [0, 1, 1])]));
+        var result = coordinator.ExpectMsg<ShardResult>();
+        Assert.Equal((0, 2, 7), (result.Shard, result.ShardCount, result.Samples));
+
+        // The two shards apart, on the same weights, added in shard order.
+        var trainer = new Shared.Training.ShardTrainer(Mlp.Create<float>(784, [32], 10, seed: 2));
+        var sum = new Shared.Training.GradientAccumulator(trainer.Model.ParameterCount);
+        foreach (var shard in new[] { first, second })
+        {
+            trainer.Run(Data, shard);
+            sum.Add(trainer.Model);
+        }
+        Assert.Equal(sum.Total.ToArray(), result.GradientSum.Inline);
+        // A piece whose boundaries do not fit its samples is dropped, not computed.
+        coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+    }
+
+    [Fact]
     public void Worker_should_reply_once_per_assigned_shard()
     {
         var (worker, coordinator) = Joined();
