@@ -4,6 +4,7 @@ using Distributed.Shared.Cluster;
 using Distributed.Shared.Data;
 using Distributed.Shared.Diagnostics;
 using Distributed.Shared.Protocol;
+using Distributed.Shared.Training;
 using static Distributed.Shared.Protocol.WorkerProtocol;
 
 namespace Distributed.Worker;
@@ -83,6 +84,8 @@ public static class Program
         }
         using var metrics = node.MetricsPort is { } mp ? TrainingMetrics.StartPrometheus(mp) : null;
         MnistData data;
+        // The JIT compiles the training code (default model shape) while the data loads.
+        var warmup = Warmup.Start(new TrainingOptions(), threads);
         try
         {
             data = MnistLoader.Load(dataFolder ?? DataLocator.DefaultFolder());
@@ -92,6 +95,7 @@ public static class Program
             stderr.WriteLine($"error: {e.Message}");
             return 2;
         }
+        warmup.Wait();
         void Log(string line)
         {
             lock (stdout) stdout.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {line}");

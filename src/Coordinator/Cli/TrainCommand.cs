@@ -90,7 +90,14 @@ public static class TrainCommand
     public static TrainingRun Begin(TrainingOptions options, JobOptions job, TextWriter stdout)
     {
         RunOutputs.EnsureWritable(job.Out);
-        if (job.Resume is null) return new TrainingRun(options, Prepare(options, job, stdout));
+        if (job.Resume is null)
+        {
+            // The JIT compiles the training code on a throwaway model while the data loads.
+            var warmup = Warmup.Start(options, job.Threads);
+            var data = Prepare(options, job, stdout);
+            warmup.Wait();
+            return new TrainingRun(options, data);
+        }
         var (run, path) = Checkpointer.Resume(job.Resume, job.Data);
         stdout.WriteLine($"resuming from {path}: epoch {run.Epoch}, batch {run.Batch} (step {run.Step}); the checkpoint's training options apply");
         return run;
