@@ -23,11 +23,10 @@ public static class ExchangeBenchmark
 
     public static Result Measure(bool dataPlane, int exchanges = 400, int warmup = 100)
     {
-        int? dataPort = dataPlane ? 0 : null;
-        var coordinatorSystem = new ClusterSettings(Roles.Coordinator, DataPort: dataPort).CreateSystem();
+        var coordinatorSystem = new ClusterSettings(Roles.Coordinator).CreateSystem();
         var cluster = Akka.Cluster.Cluster.Get(coordinatorSystem);
         cluster.Join(cluster.SelfAddress);
-        var workerSystem = new ClusterSettings(Roles.Worker, SeedNodes: [cluster.SelfAddress.ToString()], DataPort: dataPort).CreateSystem();
+        var workerSystem = new ClusterSettings(Roles.Worker, SeedNodes: [cluster.SelfAddress.ToString()]).CreateSystem();
         ITensorTransport server = dataPlane ? DataPlaneServer.Start("127.0.0.1", "127.0.0.1", 0, null, _ => { }) : InlineTensorTransport.Instance;
         ITensorTransport client = dataPlane ? new DataPlaneClient(null, _ => { }) : InlineTensorTransport.Instance;
         try

@@ -53,7 +53,9 @@ public sealed record TlsSettings(string CertificatePath, string Password, string
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         chain.ChainPolicy.CustomTrustStore.Add(ca);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        return chain.Build(certificate as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
+        if (certificate is X509Certificate2 full) return chain.Build(full);
+        using var converted = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+        return chain.Build(converted);
     }
 
     // Accept exactly the certificates issued by our CA, whatever the machine's trust store holds.

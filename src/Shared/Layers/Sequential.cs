@@ -54,13 +54,6 @@ public sealed class Sequential<T> where T : struct, IFloatingPointIeee754<T>
     /// <summary>Writes all parameter gradients, in parameter order, into <paramref name="flat"/>.</summary>
     public void CopyGradientsTo(Span<T> flat) => Copy(flat, p => p.Gradient);
 
-    /// <summary>The parameter gradients as a new flat vector in parameter order.</summary>
-    public T[] FlattenGradients()
-    {
-        var flat = GC.AllocateUninitializedArray<T>(ParameterCount);
-        CopyGradientsTo(flat);
-        return flat;
-    }
 
     /// <summary>Sets all parameter values from a flat vector in parameter order.</summary>
     public void LoadValues(ReadOnlySpan<T> flat) => Load(flat, p => p.Value);

@@ -40,6 +40,15 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
 
     private static int ParameterCount => 784 * 16 + 16 + 16 * 10 + 10;
 
+    /// <summary>The weights after step 0 of a fresh run whose mean gradient is <paramref name="mean"/> everywhere.</summary>
+    private static float[] WeightsAfterFirstStep(float mean)
+    {
+        var expected = new TrainingRun(Options, Data);
+        expected.Model.LoadGradients(Enumerable.Repeat(mean, ParameterCount).ToArray());
+        expected.CompleteStep(0, 0);
+        return expected.Model.FlattenValues();
+    }
+
     /// <summary>The shards an assignment covers (a piece covers a run of them).</summary>
     private static int[] Covered(ComputeShards work) => work.Shards.SelectMany(a => Enumerable.Range(a.Shard, a.Count)).ToArray();
 
@@ -69,27 +78,21 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         var next = w1.ExpectMsg<ComputeShards>();
         Assert.Equal(1, next.Step);
 
-        var expected = new TrainingRun(Options, Data);
-        expected.Model.LoadGradients(Enumerable.Repeat(((1e8f + 1f) + -1e8f + 1f) / 64, ParameterCount).ToArray());
-        expected.CompleteStep(0, 0);
-        Assert.Equal(expected.Model.FlattenValues(), next.Weights!.Inline);
+        Assert.Equal(WeightsAfterFirstStep(((1e8f + 1f) + -1e8f + 1f) / 64), next.Weights!.Inline);
     }
 
     [Fact]
     public void A_piece_should_count_for_all_its_shards_and_be_added_as_their_sum()
     {
         var (coordinator, w1, w2, _, _) = Started();
-        // w1 holds [0, 1], which starts the (single) block: one piece. In float, (1e8 + 1) + -1e8 = 0 and
-        // 0 + 1 = 1 for the shards w2 sends; the piece stands for shards 0 and 1 together.
+        // w1 holds [0, 1], which starts the (single) block, and answers with one piece: their sum, 1e8 + 1.
+        // Added in shard order with w2's shards 2 and 3, ((1e8 + 1) + −1e8) + 1 = 1 in float.
         w2.Send(coordinator, Result(0, 3, 1f));
         w2.Send(coordinator, Result(0, 2, -1e8f));
         w1.Send(coordinator, Result(0, 0, 1e8f + 1f, samples: 32, shards: 2));
         var next = w1.ExpectMsg<ComputeShards>();
         Assert.Equal(1, next.Step);
-        var expected = new TrainingRun(Options, Data);
-        expected.Model.LoadGradients(Enumerable.Repeat(((1e8f + 1f) + -1e8f + 1f) / 64, ParameterCount).ToArray());
-        expected.CompleteStep(0, 0);
-        Assert.Equal(expected.Model.FlattenValues(), next.Weights!.Inline);
+        Assert.Equal(WeightsAfterFirstStep(((1e8f + 1f) + -1e8f + 1f) / 64), next.Weights!.Inline);
     }
 
     [Fact]

@@ -19,6 +19,10 @@ internal sealed class DataPlaneSecurity
 
     public DataPlaneSecurity(TlsSettings? tls) => _tls = tls?.Load();
 
+    // Both ends accept exactly the certificates the cluster's CA issued (as Akka.Remote's TLS does).
+    private static RemoteCertificateValidationCallback IssuedBy(X509Certificate2 ca) =>
+        (_, certificate, _, _) => certificate is not null && TlsSettings.IssuedBy(ca, certificate);
+
     public static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
 
     public static void Tune(Socket socket)
@@ -39,7 +43,7 @@ internal sealed class DataPlaneSecurity
             {
                 ServerCertificate = tls.Certificate,
                 ClientCertificateRequired = true,
-                RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null && TlsSettings.IssuedBy(tls.Ca, certificate),
+                RemoteCertificateValidationCallback = IssuedBy(tls.Ca),
             }, cancel);
             stream = ssl;
         }
@@ -67,7 +71,7 @@ internal sealed class DataPlaneSecurity
             {
                 TargetHost = ticket.Host,
                 ClientCertificates = [tls.Certificate],
-                RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null && TlsSettings.IssuedBy(tls.Ca, certificate),
+                RemoteCertificateValidationCallback = IssuedBy(tls.Ca),
             }, cancel);
             stream = ssl;
         }

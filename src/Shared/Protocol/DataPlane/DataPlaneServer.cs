@@ -83,7 +83,7 @@ public sealed class DataPlaneServer : ITensorTransport, IDisposable
         lock (_gate)
         {
             foreach (var token in _pending.Where(p => p.Value.Worker.Equals(peer)).Select(p => p.Key).ToList()) _pending.Remove(token);
-            if (_connections.Remove(peer, out connection)) { }
+            _connections.Remove(peer, out connection);
         }
         connection?.Dispose();
     }
