@@ -95,14 +95,14 @@ public static class Gemm
 
         var part = new Problem(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc, kSegments);
         long flops = 2L * m * n * k;
-        int threads = t_serial ? 1 : Math.Min(MaxThreads, Environment.ProcessorCount);
+        int threads = t_serial ? 1 : Math.Min(MaxThreads, CoreTeam.Size);
         if (threads <= 1 || flops < ParallelThresholdFlops)
         {
             part.RunSerial();
             return;
         }
         var parts = part.Split(threads);
-        Parallel.For(0, parts.Length, new ParallelOptions { MaxDegreeOfParallelism = parts.Length }, i => parts[i].RunSerial());
+        CoreTeam.For(parts.Length, i => parts[i].RunSerial());
     }
 
     /// <summary>Convenience overload for whole, dense row-major arrays.</summary>

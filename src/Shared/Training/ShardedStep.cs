@@ -78,7 +78,7 @@ public sealed class ShardedStep
         {
             // Replica r takes a contiguous block of shards; every shard's sum is kept apart so that the
             // reduction below is in the plan's order whatever finished first.
-            Parallel.For(0, _replicas.Length, new ParallelOptions { MaxDegreeOfParallelism = _replicas.Length }, r =>
+            CoreTeam.For(_replicas.Length, r =>
             {
                 using var _ = Gemm.SerialOnThisThread();
                 for (int s = r * _shards / _replicas.Length; s < (r + 1) * _shards / _replicas.Length; s++)
