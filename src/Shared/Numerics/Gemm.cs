@@ -124,12 +124,31 @@ public static class Gemm
         float[] A, int AOffset, int Lda, float[] B, int BOffset, int Ldb, float Beta, float[] C, int COffset, int Ldc, int[]? KSegments)
     {
         /// <summary>The k-blocks: KC-sized, restarting at every segment boundary.</summary>
-        private IEnumerable<(int Start, int Length)> KBlocks()
+        private List<(int Start, int Length)> KBlocks()
         {
             var bounds = KSegments ?? [0, K];
+            var blocks = new List<(int, int)>();
             for (int s = 0; s + 1 < bounds.Length; s++)
                 for (int pc = bounds[s]; pc < bounds[s + 1]; pc += KC)
-                    yield return (pc, Math.Min(KC, bounds[s + 1] - pc));
+                    blocks.Add((pc, Math.Min(KC, bounds[s + 1] - pc)));
+            return blocks;
+        }
+
+        /// <summary>
+        /// Consecutive k-blocks packed together, at most <see cref="KC"/> rows in all: a segmented
+        /// product's short segments then share one packing, and each C tile runs through all of
+        /// them while it sits in L1 (instead of a pass over all of C per segment).
+        /// </summary>
+        private static List<(int First, int Count, int Rows)> Groups(List<(int Start, int Length)> blocks)
+        {
+            var groups = new List<(int, int, int)>();
+            for (int b = 0; b < blocks.Count;)
+            {
+                int first = b, rows = 0;
+                while (b < blocks.Count && rows + blocks[b].Length <= KC) rows += blocks[b++].Length;
+                groups.Add((first, b - first, rows));
+            }
+            return groups;
         }
 
         /// <summary>
@@ -179,17 +198,16 @@ public static class Gemm
             }
             var buffers = PackBuffers.ForThisThread();
             int simd = !UseSimd ? 0 : UseAvx512 && Avx512Available ? 2 : 1;
+            var blocks = KBlocks();
+            var groups = Groups(blocks);
             for (int jc = 0; jc < N; jc += NC)
             {
                 int nc = Math.Min(NC, N - jc);
-                bool first = true;
-                foreach (var (pc, kc) in KBlocks())
+                foreach (var group in groups)
                 {
-                    float beta = first ? Beta : 1f;
-                    first = false;
-                    PackB(buffers.B, pc, kc, jc, nc);
+                    PackB(buffers.B, blocks[group.First].Start, group.Rows, jc, nc);
                     for (int ic = 0; ic < M; ic += MC)
-                        MacroKernel(buffers, simd, ic, Math.Min(MC, M - ic), jc, nc, pc, kc, beta);
+                        MacroKernel(buffers, simd, ic, Math.Min(MC, M - ic), jc, nc, blocks, group);
                 }
             }
         }
@@ -244,10 +262,14 @@ public static class Gemm
         // A is read in place (row r, step p at r·rowStride + p·stepStride): broadcasting six
         // scalars per step from six streams costs the FMA pipes nothing, while packing A was a
         // quarter of a product's time at the MLP's shapes. Only B, reused by every row tile, is packed.
-        private unsafe void MacroKernel(PackBuffers buffers, int simd, int ic, int mc, int jc, int nc, int pc, int kc, float beta)
+        // Each C tile goes through the group's k-blocks in order, each a chain of its own added to C
+        // (the first block of the product with Beta, the rest with 1): the same operations on every
+        // element as one pass over C per block, with the tile still in L1.
+        private unsafe void MacroKernel(PackBuffers buffers, int simd, int ic, int mc, int jc, int nc, List<(int Start, int Length)> blocks, (int First, int Count, int Rows) group)
         {
             nint rowStride = TransA ? 1 : Lda;
             nint stepStride = TransA ? Lda : 1;
+            int pc0 = blocks[group.First].Start;
             fixed (float* ap = A, bp = buffers.B, cp = C)
             {
                 for (int jr = 0; jr < nc;)
@@ -259,11 +281,16 @@ public static class Gemm
                     {
                         int rows = Math.Min(MR, mc - ir);
                         float* cTile = cp + COffset + (long)(ic + ir) * Ldc + jc + jr;
-                        float* aTile = ap + AOffset + (ic + ir) * rowStride + pc * stepStride;
-                        float* bPanel = bp + jr * kc;
-                        if (wide) MicroKernel.Avx512x6x32(kc, aTile, rowStride, stepStride, bPanel, cTile, Ldc, Alpha, beta, rows);
-                        else if (simd >= 1) MicroKernel.Avx6x16(kc, aTile, rowStride, stepStride, bPanel, cTile, Ldc, Alpha, beta, rows, cols);
-                        else MicroKernel.Scalar6x16(kc, aTile, rowStride, stepStride, bPanel, cTile, Ldc, Alpha, beta, rows, cols);
+                        for (int bi = group.First; bi < group.First + group.Count; bi++)
+                        {
+                            var (pc, kc) = blocks[bi];
+                            float beta = bi == 0 ? Beta : 1f;
+                            float* aTile = ap + AOffset + (ic + ir) * rowStride + pc * stepStride;
+                            float* bPanel = bp + (long)jr * group.Rows + (pc - pc0) * NR;
+                            if (wide) MicroKernel.Avx512x6x32(kc, aTile, rowStride, stepStride, bPanel, (nint)group.Rows * NR, cTile, Ldc, Alpha, beta, rows);
+                            else if (simd >= 1) MicroKernel.Avx6x16(kc, aTile, rowStride, stepStride, bPanel, cTile, Ldc, Alpha, beta, rows, cols);
+                            else MicroKernel.Scalar6x16(kc, aTile, rowStride, stepStride, bPanel, cTile, Ldc, Alpha, beta, rows, cols);
+                        }
                     }
                     jr += wide ? 2 * NR : NR;
                 }
@@ -331,16 +358,16 @@ internal static unsafe class MicroKernel
     }
 
     /// <summary>
-    /// The AVX-512 kernel: 6 rows × 32 columns (two adjacent 16-wide packed panels, one 512-bit
+    /// The AVX-512 kernel: 6 rows × 32 columns (two 16-wide packed panels, <paramref name="panelStride"/> apart; one 512-bit
     /// accumulator per row and panel). Each element's sum is the same FMA chain over p as in
     /// <see cref="Avx6x16"/>, so the same bits.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Avx512x6x32(int kc, float* a, nint rowStride, nint stepStride, float* b, float* c, int ldc, float alpha, float beta, int rows)
+    public static void Avx512x6x32(int kc, float* a, nint rowStride, nint stepStride, float* b, nint panelStride, float* c, int ldc, float alpha, float beta, int rows)
     {
         float* a0 = a, a1 = a + Math.Min(1, rows - 1) * rowStride, a2 = a + Math.Min(2, rows - 1) * rowStride;
         float* a3 = a + Math.Min(3, rows - 1) * rowStride, a4 = a + Math.Min(4, rows - 1) * rowStride, a5 = a + Math.Min(5, rows - 1) * rowStride;
-        float* b0p = b, b1p = b + (nint)kc * Gemm.NR;
+        float* b0p = b, b1p = b + panelStride;
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         for (nint p = 0, ap = 0; p < kc; p++, ap += stepStride)

@@ -124,6 +124,39 @@ public class GemmSpecs
         Assert.Throws<ArgumentException>(() => Gemm.Multiply(false, false, m, n, k, 1f, a, 0, k, b, 0, n, 0f, fused, 0, n, [0, 200, 100, 300]));
     }
 
+    // Short segments share one packing and each C tile runs through them in L1; the bits must stay
+    // those of one pass over C per segment, on every kernel (scalar, AVX2, AVX-512).
+    [Theory]
+    [InlineData(false, true, 256, 784, 128, new[] { 0, 32, 64, 96, 128 })]
+    [InlineData(false, true, 128, 256, 128, new[] { 0, 32, 64, 96, 128 })]
+    [InlineData(true, false, 45, 97, 600, new[] { 0, 10, 250, 251, 500, 600 })]
+    public void Segments_grouped_into_one_packing_should_keep_the_bits_of_separate_products(bool ta, bool tb, int m, int n, int k, int[] segments)
+    {
+        var a = Random(m * k, 8);
+        var b = Random(k * n, 9);
+        int lda = ta ? m : k, ldb = tb ? k : n;
+        var expected = new float[m * n];
+        for (int s = 0; s + 1 < segments.Length; s++)
+        {
+            int k0 = segments[s], kk = segments[s + 1] - k0;
+            var part = new float[m * n];
+            Gemm.Multiply(ta, tb, m, n, kk, 1f, a, ta ? k0 * m : k0, lda, b, tb ? k0 : k0 * n, ldb, 0f, part, 0, n);
+            for (int i = 0; i < part.Length; i++) expected[i] = s == 0 ? part[i] : expected[i] + part[i];
+        }
+        var (simd, avx512) = (Gemm.UseSimd, Gemm.UseAvx512);
+        try
+        {
+            foreach (var (useSimd, useAvx512) in new[] { (false, false), (true, false), (true, true) })
+            {
+                (Gemm.UseSimd, Gemm.UseAvx512) = (useSimd && Gemm.SimdAvailable, useAvx512 && Gemm.Avx512Available);
+                var fused = new float[m * n];
+                Gemm.Multiply(ta, tb, m, n, k, 1f, a, 0, lda, b, 0, ldb, 0f, fused, 0, n, segments);
+                Assert.Equal(expected, fused);
+            }
+        }
+        finally { (Gemm.UseSimd, Gemm.UseAvx512) = (simd, avx512); }
+    }
+
     [Fact]
     public void MathNet_float_products_should_go_through_the_fast_kernel()
     {
