@@ -11,7 +11,6 @@ namespace Distributed.Shared.Optimizers;
 /// </summary>
 public sealed class Adam(float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-8f, float weightDecay = 0f) : IOptimizer
 {
-    private const int ParallelThreshold = 1 << 16;
     private float[][]? _m, _v;
 
     public long Steps { get; private set; }
@@ -40,20 +39,10 @@ public sealed class Adam(float beta1 = 0.9f, float beta2 = 0.999f, float epsilon
         // Bias corrections once per step, in double, then rounded once.
         float correction1 = (float)(1 - Math.Pow(beta1, Steps));
         float correction2 = (float)(1 - Math.Pow(beta2, Steps));
-        for (int i = 0; i < parameters.Count; i++)
-        {
-            var (w, g, m, v) = (parameters[i].Value.Values(), parameters[i].Gradient.Values(), _m[i], _v[i]);
-            // Element-wise, so the halves of a large parameter can be updated on two cores with the same bits.
-            if (w.Length < ParallelThreshold)
-                Update(w, g, m, v, learningRate, correction1, correction2);
-            else
-            {
-                int half = w.Length / 2 / System.Numerics.Vector<float>.Count * System.Numerics.Vector<float>.Count;
-                Parallel.Invoke(
-                    () => Update(w.AsSpan(0, half), g.AsSpan(0, half), m.AsSpan(0, half), v.AsSpan(0, half), learningRate, correction1, correction2),
-                    () => Update(w.AsSpan(half), g.AsSpan(half), m.AsSpan(half), v.AsSpan(half), learningRate, correction1, correction2));
-            }
-        }
+        var (m, v) = (_m, _v);
+        // Element-wise, so the parameters' pieces can be updated on every core with the same bits.
+        ParameterChunks.For(parameters, (i, start, length) => Update(parameters[i].Value.Values().AsSpan(start, length), parameters[i].Gradient.Values().AsSpan(start, length),
+            m[i].AsSpan(start, length), v[i].AsSpan(start, length), learningRate, correction1, correction2));
     }
 
     // Vector lanes and the scalar tail do the same IEEE operations in the same order, so the

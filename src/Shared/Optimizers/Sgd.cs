@@ -27,9 +27,9 @@ public sealed class Sgd(float momentum = 0.9f, bool nesterov = false, float weig
 
     public void Step(IReadOnlyList<Parameter<float>> parameters, float learningRate)
     {
-        _velocity ??= parameters.Select(p => new float[p.Count]).ToArray();
-        for (int i = 0; i < parameters.Count; i++)
-            Update(parameters[i].Value.Values(), parameters[i].Gradient.Values(), _velocity[i], learningRate);
+        var velocity = _velocity ??= parameters.Select(p => new float[p.Count]).ToArray();
+        ParameterChunks.For(parameters, (i, start, length) => Update(parameters[i].Value.Values().AsSpan(start, length),
+            parameters[i].Gradient.Values().AsSpan(start, length), velocity[i].AsSpan(start, length), learningRate));
         Steps++;
     }
 

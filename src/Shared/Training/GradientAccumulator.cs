@@ -52,6 +52,21 @@ public sealed class GradientAccumulator(int length)
             shard.CopyTo(total);
             return;
         }
+        // Element-wise, so any split between cores gives the same bits.
+        unsafe
+        {
+            fixed (float* t = total, g = shard)
+            {
+                var (tp, gp) = ((nint)t, (nint)g);
+                var chunks = CoreTeam.Chunks(shard.Length);
+                CoreTeam.For(chunks.Length, c => Add(new Span<float>((float*)tp + chunks[c].Start, chunks[c].Length), new ReadOnlySpan<float>((float*)gp + chunks[c].Start, chunks[c].Length)));
+            }
+        }
+    }
+
+    // total_k += shard_k
+    private static void Add(Span<float> total, ReadOnlySpan<float> shard)
+    {
         int k = 0;
         for (; k <= shard.Length - Vector<float>.Count; k += Vector<float>.Count)
             (new Vector<float>(total[k..]) + new Vector<float>(shard[k..])).CopyTo(total[k..]);
@@ -87,8 +102,20 @@ public sealed class GradientAccumulator(int length)
         }
     }
 
+    // g_k = total_k / B, split between the cores (element-wise, so the same bits however it is split).
+    private static unsafe void Divide(ReadOnlySpan<float> total, int batchSize, Span<float> result)
+    {
+        fixed (float* t = total, r = result)
+        {
+            var (tp, rp) = ((nint)t, (nint)r);
+            var chunks = CoreTeam.Chunks(total.Length);
+            CoreTeam.For(chunks.Length, c => DivideRange(new ReadOnlySpan<float>((float*)tp + chunks[c].Start, chunks[c].Length), batchSize,
+                new Span<float>((float*)rp + chunks[c].Start, chunks[c].Length)));
+        }
+    }
+
     // g_k = total_k / B (a true division, exactly rounded in every lane and in the scalar tail alike)
-    private static void Divide(ReadOnlySpan<float> total, int batchSize, Span<float> result)
+    private static void DivideRange(ReadOnlySpan<float> total, int batchSize, Span<float> result)
     {
         float b = batchSize;
         var vb = new Vector<float>(b);
