@@ -2,7 +2,9 @@
 # Benchmarks: our GEMM at the MLP's shapes, and our trainer vs PyTorch on the same machine.
 # Installs Debian's PyTorch and OpenBLAS if missing (PyTorch without OpenBLAS falls back to the
 # reference BLAS and runs ~15x slower, which would flatter us).
-# Usage: bench/run.sh [table [rounds]] [gemm] [compare] [distributed] [exchange] [memory] [profile]   (default: table, 5 rounds)
+# PyTorch runs with the OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE override removed and its kernels and
+# thread settings calibrated (bench/Distributed.Bench/TorchBaseline.cs).
+# Usage: bench/run.sh [table [rounds]] [gemm] [exchange] [memory] [profile]   (default: table, 5 rounds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! /usr/bin/python3 -c "import torch" 2>/dev/null || ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then

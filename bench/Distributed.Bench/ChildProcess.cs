@@ -2,14 +2,19 @@ using System.Diagnostics;
 
 namespace Distributed.Bench;
 
-/// <summary>Runs a program to completion and returns its standard output; a non-zero exit is an error.</summary>
+/// <summary>
+/// Runs a program to completion and returns its standard output; a non-zero exit is an error. An
+/// environment entry with a null value is removed from the child's environment.
+/// </summary>
 public static class ChildProcess
 {
-    public static string Run(string file, string[] args, Dictionary<string, string>? env = null)
+    public static string Run(string file, string[] args, Dictionary<string, string?>? env = null)
     {
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in args) psi.ArgumentList.Add(a);
-        if (env is not null) foreach (var (k, v) in env) psi.Environment[k] = v;
+        if (env is not null) foreach (var (k, v) in env)
+                if (v is null) psi.Environment.Remove(k);
+                else psi.Environment[k] = v;
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();

@@ -4,9 +4,9 @@ using Distributed.Shared.Numerics;
 namespace Distributed.Bench;
 
 /// <summary>
-/// bench [table [rounds]] [gemm] [compare] [distributed] [exchange] [memory] [profile]: the performance table
-/// (ours vs PyTorch and DDP, exchange latency, GC, memory; the default), matrix-product GFLOP/s at the
-/// MLP's shapes, older side-by-side comparisons, and a per-phase profile of one step. Run through bench/run.sh.
+/// bench [table [rounds]] [gemm] [exchange] [memory] [profile]: the performance table (ours vs PyTorch
+/// at its best and DDP, exchange latency, GC, memory; the default), matrix-product GFLOP/s at the MLP's
+/// shapes, and a per-phase profile of one step. Run through bench/run.sh.
 /// </summary>
 public static class Program
 {
@@ -39,6 +39,7 @@ public static class Program
         if (what.Contains("profile"))
         {
             var data = MnistLoader.Load(Path.Combine(root, "data", "mnist"));
+            PhaseProfile.Print(data.Train);
             StepProfile.Shard(data.Train, 32);
             StepProfile.Shard(data.Train, 128);
             StepProfile.Step(data.Train, 128, 4, 1);
@@ -58,20 +59,6 @@ public static class Program
                 Console.WriteLine($"| {r.Transport} | {r.MedianMs:F2} | {r.P90Ms:F2} | {r.Gen0} / {r.Gen1} / {r.Gen2} | {r.AllocatedMbPerExchange:F2} |");
             }
             Console.WriteLine();
-        }
-        if (what.Contains("compare"))
-        {
-            string dll = Path.Combine(root, "src", "Coordinator", "bin", "Release", "net10.0", "Distributed.Coordinator.dll");
-            if (!File.Exists(dll)) throw new FileNotFoundException("Build first: dotnet build -c Release", dll);
-            Console.WriteLine("## Single-process training: ours vs PyTorch (default recipe, full MNIST)");
-            SpeedComparison.Run(root, dll, rounds: 5, epochs: 2);
-            Console.WriteLine();
-        }
-        if (what.Contains("distributed"))
-        {
-            string dll = Path.Combine(root, "src", "Coordinator", "bin", "Release", "net10.0", "Distributed.Coordinator.dll");
-            Console.WriteLine("## Cluster training: ours vs PyTorch DDP (gloo, loopback)");
-            DistributedComparison.Run(root, dll, rounds: 3);
         }
         return 0;
     }

@@ -14,6 +14,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
 
+import blasinfo
 from mlp import read_idx
 
 
@@ -57,7 +58,7 @@ def worker(rank, world, port, args, queue):
         epochs.append({"epoch": epoch + 1, "seconds": seconds, "samples_per_second": steps * args.batch_size / seconds, "test_accuracy": acc})
         dist.barrier()
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    queue.put({"rank": rank, "rss_mb": rss_mb, "epochs": epochs})
+    queue.put({"rank": rank, "rss_mb": rss_mb, "epochs": epochs, **blasinfo.describe()})
     dist.destroy_process_group()
 
 
@@ -78,7 +79,8 @@ def main():
     mp.spawn(worker, args=(args.world, port, args, queue), nprocs=args.world, join=True)
     ranks = [queue.get() for _ in range(args.world)]
     epochs = next(r["epochs"] for r in ranks if r["rank"] == 0)
-    print(json.dumps({"world": args.world, "epochs": epochs, "samples_per_second": epochs[-1]["samples_per_second"],
+    rank0 = next(r for r in ranks if r["rank"] == 0)
+    print(json.dumps({"world": args.world, "epochs": epochs, "openblas_core": rank0["openblas_core"], "openblas_config": rank0["openblas_config"], "samples_per_second": epochs[-1]["samples_per_second"],
                       "test_accuracy": epochs[-1]["test_accuracy"], "peak_rss_mb_per_rank": max(r["rss_mb"] for r in ranks)}))
 
 

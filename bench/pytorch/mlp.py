@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
+import blasinfo
+
 
 def read_idx(path):
     with gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb") as f:
@@ -65,7 +67,7 @@ def main():
         with torch.no_grad():
             acc = (model(xt).argmax(1) == yt).float().mean().item()
         epochs.append({"epoch": epoch + 1, "seconds": seconds, "samples_per_second": n / seconds, "test_accuracy": acc})
-    print(json.dumps({"torch": torch.__version__, "threads": a.threads,
+    print(json.dumps({"torch": torch.__version__, "threads": a.threads, **blasinfo.describe(),
                       "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS"), "epochs": epochs,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
 
