@@ -6,7 +6,11 @@ namespace Distributed.Bench;
 /// <summary>GFLOP/s of <see cref="Gemm"/> at the shapes of one training step of the default MLP.</summary>
 public static class GemmBenchmark
 {
-    public sealed record Shape(string Name, bool TransA, bool TransB, int M, int N, int K);
+    /// <summary>A product's shape; <paramref name="Segments"/>, when given, restarts the k-loop at each boundary (a batch's shards).</summary>
+    public sealed record Shape(string Name, bool TransA, bool TransB, int M, int N, int K, int[]? Segments = null)
+    {
+        public double Flops => 2.0 * M * N * K;
+    }
 
     public static readonly Shape[] MlpShapes =
     [
@@ -32,14 +36,15 @@ public static class GemmBenchmark
         Gemm.MaxThreads = threads;
         try
         {
-            double flops = 2.0 * s.M * s.N * s.K;
+            void Once() => Gemm.Multiply(s.TransA, s.TransB, s.M, s.N, s.K, 1f, a, 0, s.TransA ? s.M : s.K, b, 0, s.TransB ? s.K : s.N, 0f, c, 0, s.N, s.Segments);
+            double flops = s.Flops;
             int inner = Math.Max(1, (int)(5e9 / 60 / flops));
-            for (int i = 0; i < inner; i++) Gemm.Multiply(s.TransA, s.TransB, s.M, s.N, s.K, 1f, a, b, 0f, c);
+            for (int i = 0; i < inner; i++) Once();
             var results = new List<double>();
             for (int r = 0; r < repeats; r++)
             {
                 var sw = Stopwatch.StartNew();
-                for (int i = 0; i < inner; i++) Gemm.Multiply(s.TransA, s.TransB, s.M, s.N, s.K, 1f, a, b, 0f, c);
+                for (int i = 0; i < inner; i++) Once();
                 results.Add(flops * inner / sw.Elapsed.TotalSeconds / 1e9);
             }
             results.Sort();

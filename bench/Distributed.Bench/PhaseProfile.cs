@@ -41,7 +41,7 @@ public static class PhaseProfile
         double g1 = 0, g2 = 0;
         foreach (var p in Products)
         {
-            double t1 = BareProduct(p, 1), t2 = BareProduct(p, 2);
+            double t1 = p.Flops / GemmBenchmark.Measure(p, 1) / 1e6, t2 = p.Flops / GemmBenchmark.Measure(p, 2) / 1e6;
             g1 += t1; g2 += t2;
             Console.WriteLine($"| {p.Name} | {t1:F3} | {t2:F3} | {p.Flops / t1 / 1e6:F0} / {p.Flops / t2 / 1e6:F0} |");
         }
@@ -116,50 +116,18 @@ public static class PhaseProfile
         return new Profile(phases, flops);
     }
 
-    private sealed record Product(string Name, bool TransA, bool TransB, int M, int N, int K)
-    {
-        public double Flops => 2.0 * M * N * K;
-    }
-
     // Row-major as FastLinearAlgebraProvider hands the column-major layers' products to Gemm.
-    private static readonly Product[] Products =
+    private static readonly GemmBenchmark.Shape[] Products =
     [
-        new("forward 0: W1ᵀ·Xᵀ (256×784·784×128)", false, false, 256, 128, 784),
-        new("forward 2: W2ᵀ·H1ᵀ (128×256·256×128)", false, false, 128, 128, 256),
-        new("forward 4: W3ᵀ·H2ᵀ (10×128·128×128)", false, false, 10, 128, 128),
-        new("backward 4: dW3 = dZ3ᵀ·H2 (10×128·128×128)", false, true, 10, 128, 128),
-        new("backward 4: dX3 = W3·dZ3ᵀ (128×10·10×128)", true, false, 128, 128, 10),
-        new("backward 2: dW2 = dZ2ᵀ·H1 (128×128·128×256)", false, true, 128, 256, 128),
-        new("backward 2: dX2 = W2·dZ2ᵀ (256×128·128×128)", true, false, 256, 128, 128),
-        new("backward 0: dW1 = dZ1ᵀ·X (256×128·128×784)", false, true, 256, 784, 128),
+        new GemmBenchmark.Shape("forward 0: W1ᵀ·Xᵀ (256×784·784×128)", false, false, 256, 128, 784),
+        new GemmBenchmark.Shape("forward 2: W2ᵀ·H1ᵀ (128×256·256×128)", false, false, 128, 128, 256),
+        new GemmBenchmark.Shape("forward 4: W3ᵀ·H2ᵀ (10×128·128×128)", false, false, 10, 128, 128),
+        new GemmBenchmark.Shape("backward 4: dW3 = dZ3ᵀ·H2 (10×128·128×128)", false, true, 10, 128, 128, [0, 32, 64, 96, 128]),
+        new GemmBenchmark.Shape("backward 4: dX3 = W3·dZ3ᵀ (128×10·10×128)", true, false, 128, 128, 10),
+        new GemmBenchmark.Shape("backward 2: dW2 = dZ2ᵀ·H1 (128×128·128×256)", false, true, 128, 256, 128, [0, 32, 64, 96, 128]),
+        new GemmBenchmark.Shape("backward 2: dX2 = W2·dZ2ᵀ (256×128·128×128)", true, false, 256, 128, 128),
+        new GemmBenchmark.Shape("backward 0: dW1 = dZ1ᵀ·X (256×128·128×784)", false, true, 256, 784, 128, [0, 32, 64, 96, 128]),
     ];
-
-    private static double BareProduct(Product p, int threads)
-    {
-        var rng = new Random(1);
-        var a = new float[p.M * p.K];
-        var b = new float[p.K * p.N];
-        var c = new float[p.M * p.N];
-        foreach (var v in new[] { a, b }) for (int i = 0; i < v.Length; i++) v[i] = (float)rng.NextDouble();
-        int old = Gemm.MaxThreads;
-        Gemm.MaxThreads = threads;
-        try
-        {
-            void Once() => Gemm.Multiply(p.TransA, p.TransB, p.M, p.N, p.K, 1f, a, 0, p.TransA ? p.M : p.K, b, 0, p.TransB ? p.K : p.N, 0f, c, 0, p.N,
-                p.Name.StartsWith("backward") && p.Name.Contains("dW") ? [0, 32, 64, 96, 128] : null);
-            for (int i = 0; i < Warm; i++) Once();
-            var times = new List<double>();
-            for (int r = 0; r < 5; r++)
-            {
-                var sw = Stopwatch.StartNew();
-                for (int i = 0; i < Timed; i++) Once();
-                times.Add(sw.Elapsed.TotalMilliseconds / Timed);
-            }
-            times.Sort();
-            return times[2];
-        }
-        finally { Gemm.MaxThreads = old; }
-    }
 
     private static double HandOffMicroseconds()
     {
