@@ -17,6 +17,11 @@ public static class ProtocolCodec
     /// <summary>No tensor of a model this trainer builds comes near this; a larger length means a corrupt stream.</summary>
     public const int MaxTensorLength = 1 << 28;
 
+    /// <summary>Longest string field in UTF-8 bytes: names, run ids, reasons and hashes are far shorter; a longer one means a corrupt or hostile stream.</summary>
+    public const int MaxStringBytes = 4096;
+
+    private static readonly UTF8Encoding s_strictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     private static long s_bytesWritten, s_bytesRead, s_ticks, s_readTicks;
 
     /// <summary>Bytes of protocol messages written (sent) and read (received), time spent doing it; process-wide.</summary>
@@ -43,6 +48,7 @@ public static class ProtocolCodec
         Rejected => "RJ",
         ComputeShards => "CS",
         RunFinished => "RF",
+        RunStopped => "RS",
         _ => throw new ArgumentException($"{o.GetType()} is not a protocol message."),
     };
 
@@ -85,23 +91,74 @@ public static class ProtocolCodec
                 }
                 break;
             case RunFinished m: w.Write(m.RunId); w.Write(m.FinalWeightsSha256); break;
+            case RunStopped m: w.Write(m.RunId); w.Write(m.Reason); break;
             default: throw new ArgumentException($"{obj.GetType()} is not a protocol message.");
         }
     }
 
+    /// <summary>
+    /// Decodes one message. Whatever the bytes, the only exception is a <see cref="SerializationException"/>
+    /// (a truncated stream included), and nothing larger than the caps is allocated: the caller closes
+    /// the connection or drops the message, and the node runs on.
+    /// </summary>
     /// <param name="maxLength">Largest tensor or index array accepted: a longer one means a corrupt or hostile stream.</param>
-    public static object Read(BinaryReader r, string manifest, int maxLength = MaxTensorLength) => manifest switch
+    public static object Read(BinaryReader r, string manifest, int maxLength = MaxTensorLength)
     {
-        "RW" => new RegisterWorker(r.ReadString(), r.ReadInt32()),
-        "SR" => new ShardResult(r.ReadString(), r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), r.ReadInt32(), ReadTensor(r, maxLength), r.ReadDouble(), r.ReadInt32()),
-        "WF" => new WorkerFailed(r.ReadString(), r.ReadString()),
-        "WE" => new Welcome(r.ReadString(), new ModelSpec(r.ReadInt32(), ReadInts(r, maxLength), r.ReadInt32()), new DataSpec(r.ReadInt32(), r.ReadString()), r.ReadInt32(),
-            r.ReadBoolean() ? new DataPlaneTicket(r.ReadString(), r.ReadInt32(), r.ReadString()) : null, (TensorWire)r.ReadByte()),
-        "RJ" => new Rejected(r.ReadString()),
+        try
+        {
+            return ReadFields(r, manifest, new Budget(maxLength));
+        }
+        catch (Exception e) when (e is EndOfStreamException or FormatException or ArgumentException or OverflowException or InvalidCastException)
+        {
+            throw new SerializationException($"Corrupt '{manifest}' message: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Reads a manifest (a short string) from a stream of messages; end of stream between messages stays <see cref="EndOfStreamException"/>.</summary>
+    public static string ReadManifest(BinaryReader r)
+    {
+        try
+        {
+            return ReadText(r);
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException or OverflowException)
+        {
+            throw new SerializationException($"Corrupt message header: {e.Message}", e);
+        }
+    }
+
+    private static object ReadFields(BinaryReader r, string manifest, Budget maxLength) => manifest switch
+    {
+        "RW" => new RegisterWorker(ReadText(r), r.ReadInt32()),
+        "SR" => new ShardResult(ReadText(r), r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), r.ReadInt32(), ReadTensor(r, maxLength), r.ReadDouble(), r.ReadInt32()),
+        "WF" => new WorkerFailed(ReadText(r), ReadText(r)),
+        "WE" => new Welcome(ReadText(r), new ModelSpec(r.ReadInt32(), ReadInts(r, maxLength), r.ReadInt32()), new DataSpec(r.ReadInt32(), ReadText(r)), r.ReadInt32(),
+            r.ReadBoolean() ? new DataPlaneTicket(ReadText(r), r.ReadInt32(), ReadText(r)) : null, ReadWire(r)),
+        "RJ" => new Rejected(ReadText(r)),
         "CS" => ReadComputeShards(r, maxLength),
-        "RF" => new RunFinished(r.ReadString(), r.ReadString()),
-        _ => throw new SerializationException($"Unknown protocol manifest '{manifest}'."),
+        "RF" => new RunFinished(ReadText(r), ReadText(r)),
+        "RS" => new RunStopped(ReadText(r), ReadText(r)),
+        _ => throw new SerializationException($"Unknown protocol manifest '{Printable(manifest)}'."),
     };
+
+    /// <summary>A string field: its 7-bit-encoded byte length (as BinaryWriter writes it), capped before anything is allocated, then strict UTF-8.</summary>
+    private static string ReadText(BinaryReader r)
+    {
+        int length = r.Read7BitEncodedInt();
+        if (length < 0 || length > MaxStringBytes) throw new SerializationException($"Corrupt message: string of {length} bytes (at most {MaxStringBytes}).");
+        Span<byte> bytes = length <= 256 ? stackalloc byte[length] : new byte[length];
+        ReadExactly(r, bytes, $"string of {length} bytes");
+        return s_strictUtf8.GetString(bytes);
+    }
+
+    private static string Printable(string s) => s.Length <= 8 && s.All(c => c is >= ' ' and <= '~') ? s : $"{s.Length} odd characters";
+
+    private static TensorWire ReadWire(BinaryReader r)
+    {
+        byte b = r.ReadByte();
+        if (!Enum.IsDefined((TensorWire)b)) throw new SerializationException($"Corrupt message: tensor format {b}.");
+        return (TensorWire)b;
+    }
 
     /// <summary>Encodes a message into one array (the Akka serializer's contract).</summary>
     public static byte[] ToBytes(object obj)
@@ -128,9 +185,9 @@ public static class ProtocolCodec
         }
     }
 
-    private static ComputeShards ReadComputeShards(BinaryReader r, int maxLength)
+    private static ComputeShards ReadComputeShards(BinaryReader r, Budget maxLength)
     {
-        string runId = r.ReadString();
+        string runId = ReadText(r);
         long step = r.ReadInt64();
         long version = r.ReadInt64();
         var weights = r.ReadBoolean() ? ReadTensor(r, maxLength) : null;
@@ -162,11 +219,13 @@ public static class ProtocolCodec
         }
     }
 
-    private static TensorEnvelope ReadTensor(BinaryReader r, int maxLength)
+    private static TensorEnvelope ReadTensor(BinaryReader r, Budget maxLength)
     {
         // Filled from the stream below; the receiver returns it to the pool once used.
-        var values = TensorPool.Rent(ReadLength(r, "tensor length", maxLength));
-        var wire = (TensorWire)r.ReadByte();
+        int length = ReadLength(r, "tensor length", maxLength, elementBytes: 0);
+        var wire = ReadWire(r);
+        CheckRemaining(r, "tensor length", length, wire == TensorWire.Float32 ? 4 : 2);
+        var values = TensorPool.Rent(length);
         switch (wire)
         {
             case TensorWire.Float32:
@@ -184,8 +243,6 @@ public static class ProtocolCodec
                     System.Buffers.ArrayPool<ushort>.Shared.Return(half);
                 }
                 break;
-            default:
-                throw new SerializationException($"Corrupt message: tensor format {(byte)wire}.");
         }
         return new TensorEnvelope(values, Pooled: true, Wire: wire);
     }
@@ -196,18 +253,36 @@ public static class ProtocolCodec
         w.Write(MemoryMarshal.AsBytes(values.AsSpan()));
     }
 
-    private static int[] ReadInts(BinaryReader r, int maxLength)
+    private static int[] ReadInts(BinaryReader r, Budget maxLength)
     {
         var values = new int[ReadLength(r, "integer array length", maxLength)];
         ReadExactly(r, MemoryMarshal.AsBytes(values.AsSpan()), $"integer array of {values.Length}");
         return values;
     }
 
-    private static int ReadLength(BinaryReader r, string what, int maxLength)
+    // Every array of a message draws on one budget, so a message cannot claim more elements in all
+    // than one tensor may hold; on a stream of known length, no array may claim more bytes than are left.
+    private static int ReadLength(BinaryReader r, string what, Budget budget, int elementBytes = 4)
     {
         int length = r.ReadInt32();
-        if (length < 0 || length > maxLength) throw new SerializationException($"Corrupt message: {what} {length} (at most {maxLength}).");
+        if (length < 0 || length > budget.Remaining) throw new SerializationException($"Corrupt message: {what} {length} (at most {budget.Remaining} left of {budget.Total}).");
+        CheckRemaining(r, what, length, elementBytes);
+        budget.Remaining -= length;
         return length;
+    }
+
+    private static void CheckRemaining(BinaryReader r, string what, int length, int elementBytes)
+    {
+        var stream = r.BaseStream;
+        if (stream.CanSeek && (long)elementBytes * length > stream.Length - stream.Position)
+            throw new SerializationException($"Message truncated: {what} {length} but only {stream.Length - stream.Position} bytes left.");
+    }
+
+    /// <summary>Elements (floats or integers) a message may still declare.</summary>
+    private sealed class Budget(int total)
+    {
+        public int Total { get; } = total;
+        public int Remaining { get; set; } = total;
     }
 
     // A network stream may return fewer bytes than asked for; BinaryReader does not buffer ahead, so

@@ -39,4 +39,7 @@ public static class WorkerProtocol
 
     /// <summary>The run is over; workers may leave.</summary>
     public sealed record RunFinished(string RunId, string FinalWeightsSha256) : IClusterMessage;
+
+    /// <summary>The run stopped before its end (the coordinator was interrupted and checkpointed); workers leave.</summary>
+    public sealed record RunStopped(string RunId, string Reason) : IClusterMessage;
 }

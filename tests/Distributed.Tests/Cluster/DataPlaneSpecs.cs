@@ -130,4 +130,41 @@ public sealed class DataPlaneSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         _server.Send(worker.Ref, work, coordinator.Ref);
         Assert.NotSame(work, worker.ExpectMsg<ComputeShards>());
     }
+
+    /// <summary>Opens a data connection by hand with a valid ticket (as a hostile insider could), ready for raw bytes.</summary>
+    private static System.Net.Sockets.NetworkStream RawConnection(DataPlaneTicket ticket)
+    {
+        var client = new System.Net.Sockets.TcpClient("127.0.0.1", ticket.Port);
+        var stream = client.GetStream();
+        var token = System.Text.Encoding.ASCII.GetBytes(ticket.Token);
+        stream.Write([.. "DPL1"u8, (byte)token.Length, .. token]);
+        Assert.Equal(1, stream.ReadByte());
+        return stream;
+    }
+
+    [Theory]
+    [InlineData(new byte[] { 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF })]                         // a 7-bit length that never ends
+    [InlineData(new byte[] { 2, (byte)'S', (byte)'R', 0xFF, 0xFF, 0xFF, 0xFF, 0x07 })]    // a run id declared 2 GB long
+    [InlineData(new byte[] { 2, (byte)'Z', (byte)'Z', 1, 2, 3 })]                           // an unknown message
+    [InlineData(new byte[] { 2, (byte)'R', (byte)'J', 2, 0xC3, 0x28 })]                     // invalid UTF-8
+    public void Malformed_bytes_on_a_data_connection_should_close_it_and_leave_the_node_running(byte[] garbage)
+    {
+        var (coordinator, worker) = (CreateTestProbe(), CreateTestProbe());
+        _server = DataPlaneServer.Start("127.0.0.1", "127.0.0.1", 0, null, Note);
+        using var stream = RawConnection(_server.Offer(worker.Ref, coordinator.Ref)!);
+        AwaitCondition(() => _server.IsConnected(worker.Ref), TimeSpan.FromSeconds(10));
+        stream.Write(garbage);
+        stream.Flush();
+        AwaitCondition(() => !_server.IsConnected(worker.Ref), TimeSpan.FromSeconds(10));
+        Assert.True(Logged("undecodable message") || Logged("receiving failed"), string.Join("\n", _log));
+        coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+
+        // The node runs on: a new worker connects and its messages arrive.
+        _client = new DataPlaneClient(null, Note);
+        var other = CreateTestProbe();
+        _client.Accept(_server.Offer(other.Ref, coordinator.Ref), coordinator.Ref, other.Ref);
+        AwaitCondition(() => _client.IsConnected && _server.IsConnected(other.Ref), TimeSpan.FromSeconds(10));
+        _client.Send(coordinator.Ref, new WorkerFailed("run", "fine"), other.Ref);
+        Assert.Equal("fine", coordinator.ExpectMsg<WorkerFailed>().Reason);
+    }
 }

@@ -92,7 +92,7 @@ public sealed class DataPlaneConnection : IDisposable
             using var reader = new BinaryReader(buffered, Encoding.UTF8, leaveOpen: true);
             while (IsOpen)
             {
-                string manifest = reader.ReadString();
+                string manifest = ProtocolCodec.ReadManifest(reader);
                 long start = Stopwatch.GetTimestamp();
                 var message = ProtocolCodec.Read(reader, manifest, _maxLength);
                 ProtocolCodec.Count(0, 0, 0, Stopwatch.GetElapsedTime(start).Ticks);
@@ -106,9 +106,15 @@ public sealed class DataPlaneConnection : IDisposable
             // (Akka's membership reports departures; nothing to add here).
             Close(null);
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or System.Runtime.Serialization.SerializationException or ArgumentException)
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
         {
             Close($"receiving failed: {e.Message}");
+        }
+        catch (Exception e)
+        {
+            // Anything else is the peer's bytes (or a bug) and must not escape this thread, which
+            // would end the process: the connection closes, the node runs on.
+            Close($"sent an undecodable message ({e.GetType().Name}: {e.Message}); connection closed");
         }
     }
 
