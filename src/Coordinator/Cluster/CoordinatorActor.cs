@@ -21,7 +21,10 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     /// <summary>How the coordinator is set up.</summary>
     /// <param name="StepTimeout">A worker silent this long within a step loses its shards to the others.</param>
     /// <param name="WorkerTimeout">How long to wait with no worker alive before giving up.</param>
-    /// <param name="MaxBadResults">Bad results (non-finite, wrong size, unassigned) after which a worker is excluded.</param>
+    /// <param name="MaxBadResults">
+    /// Bad results (non-finite, wrong size, unassigned), or step deadlines in a row passed still holding
+    /// shards, after which a worker's node is excluded from the run.
+    /// </param>
     /// <param name="OnStep">Called after every completed step (checkpointing hooks in here).</param>
     public sealed record Settings(string RunId, int MinWorkers, Action<string> Log, ITensorTransport Transport,
         TaskCompletionSource<ClusterRunOutcome> Done, TimeSpan StepTimeout, TimeSpan WorkerTimeout, int MaxBadResults = 3,
@@ -29,6 +32,19 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         TensorWire Wire = TensorWire.Float32);
 
     private sealed record StepDeadline(long Step);
+
+    /// <summary>
+    /// Stop the run cleanly (SIGINT/SIGTERM): the step under way is finished if it completes within a
+    /// step timeout, else abandoned; then workers are told and the run ends with a <see cref="ClusterRunInterruptedException"/>.
+    /// Sent locally by <see cref="CoordinatorNode.Stop"/>.
+    /// </summary>
+    public sealed record StopRequested(string Reason);
+
+    private sealed class AbandonStep
+    {
+        public static readonly AbandonStep Instance = new();
+        private AbandonStep() { }
+    }
 
     private sealed class NoWorkersDeadline
     {
@@ -40,11 +56,14 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private readonly Settings _settings;
     private readonly Dictionary<IActorRef, WorkerStats> _stats = [];
     private readonly ShardDispatcher<IActorRef> _dispatch = new();
+    /// <summary>Excluded nodes (<see cref="NodeOf"/>): a worker re-registering under another actor name from the same node stays out.</summary>
     private readonly HashSet<string> _excluded = [];
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private StepCollector? _collector;
     private readonly ReductionPlan _plan;
     private readonly bool _piecesFit;
+    private string? _stopReason;
+    private ShardTrainer? _verifier;
     private TensorEnvelope? _weights;
     private readonly float[]?[] _weightBuffers = new float[]?[2];
     private double _reduceMilliseconds;
@@ -92,6 +111,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             StartStep();
         });
         Receive<NoWorkersDeadline>(_ => Fail($"only {_dispatch.Live.Count} of the {_settings.MinWorkers} worker(s) needed registered within {_settings.WorkerTimeout.TotalSeconds:F0} s"));
+        Receive<StopRequested>(s => Interrupt(s.Reason, "before training started"));
         Membership();
     }
 
@@ -103,6 +123,14 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         Receive<StepDeadline>(_ => { });
         Receive<NoWorkersDeadline>(_ => Fail($"no worker for {_settings.WorkerTimeout.TotalSeconds:F0} s at step {_run.Step}"));
         Receive<WorkerFailed>(f => Lose(Sender, $"cannot take part: {f.Reason}"));
+        Receive<StopRequested>(s =>
+        {
+            if (_stopReason is not null) return;
+            _stopReason = s.Reason;
+            _settings.Log($"coordinator: {s.Reason}: finishing step {_run.Step} (abandoning it after {_settings.StepTimeout.TotalSeconds:F1} s)");
+            Timers.StartSingleTimer(AbandonStep.Instance, AbandonStep.Instance, _settings.StepTimeout);
+        });
+        Receive<AbandonStep>(_ => Interrupt(_stopReason!, $"step {_run.Step} abandoned"));
         Membership();
     }
 
@@ -145,9 +173,9 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     private void Admit(RegisterWorker r)
     {
-        if (_excluded.Contains(Sender.Path.ToString()))
+        if (_excluded.Contains(NodeOf(Sender)))
         {
-            Sender.Tell(new Rejected("excluded from this run after repeated bad results"));
+            Sender.Tell(new Rejected($"node {Sender.Path.Address} is excluded from this run (repeated bad results or missed deadlines)"));
             return;
         }
         // A worker already taking part keeps its data connection; a new one gets a ticket for one.
@@ -158,6 +186,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         Context.Watch(Sender);
         Timers.Cancel(NoWorkersDeadline.Instance);
         _settings.Log($"coordinator: worker {r.Name} registered from {Sender.Path.Address} ({_dispatch.Live.Count} now)");
+        if (_dispatch.Live.Count == _run.Options.Shards + 1)
+            _settings.Log($"coordinator: warning: {_dispatch.Live.Count} workers for {_run.Options.Shards} shards per step: workers beyond {_run.Options.Shards} sit idle (more --shards would use them)");
         // Shards orphaned while no worker was alive go to the newcomer; others start with the next step.
         if (_collector is { IsComplete: false }) Send(_dispatch.Assign(_dispatch.Unowned(_collector.Missing)));
     }
@@ -230,7 +260,11 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         }).ToArray();
     }
 
-    /// <summary>The step deadline passed: shards still missing go (also) to other workers.</summary>
+    /// <summary>
+    /// The step deadline passed: shards still missing go (also) to other workers; a worker that let
+    /// <see cref="Settings.MaxBadResults"/> deadlines in a row pass holding shards is excluded, so a
+    /// worker that takes shards and never answers costs a few deadlines, not one per step forever.
+    /// </summary>
     private void Overdue()
     {
         var collector = _collector!;
@@ -238,7 +272,13 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         {
             var late = _dispatch.OwnedBy(worker, collector.Missing);
             if (late.Length == 0) continue;
-            _settings.Log($"coordinator: worker {_stats[worker].Name} silent for {_settings.StepTimeout.TotalSeconds:F1} s on shards {string.Join(",", late)} of step {_run.Step}; giving them to others too");
+            var stats = _stats[worker];
+            if (++stats.SilentDeadlines >= _settings.MaxBadResults && _dispatch.Live.Count > 1)
+            {
+                Exclude(worker, $"{stats.SilentDeadlines} step deadlines in a row without an answer");
+                continue;
+            }
+            _settings.Log($"coordinator: worker {stats.Name} silent for {_settings.StepTimeout.TotalSeconds:F1} s on shards {string.Join(",", late)} of step {_run.Step}; giving them to others too");
             Send(_dispatch.Assign(late, avoid: worker));
         }
         Send(_dispatch.Assign(_dispatch.Unowned(collector.Missing)));
@@ -250,6 +290,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         var collector = _collector!;
         ShardVerdict verdict;
         if (r.RunId != _settings.RunId) verdict = ShardVerdict.WrongRun;
+        else if (!double.IsFinite(r.ComputeMilliseconds) || r.ComputeMilliseconds < 0) verdict = ShardVerdict.Malformed;
         else if (r.Step == collector.Step && r.Shard >= 0 && r.ShardCount >= 1 && r.Shard + r.ShardCount <= _run.Options.Shards &&
                  !Enumerable.Range(r.Shard, r.ShardCount).All(s => _dispatch.WasGiven(s, Sender))) verdict = ShardVerdict.NotAssigned;
         else verdict = collector.Offer(r.Step, r.Shard, r.ShardCount, r.Samples, r.LossSum, r.Correct, r.GradientSum.Inline, r.GradientSum.Release);
@@ -261,6 +302,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         }
         if (_stats.TryGetValue(Sender, out var stats))
         {
+            stats.SilentDeadlines = 0;
             stats.CountShards(r.ShardCount, r.ComputeMilliseconds, Stopwatch.GetTimestamp());
             stats.SamplesThisEpoch += r.Samples;
         }
@@ -271,14 +313,18 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private void Reject(ShardResult r, ShardVerdict verdict)
     {
         string from = _stats.TryGetValue(Sender, out var s) ? s.Name : Sender.Path.ToString();
+        if (verdict == ShardVerdict.NotFinite && r.Step == _collector!.Step && Diverged(r))
+        {
+            var diverged = new TrainingDivergedException(_run, double.NaN);
+            Fail(diverged.Message, diverged);
+            return;
+        }
         _settings.Log($"coordinator: dropped result step {r.Step} shard {r.Shard} from {from}: {verdict} (at step {_collector!.Step})");
         if (!verdict.IsBad() || s is null) return;
         _disturbedAt ??= Stopwatch.GetTimestamp();
         if (++s.BadResults >= _settings.MaxBadResults && _dispatch.Live.Contains(Sender))
         {
-            _excluded.Add(Sender.Path.ToString());
-            Sender.Tell(new Rejected($"excluded from this run after {s.BadResults} bad results"));
-            Lose(Sender, $"excluded after {s.BadResults} bad results");
+            Exclude(Sender, $"{s.BadResults} bad results");
             return;
         }
         // A broken result for its own shard: someone else computes that shard now.
@@ -290,11 +336,45 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         }
     }
 
+    /// <summary>
+    /// A non-finite result is either a broken worker or a diverging run (e.g. a learning rate far too
+    /// high): the coordinator recomputes the shards itself from the same weights (the model holds them
+    /// until the step completes) and blames the worker only if its own loss is finite.
+    /// </summary>
+    private bool Diverged(ShardResult r)
+    {
+        _verifier ??= new ShardTrainer(_run.Model);
+        double loss = 0;
+        for (int shard = r.Shard; shard < r.Shard + r.ShardCount && shard < _run.Options.Shards; shard++)
+            loss += _verifier.Run(_run.Data.Train, _run.ShardSamples(shard)).LossSum;
+        return !double.IsFinite(loss);
+    }
+
+    /// <summary>Takes a worker out of the run for good: its node is refused from now on, its shards go to the others.</summary>
+    private void Exclude(IActorRef worker, string why)
+    {
+        _excluded.Add(NodeOf(worker));
+        worker.Tell(new Rejected($"excluded from this run after {why}"));
+        Lose(worker, $"excluded after {why}");
+    }
+
+    /// <summary>A worker's node: its ActorSystem's address; for an actor in the coordinator's own ActorSystem (specs' probes), the actor itself.</summary>
+    private string NodeOf(IActorRef worker) => worker.Path.Address.Equals(Self.Path.Address) ? worker.Path.ToString() : worker.Path.Address.ToString();
+
     private void CompleteStep(StepCollector collector)
     {
         long reduceStart = Stopwatch.GetTimestamp();
         collector.WriteMeanTo(_run.Model);
-        var epoch = _run.CompleteStep(collector.LossSum, collector.Correct);
+        EpochMetrics? epoch;
+        try
+        {
+            epoch = _run.CompleteStep(collector.LossSum, collector.Correct);
+        }
+        catch (TrainingDivergedException e)
+        {
+            Fail(e.Message, e);
+            return;
+        }
         double reduceMs = Stopwatch.GetElapsedTime(reduceStart).TotalMilliseconds;
         _reduceMilliseconds += reduceMs;
         Shared.Diagnostics.TrainingMetrics.Reduced(reduceMs);
@@ -315,6 +395,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         _settings.OnStep?.Invoke(_run, epoch);
         PublishMembers();
         if (_run.Finished) Finish();
+        else if (_stopReason is not null) Interrupt(_stopReason, $"step {collector.Step} finished");
         else StartStep();
     }
 
@@ -326,7 +407,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         var rows = new List<Progress.MemberRow> { new("coordinator", _cluster.SelfAddress.ToString(), Roles.Coordinator, "up", 0, 0) };
         foreach (var w in _stats.Values)
         {
-            string status = _excluded.Contains(w.Ref.Path.ToString()) ? "excluded"
+            string status = _excluded.Contains(NodeOf(w.Ref)) ? "excluded"
                 : !_dispatch.Live.Contains(w.Ref) ? "gone"
                 : _status.GetValueOrDefault(w.Ref.Path.Address, "up");
             rows.Add(new(w.Name, w.Address, Roles.Worker, status, w.ShardsDone, w.ShardsDone == 0 ? 0 : w.ComputeMilliseconds / w.ShardsDone));
@@ -355,17 +436,43 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         _settings.Done.TrySetResult(new ClusterRunOutcome(result, _run.Model, _stats.Values.Select(w => w.Summary()).ToArray(), breakdown, _workerEpochs));
     }
 
-    private void Fail(string reason)
+    /// <summary>Ends the run between steps: the run stays at a step boundary, ready to be checkpointed and resumed.</summary>
+    private void Interrupt(string reason, string how)
+    {
+        Timers.CancelAll();
+        foreach (var w in _dispatch.Live)
+        {
+            _settings.Transport.Forget(w);
+            w.Tell(new RunStopped(_settings.RunId, $"{reason} at step {_run.Step}"));
+        }
+        _settings.Log($"coordinator: stopped ({reason}, {how}) at step {_run.Step}");
+        Become(Done);
+        _settings.Done.TrySetException(new ClusterRunInterruptedException(reason, _run.Step));
+    }
+
+    /// <param name="error">What the run's outcome fails with (default: a <see cref="ClusterRunFailedException"/> with the reason).</param>
+    private void Fail(string reason, Exception? error = null)
     {
         Timers.CancelAll();
         _settings.Log($"coordinator: giving up: {reason}");
+        foreach (var w in _dispatch.Live)
+        {
+            _settings.Transport.Forget(w);
+            w.Tell(new RunStopped(_settings.RunId, $"the run failed at step {_run.Step}"));
+        }
         Become(Done);
-        _settings.Done.TrySetException(new ClusterRunFailedException(reason, _run.Step));
+        _settings.Done.TrySetException(error ?? new ClusterRunFailedException(reason, _run.Step));
     }
 }
 
 /// <summary>A cluster run that could not finish; the message says why and at which step.</summary>
 public sealed class ClusterRunFailedException(string reason, long step) : Exception($"the cluster run stopped at step {step}: {reason}.")
+{
+    public long Step { get; } = step;
+}
+
+/// <summary>A cluster run stopped on request (a signal) at a step boundary; its state can be checkpointed and resumed.</summary>
+public sealed class ClusterRunInterruptedException(string reason, long step) : Exception($"the cluster run was stopped at step {step}: {reason}.")
 {
     public long Step { get; } = step;
 }

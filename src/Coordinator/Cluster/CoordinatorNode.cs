@@ -9,11 +9,17 @@ namespace Distributed.Coordinator.Cluster;
 /// <summary>Starts a coordinator node: an ActorSystem in the coordinator role running a <see cref="CoordinatorActor"/> named "coordinator".</summary>
 public sealed class CoordinatorNode
 {
-    private CoordinatorNode(ActorSystem system, Task<ClusterRunOutcome> outcome)
+    private readonly IActorRef _actor;
+
+    private CoordinatorNode(ActorSystem system, IActorRef actor, Task<ClusterRunOutcome> outcome)
     {
         System = system;
+        _actor = actor;
         Outcome = outcome;
     }
+
+    /// <summary>Asks the run to stop cleanly (see <see cref="CoordinatorActor.StopRequested"/>); <see cref="Outcome"/> then fails with <see cref="ClusterRunInterruptedException"/>.</summary>
+    public void Stop(string reason) => _actor.Tell(new CoordinatorActor.StopRequested(reason));
 
     public ActorSystem System { get; }
 
@@ -40,13 +46,13 @@ public sealed class CoordinatorNode
         string runId = $"{Environment.MachineName}-{DateTime.UtcNow:yyyyMMddHHmmss}-{Random.Shared.Next(0x10000):x4}";
         var settings = new CoordinatorActor.Settings(runId, supervision.MinWorkers, log, transport ?? InlineTensorTransport.Instance, done,
             supervision.StepTimeout, supervision.WorkerTimeout, supervision.MaxBadResults, onStep, onMembers, cluster.Wire);
-        system.ActorOf(CoordinatorActor.Props(run, settings), "coordinator");
+        var actor = system.ActorOf(CoordinatorActor.Props(run, settings), "coordinator");
         // If this node is downed (e.g. the split-brain resolver downs both ends of a link that only
         // some nodes lost), say so instead of waiting forever for a result.
         system.WhenTerminated.ContinueWith(_ => done.TrySetException(new ClusterRunFailedException(
             "this coordinator node was removed from the cluster (downed); continue with --resume from its last checkpoint", run.Step)),
             TaskScheduler.Default);
-        return new CoordinatorNode(system, done.Task);
+        return new CoordinatorNode(system, actor, done.Task);
     }
 
     private static ITensorTransport StartDataPlane(ClusterSettings cluster, Action<string> log)

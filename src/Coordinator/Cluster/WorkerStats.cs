@@ -35,6 +35,9 @@ public sealed class WorkerStats(string name, IActorRef worker, int threads)
     /// <summary>Results rejected as bad (non-finite, malformed, unassigned).</summary>
     public int BadResults { get; set; }
 
+    /// <summary>Step deadlines in a row at which this worker still held shards (reset by any accepted result).</summary>
+    public int SilentDeadlines { get; set; }
+
     /// <summary>A result arrived covering <paramref name="shards"/> shards (a piece covers several).</summary>
     public void CountShards(int shards, double computeMs, long now)
     {

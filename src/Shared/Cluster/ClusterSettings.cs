@@ -95,12 +95,22 @@ public sealed record ClusterSettings(string Role, string Hostname = "127.0.0.1",
               log-dead-letters-during-shutdown = off
               actor {
                 provider = cluster
+                # A Kill from a peer must not stop our actors (untrusted mode does not drop it; see the class).
+                guardian-supervisor-strategy = "Distributed.Shared.Cluster.KillRefusingGuardianStrategy, Distributed.Shared"
                 serializers { distributed = "Distributed.Shared.Protocol.ProtocolSerializer, Distributed.Shared" }
                 serialization-bindings { "Distributed.Shared.Protocol.IClusterMessage, Distributed.Shared" = distributed }
               }
               remote {
                 # Associations come and go with workers; the coordinator logs what matters itself.
                 log-remote-lifecycle-events = off
+                # A peer may only talk protocol: remote PoisonPill, Kill, remote deployment and
+                # actor selections to anything but the cluster's own daemons and our two actors are
+                # dropped (a remote PoisonPill once left the coordinator hung).
+                untrusted-mode = on
+                trusted-selection-paths = [
+                  "/user/coordinator", "/user/worker",
+                  "/system/cluster/core/daemon", "/system/cluster/heartbeatReceiver", "/system/remote-watcher"
+                ]
               }
               cluster {
                 # Timings tuned for a trainer (measured on loopback: all Up after ~1 s, a killed node
@@ -122,6 +132,9 @@ public sealed record ClusterSettings(string Role, string Hostname = "127.0.0.1",
                 run-coordinated-shutdown-when-down = on
               }
               coordinated-shutdown.exit-clr = off
+              # SIGTERM is the program's to handle (Lifetime.StopSignal: finish the step, checkpoint,
+              # then leave); Akka's hook would shut the node down mid-step first.
+              coordinated-shutdown.run-by-clr-shutdown-hook = off
             }
             """);
 }

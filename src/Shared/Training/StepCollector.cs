@@ -17,7 +17,7 @@ public enum ShardVerdict
     /// <summary>This shard was already counted: dropped.</summary>
     Duplicate,
 
-    /// <summary>Sample count or gradient length is not what was assigned: dropped.</summary>
+    /// <summary>Sample count, gradient length, correct count (beyond 0…samples) or loss (negative) is not what was assigned could give: dropped.</summary>
     Malformed,
 
     /// <summary>The gradient holds NaN or infinity: dropped.</summary>
@@ -107,6 +107,8 @@ public sealed class StepCollector
         for (int s = first; s < first + count; s++) expected += _expectedSamples[s];
         if (samples != expected || gradientSum.Length != _total.Length) return ShardVerdict.Malformed;
         if (!double.IsFinite(lossSum) || !AllFinite(gradientSum)) return ShardVerdict.NotFinite;
+        // Cross-entropy is never negative, and a shard cannot classify more samples than it holds.
+        if (lossSum < 0 || correct < 0 || correct > samples) return ShardVerdict.Malformed;
         for (int s = first; s < first + count; s++) _received[s] = true;
         Correct += correct;
         Samples += samples;
