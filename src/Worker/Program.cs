@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Akka.Actor;
 using Distributed.Shared.Cluster;
+using Distributed.Shared.Lifetime;
 using Distributed.Shared.Data;
 using Distributed.Shared.Diagnostics;
 using Distributed.Shared.Protocol;
@@ -82,7 +83,7 @@ public static class Program
             foreach (var e in errors) stderr.WriteLine($"error: {e}");
             return 1;
         }
-        using var metrics = node.MetricsPort is { } mp ? TrainingMetrics.StartPrometheus(mp) : null;
+        using var metrics = node.MetricsPort is { } mp ? TrainingMetrics.StartPrometheus(mp, node.Hostname) : null;
         MnistData data;
         // The JIT compiles the training code (default model shape) while the data loads.
         var warmup = Warmup.Start(new TrainingOptions(), threads);
@@ -100,8 +101,10 @@ public static class Program
         {
             lock (stdout) stdout.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {line}");
         }
-        var finished = new TaskCompletionSource<RunFinished>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var settings = new WorkerActor.Settings(name, data.Train, threads, Log, OnFinished: f => finished.TrySetResult(f));
+        var finished = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var settings = new WorkerActor.Settings(name, data.Train, threads, Log, OnFinished: f => finished.TrySetResult("finished"),
+            OnStopped: s => finished.TrySetResult("stopped by the coordinator"), OnOrphaned: _ => finished.TrySetResult("orphaned"));
+        using var stop = StopSignal.Listen();
         ActorSystem system;
         try
         {
@@ -113,29 +116,21 @@ public static class Program
             return 2;
         }
         Log($"worker {name}: node {Akka.Cluster.Cluster.Get(system).SelfAddress} joining {string.Join(", ", node.SeedNodes)}; data {data.Folder} ({data.Train.Count} training images)");
-        Console.CancelKeyPress += (_, e) =>
+        using var stopping = stop.Token.Register(() => finished.TrySetResult("signal"));
+        // The node can also end on its own: downed by the split-brain resolver, or removed from the cluster.
+        if (Task.WhenAny(finished.Task, system.WhenTerminated).GetAwaiter().GetResult() != finished.Task)
         {
-            e.Cancel = true;
-            finished.TrySetCanceled();
-        };
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => finished.TrySetCanceled();
-        int code = 0;
-        try
-        {
-            // The node can also end on its own: downed by the split-brain resolver, or removed from the cluster.
-            if (Task.WhenAny(finished.Task, system.WhenTerminated).GetAwaiter().GetResult() != finished.Task)
-            {
-                Log($"worker {name}: this node was removed from the cluster (downed or partitioned away from the coordinator); exiting");
-                return 3;
-            }
-            finished.Task.GetAwaiter().GetResult();
+            Log($"worker {name}: this node was removed from the cluster (downed or partitioned away from the coordinator); exiting");
+            return 3;
         }
-        catch (TaskCanceledException)
+        int code = finished.Task.Result == "orphaned" ? 4 : 0;
+        if (finished.Task.Result == "signal")
         {
-            Log($"worker {name}: stopping on request");
-            code = 130;
+            Log($"worker {name}: stopping on {stop.Name}: leaving the cluster (the coordinator gives this worker's shards to the others)");
+            code = stop.ExitCode;
         }
-        CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance).Wait(TimeSpan.FromSeconds(10));
+        // Leaving (not just stopping) tells the coordinator at once, through membership.
+        CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClusterLeavingReason.Instance).Wait(TimeSpan.FromSeconds(10));
         return code;
     }
 }

@@ -27,7 +27,22 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     /// <param name="Log">Where node events are written.</param>
     /// <param name="Transport">How tensors travel (null: over Akka.Remote).</param>
     /// <param name="OnFinished">Called when the coordinator announces the end of the run.</param>
-    public sealed record Settings(string Name, ImageSet Data, int Threads, Action<string> Log, ITensorTransport? Transport = null, Action<RunFinished>? OnFinished = null);
+    /// <param name="OnStopped">Called when the coordinator stops the run before its end (interrupted or failed).</param>
+    /// <param name="Idle">In a run but sent no work this long: register again (after a network blip the coordinator may have dropped this worker).</param>
+    /// <param name="Orphaned">No word from any coordinator this long: give up (<paramref name="OnOrphaned"/>) rather than idle forever.</param>
+    public sealed record Settings(string Name, ImageSet Data, int Threads, Action<string> Log, ITensorTransport? Transport = null, Action<RunFinished>? OnFinished = null,
+        Action<RunStopped>? OnStopped = null, TimeSpan? Idle = null, TimeSpan? Orphaned = null, Action<string>? OnOrphaned = null)
+    {
+        public TimeSpan IdleAfter => Idle ?? TimeSpan.FromSeconds(5);
+
+        public TimeSpan OrphanedAfter => Orphaned ?? TimeSpan.FromSeconds(120);
+    }
+
+    private sealed class Tick
+    {
+        public static readonly Tick Instance = new();
+        private Tick() { }
+    }
 
     private sealed class RetryRegistration
     {
@@ -49,6 +64,9 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private int _stepsPerEpoch;
     private TensorWire _wire;
     private (int Epoch, int Shards, double Milliseconds) _thisEpoch;
+    private readonly Stopwatch _sinceWork = Stopwatch.StartNew();
+    private readonly Stopwatch _sinceContact = Stopwatch.StartNew();
+    private bool _orphaned;
 
     public WorkerActor(Settings settings)
     {
@@ -61,8 +79,33 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
 
     public static Props Props(Settings settings) => Akka.Actor.Props.Create(() => new WorkerActor(settings));
 
-    protected override void PreStart() =>
+    protected override void PreStart()
+    {
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent));
+        var every = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond * 50, Math.Min(_settings.IdleAfter.Ticks, _settings.OrphanedAfter.Ticks) / 4));
+        Timers.StartPeriodicTimer(Tick.Instance, Tick.Instance, every);
+    }
+
+    /// <summary>
+    /// Idle in a run: register again (the coordinator answers a worker it still counts with a plain
+    /// Welcome, and re-admits one it dropped). No coordinator for too long: give up, saying why.
+    /// </summary>
+    private void OnTick(bool inRun)
+    {
+        if (_sinceContact.Elapsed >= _settings.OrphanedAfter && !_orphaned)
+        {
+            _orphaned = true;
+            string why = $"no work or welcome from a coordinator for {_settings.OrphanedAfter.TotalSeconds:F0} s";
+            _settings.Log($"worker {_settings.Name}: {why}; giving up");
+            _settings.OnOrphaned?.Invoke(why);
+            return;
+        }
+        if (inRun && _coordinator is not null && _sinceWork.Elapsed >= _settings.IdleAfter)
+        {
+            _sinceWork.Restart();
+            _coordinator.Tell(new RegisterWorker(_settings.Name, _settings.Threads));
+        }
+    }
 
     protected override void PostStop()
     {
@@ -80,6 +123,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         });
         // A coordinator may also invite a worker it already knows (and tests drive workers this way).
         Receive<Welcome>(Join);
+        Receive<Tick>(_ => OnTick(inRun: false));
         ReceiveAny(Unhandled);
     }
 
@@ -93,12 +137,27 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             Timers.Cancel(RetryRegistration.Instance);
         });
         Receive<ClusterEvent.MemberRemoved>(m => m.Member.Address == _coordinatorAddress, _ => LoseCoordinator("left the cluster"));
+        Receive<Tick>(_ => OnTick(inRun: false));
         ReceiveAny(Unhandled);
     }
 
     private void Ready()
     {
         Receive<ComputeShards>(Compute);
+        // Answer to an idle re-registration: still in (nothing to do), or re-admitted with a new data-plane ticket.
+        Receive<Welcome>(w => w.RunId == _runId && w.DataPlane is null, _ => _sinceContact.Restart());
+        Receive<Welcome>(w =>
+        {
+            _settings.Log($"worker {_settings.Name}: re-admitted to run {w.RunId}");
+            Join(w);
+        });
+        Receive<Rejected>(r =>
+        {
+            _settings.Log($"worker {_settings.Name}: the coordinator no longer takes this worker: {r.Reason}");
+            Become(Finished);
+            _settings.OnStopped?.Invoke(new RunStopped(_runId, r.Reason));
+        });
+        Receive<Tick>(_ => OnTick(inRun: true));
         Receive<RunFinished>(f => f.RunId == _runId, f =>
         {
             LogEpoch();
@@ -110,6 +169,15 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             Become(Finished);
             _settings.OnFinished?.Invoke(f);
         });
+        Receive<RunStopped>(r => r.RunId == _runId, r =>
+        {
+            LogEpoch();
+            _settings.Log($"worker {_settings.Name}: the coordinator stopped run {r.RunId}: {r.Reason}");
+            Context.Unwatch(_coordinator);
+            _transport.Forget(_coordinator!);
+            Become(Finished);
+            _settings.OnStopped?.Invoke(r);
+        });
         Receive<Terminated>(t => t.ActorRef.Equals(_coordinator), _ => LoseCoordinator("stopped"));
         Receive<ClusterEvent.MemberRemoved>(m => m.Member.Address == _coordinatorAddress, _ => LoseCoordinator("left the cluster"));
         ReceiveAny(Unhandled);
@@ -118,6 +186,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private void Finished()
     {
         Receive<Terminated>(_ => { });
+        Receive<Tick>(_ => { });
         ReceiveAny(Unhandled);
     }
 
@@ -131,6 +200,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private void Join(Welcome welcome)
     {
         Timers.Cancel(RetryRegistration.Instance);
+        _sinceContact.Restart();
+        _sinceWork.Restart();
         var problem = CheckData(welcome.Data);
         if (problem is not null)
         {
@@ -168,6 +239,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
 
     private void Compute(ComputeShards work)
     {
+        _sinceContact.Restart();
+        _sinceWork.Restart();
         if (work.RunId != _runId)
         {
             _settings.Log($"worker {_settings.Name}: dropped work for unknown run {work.RunId}");

@@ -3,6 +3,7 @@ using Akka.Actor;
 using Distributed.Coordinator.Cluster;
 using Distributed.Coordinator.Training;
 using Distributed.Shared.Cluster;
+using Distributed.Shared.Lifetime;
 using Distributed.Shared.Numerics;
 using Distributed.Shared.Training;
 
@@ -67,14 +68,17 @@ public static class CoordinatorCommand
             return ExitCodes.InvalidArguments;
         }
         Gemm.MaxThreads = job.Threads;
+        using var stop = StopSignal.Listen();
         return TrainCommand.Guarded(stderr, () =>
         {
+            using var outLock = OutputLock.Acquire(job.Out);
             var run = TrainCommand.Begin(options, job, stdout);
+            if (run.Finished) return TrainCommand.AlreadyFinished(run, job, stdout);
             var data = run.Data;
             stdout.WriteLine(TrainCommand.Describe(run.Options, data, job));
-            ClusterRunOutcome outcome;
+            ClusterRunOutcome? outcome = null;
             CoordinatorNode coordinator;
-            using var metrics = job.StartMetrics();
+            using var metrics = job.StartMetrics(node.Hostname);
             using (var progress = TrainCommand.Progress(stdout, job.Plain))
             {
                 void Log(string line) => progress.Message($"{DateTime.UtcNow:HH:mm:ss.fff} {line}");
@@ -86,15 +90,34 @@ public static class CoordinatorCommand
                         progress.Step(r, null);
                     }, onMembers: members => progress.Step(run, members));
                 Log($"coordinator: listening at {coordinator.Address}");
-                outcome = coordinator.Outcome.GetAwaiter().GetResult();
-                progress.Finished(outcome.Result, run.Options);
+                using var stopping = stop.Token.Register(() => coordinator.Stop($"interrupted ({stop.Name})"));
+                try
+                {
+                    outcome = coordinator.Outcome.GetAwaiter().GetResult();
+                    progress.Finished(outcome.Result, run.Options);
+                }
+                catch (ClusterRunInterruptedException)
+                {
+                    outcome = null;
+                }
+            }
+            if (outcome is null)
+            {
+                stdout.WriteLine(Checkpointer.SaveStopped(job.Out, run, stop.Name, TrainCommand.ResumeCommand("coordinator", job, $"--min-workers {job.Workers}")));
+                Leave(coordinator);
+                return stop.ExitCode;
             }
             RunOutputs.Write(job.Out, $"multi-process cluster (min {job.Workers} workers){TrainCommand.WireNote(job)}", run.Options, data, outcome.Model, outcome.Result, outcome.Extra);
             RunOutputs.WriteReport(job.Out, "multi-process cluster", run.Options, data, outcome.Model, outcome.Result, stdout, outcome.WorkerEpochs);
-            // Give RunFinished a moment to reach the workers before this node leaves.
-            Thread.Sleep(500);
-            CoordinatedShutdown.Get(coordinator.System).Run(CoordinatedShutdown.ClrExitReason.Instance).Wait(TimeSpan.FromSeconds(10));
+            Leave(coordinator);
             return TrainCommand.Finish(outcome.Result, job, stdout);
         });
+    }
+
+    /// <summary>Gives RunFinished or RunStopped a moment to reach the workers, then leaves the cluster.</summary>
+    private static void Leave(CoordinatorNode coordinator)
+    {
+        Thread.Sleep(500);
+        CoordinatedShutdown.Get(coordinator.System).Run(CoordinatedShutdown.ClrExitReason.Instance).Wait(TimeSpan.FromSeconds(10));
     }
 }

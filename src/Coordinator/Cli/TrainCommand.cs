@@ -5,6 +5,7 @@ using Distributed.Coordinator.Training;
 using Distributed.Shared.Cluster;
 using Distributed.Shared.Data;
 using Distributed.Shared.Layers;
+using Distributed.Shared.Lifetime;
 using Distributed.Shared.Numerics;
 using Distributed.Shared.Training;
 
@@ -18,8 +19,11 @@ public static class TrainCommand
         double StepTimeoutSeconds = 5, double WorkerTimeoutSeconds = 60, int CheckpointEvery = 100, string? Resume = null, TlsSettings? Tls = null,
         bool Plain = false, int? MetricsPort = null, bool DataPlane = true, Shared.Protocol.TensorWire Wire = Shared.Protocol.TensorWire.Float32)
     {
+        /// <summary>The training options given explicitly on the command line (with --resume they must agree with the checkpoint).</summary>
+        public IReadOnlyCollection<string> GivenTrainingOptions { get; init; } = [];
+
         /// <summary>Starts the Prometheus endpoint when asked for (dispose to stop it).</summary>
-        public IDisposable? StartMetrics() => MetricsPort is { } port ? Shared.Diagnostics.TrainingMetrics.StartPrometheus(port) : null;
+        public IDisposable? StartMetrics(string host = "localhost") => MetricsPort is { } port ? Shared.Diagnostics.TrainingMetrics.StartPrometheus(port, host) : null;
 
         public Supervision Supervision => new(Workers, TimeSpan.FromSeconds(StepTimeoutSeconds), TimeSpan.FromSeconds(WorkerTimeoutSeconds));
     }
@@ -44,14 +48,19 @@ public static class TrainCommand
             return ExitCodes.InvalidArguments;
         }
         Gemm.MaxThreads = job.Threads;
+        using var stop = StopSignal.Listen();
         return Guarded(stderr, () =>
         {
+            using var outLock = OutputLock.Acquire(job.Out);
             var run = Begin(options, job, stdout);
+            if (run.Finished) return AlreadyFinished(run, job, stdout);
             var data = run.Data;
             if (job.Workers > 0) CoordinatorNode.CheckFrameSize(run.Model.ParameterCount, job.FrameSize);
             stdout.WriteLine(Describe(run.Options, data, job));
-            TrainingResult result;
-            Shared.Layers.Sequential<float> model;
+            if (job.Workers > run.Options.Shards)
+                stdout.WriteLine($"warning: {job.Workers} workers share {run.Options.Shards} shards per step, so {job.Workers - run.Options.Shards} of them will sit idle; raise --shards to use them (the result depends on --shards, not on the workers).");
+            TrainingResult? result = null;
+            Shared.Layers.Sequential<float> model = run.Model;
             ClusterRunOutcome? outcome = null;
             using var metrics = job.StartMetrics();
             if (job.MetricsPort is { } port) stdout.WriteLine($"metrics: http://localhost:{port}/metrics");
@@ -65,22 +74,50 @@ public static class TrainCommand
                 }
                 if (job.Workers == 0)
                 {
-                    var trainer = new LocalTrainer(run, progress.Message, job.Threads, OnStep);
-                    (result, model) = (trainer.Run(), trainer.Model);
+                    result = new LocalTrainer(run, progress.Message, job.Threads, OnStep).Run(stop.Token);
                 }
                 else
                 {
-                    outcome = ClusterSimulation.RunAsync(run.Options, data, job.Workers, progress.Message, job.FrameSize, supervision: job.Supervision,
-                        onStep: OnStep, resumeFrom: run, tls: job.Tls, onMembers: members => progress.Step(run, members), dataPlane: job.DataPlane, wire: job.Wire).GetAwaiter().GetResult();
-                    (result, model) = (outcome.Result, outcome.Model);
+                    try
+                    {
+                        outcome = ClusterSimulation.RunAsync(run.Options, data, job.Workers, progress.Message, job.FrameSize, supervision: job.Supervision,
+                            onStep: OnStep, resumeFrom: run, tls: job.Tls, onMembers: members => progress.Step(run, members), dataPlane: job.DataPlane, wire: job.Wire,
+                            stop: stop).GetAwaiter().GetResult();
+                        (result, model) = (outcome.Result, outcome.Model);
+                    }
+                    catch (ClusterRunInterruptedException)
+                    {
+                        result = null;
+                    }
                 }
-                progress.Finished(result, run.Options);
+                if (result is not null) progress.Finished(result, run.Options);
+            }
+            if (result is null)
+            {
+                stdout.WriteLine(Checkpointer.SaveStopped(job.Out, run, stop.Name, ResumeCommand("train", job, $"--workers {job.Workers}")));
+                return stop.ExitCode;
             }
             string mode = job.Workers == 0 ? "single process" : $"cluster simulation, {job.Workers} workers{WireNote(job)}";
             RunOutputs.Write(job.Out, mode, run.Options, data, model, result, outcome?.Extra);
             RunOutputs.WriteReport(job.Out, mode, run.Options, data, model, result, stdout, outcome?.WorkerEpochs);
             return Finish(result, job, stdout);
         });
+    }
+
+    /// <summary>The command that continues a stopped run in <see cref="JobOptions.Out"/>, with the mode stated (it is not in the checkpoint).</summary>
+    public static string ResumeCommand(string command, JobOptions job, string mode) =>
+        $"{command} --resume {Quote(job.Out)} {mode}" + (job.Data is null ? "" : $" --data {Quote(job.Data)}");
+
+    private static string Quote(string path) => path.Any(char.IsWhiteSpace) ? $"\"{path}\"" : path;
+
+    /// <summary>--resume of a run whose last epoch is checkpointed: nothing to train; say so, with its result.</summary>
+    public static int AlreadyFinished(TrainingRun run, JobOptions job, TextWriter stdout)
+    {
+        var result = run.Result();
+        stdout.WriteLine($"the run checkpointed in {job.Resume} is finished ({run.Options.Epochs} epoch(s), final test accuracy " +
+            $"{(run.Epochs.Count > 0 ? run.Epochs[^1].TestAccuracy : 0):P2}, final_weights_sha256 {result.FinalWeightsSha256}); nothing to resume. " +
+            "To train longer, start a new run with more --epochs.");
+        return ExitCodes.Success;
     }
 
     /// <summary>
@@ -98,19 +135,29 @@ public static class TrainCommand
             warmup.Wait();
             return new TrainingRun(options, data);
         }
-        var (run, path) = Checkpointer.Resume(job.Resume, job.Data);
+        var (run, path) = Checkpointer.Resume(job.Resume, job.Data, line => stdout.WriteLine($"warning: {line}"));
+        var conflicts = new TrainingOptionsBinder().ResumeConflicts(options, run.Options, job.GivenTrainingOptions);
+        if (conflicts.Count > 0)
+            throw new ResumeConflictException($"--resume continues the checkpointed run with its own options, but these differ: {string.Join("; ", conflicts)}. " +
+                "Leave them out to resume, or start a new run in another --out.");
         stdout.WriteLine($"resuming from {path}: epoch {run.Epoch}, batch {run.Batch} (step {run.Step}); the checkpoint's training options apply");
         return run;
     }
 
+    /// <summary>Worker nodes one machine's simulation runs (each is an ActorSystem with its own threads).</summary>
+    public const int MaxWorkers = 64;
+
+    /// <summary>One day: longer timeouts are typos, and far larger ones overflow a TimeSpan.</summary>
+    public const double MaxTimeoutSeconds = 86_400;
+
     public static IEnumerable<string> Validate(JobOptions job)
     {
-        if (job.Threads <= 0) yield return $"--threads must be at least 1 (got {job.Threads}).";
-        if (job.Workers < 0) yield return $"--workers must be 0 (single process) or more (got {job.Workers}).";
+        if (job.Threads <= 0 || job.Threads > 1024) yield return $"--threads must be in 1–1024 (got {job.Threads}).";
+        if (job.Workers < 0 || job.Workers > MaxWorkers) yield return $"--workers must be 0 (single process) to {MaxWorkers} (got {job.Workers}).";
         if (job.Wire != Shared.Protocol.TensorWire.Float32 && job.Workers == 0) yield return "--wire bf16 applies to cluster runs (--workers 1 or more); a single process sends no tensors.";
         if (job.FrameSize < 32_000) yield return $"--frame-size must be at least 32000 bytes (got {job.FrameSize}).";
-        if (!(job.StepTimeoutSeconds > 0)) yield return $"--step-timeout must be a positive number of seconds (got {job.StepTimeoutSeconds}).";
-        if (!(job.WorkerTimeoutSeconds > 0)) yield return $"--worker-timeout must be a positive number of seconds (got {job.WorkerTimeoutSeconds}).";
+        if (!(job.StepTimeoutSeconds >= 0.01 && job.StepTimeoutSeconds <= MaxTimeoutSeconds)) yield return $"--step-timeout must be 0.01–{MaxTimeoutSeconds} seconds (got {job.StepTimeoutSeconds}).";
+        if (!(job.WorkerTimeoutSeconds >= 0.01 && job.WorkerTimeoutSeconds <= MaxTimeoutSeconds)) yield return $"--worker-timeout must be 0.01–{MaxTimeoutSeconds} seconds (got {job.WorkerTimeoutSeconds}).";
         foreach (var e in TlsOptions.Validate(job.Tls)) yield return e;
         if (job.MetricsPort is < 1 or > 65535) yield return $"--metrics-port must be in 1–65535 (got {job.MetricsPort}).";
         if (job.CheckpointEvery < 0) yield return $"--checkpoint-every must be 0 (epoch ends only) or a positive number of steps (got {job.CheckpointEvery}).";
@@ -145,7 +192,9 @@ public static class TrainCommand
         DataFormatException => ExitCodes.BadInput,
         OutputException => ExitCodes.OutputFailed,
         ClusterConfigurationException => ExitCodes.InvalidArguments,
+        ResumeConflictException => ExitCodes.InvalidArguments,
         ClusterRunFailedException => ExitCodes.RunFailed,
+        TrainingDivergedException => ExitCodes.RunFailed,
         _ => null,
     };
 
@@ -173,3 +222,6 @@ public static class TrainCommand
         return ExitCodes.Success;
     }
 }
+
+/// <summary>Options given with --resume that contradict the checkpoint; the message names each.</summary>
+public sealed class ResumeConflictException(string message) : Exception(message);

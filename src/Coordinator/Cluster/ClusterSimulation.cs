@@ -80,11 +80,13 @@ public static class ClusterSimulation
     public static async Task<ClusterRunOutcome> RunAsync(TrainingOptions options, MnistData data, int workers, Action<string> log,
         int maximumFrameSize = ClusterSettings.DefaultMaximumFrameSize, TimeSpan? timeout = null, Supervision? supervision = null,
         Action<TrainingRun, EpochMetrics?>? onStep = null, TrainingRun? resumeFrom = null, TlsSettings? tls = null,
-        Action<IReadOnlyList<Progress.MemberRow>>? onMembers = null, bool dataPlane = true, TensorWire wire = TensorWire.Float32)
+        Action<IReadOnlyList<Progress.MemberRow>>? onMembers = null, bool dataPlane = true, TensorWire wire = TensorWire.Float32,
+        Shared.Lifetime.StopSignal? stop = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(workers);
         await using var cluster = SimulatedCluster.Start(resumeFrom ?? new TrainingRun(options, data), workers, log,
             supervision ?? Supervision.For(workers), maximumFrameSize, onStep, tls, onMembers, dataPlane, wire);
+        using var stopping = stop?.Token.Register(() => cluster.Coordinator.Stop($"interrupted ({stop.Name})"));
         return await cluster.WaitAsync(timeout);
     }
 }

@@ -14,8 +14,9 @@ public sealed class Checkpointer(string folder, int everySteps, Action<string> l
 
     public void OnStep(TrainingRun run, EpochMetrics? epochEnded)
     {
+        // The last epoch's end is checkpointed too: resuming a finished run then says it is finished.
         bool due = epochEnded is not null || (everySteps > 0 && run.Step % everySteps == 0);
-        if (!due || run.Finished) return;
+        if (!due) return;
         var clock = Stopwatch.StartNew();
         try
         {
@@ -28,11 +29,29 @@ public sealed class Checkpointer(string folder, int everySteps, Action<string> l
         }
     }
 
-    /// <summary>Loads the run to continue from a folder's checkpoint, checking it against the data.</summary>
-    public static (TrainingRun Run, string Path) Resume(string folder, string? dataFolder)
+    /// <summary>
+    /// A stopped run (SIGINT/SIGTERM) at a step boundary: writes its checkpoint and returns the one
+    /// line to print, with the command that continues it.
+    /// </summary>
+    public static string SaveStopped(string folder, TrainingRun run, string signal, string resumeCommand)
     {
-        string path = CheckpointFile.Locate(folder);
-        var checkpoint = CheckpointFile.Load(path);
+        string where = $"step {run.Step} (epoch {run.Epoch}, batch {run.Batch})";
+        try
+        {
+            string path = CheckpointFile.Save(folder, run.Capture());
+            return $"interrupted ({signal}) at {where}: checkpoint written to {path}; continue with: {resumeCommand}";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"interrupted ({signal}) at {where}: could not write a checkpoint ({e.Message}); the previous one in {folder} is kept; continue with: {resumeCommand}";
+        }
+    }
+
+    /// <summary>Loads the run to continue from a folder's checkpoint, checking it against the data.</summary>
+    /// <param name="note">Told when the latest checkpoint is corrupt and the previous one is used.</param>
+    public static (TrainingRun Run, string Path) Resume(string folder, string? dataFolder, Action<string> note)
+    {
+        var (checkpoint, path) = CheckpointFile.LoadLatestGood(folder, note);
         var data = MnistLoader.Load(dataFolder ?? DataLocator.DefaultFolder(), checkpoint.Options.TrainLimit, checkpoint.Options.TestLimit);
         try
         {

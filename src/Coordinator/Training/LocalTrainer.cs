@@ -19,12 +19,16 @@ public sealed class LocalTrainer(TrainingRun run, Action<string> log, int replic
 
     public Shared.Layers.Sequential<float> Model => _run.Model;
 
-    public TrainingResult Run()
+    public TrainingResult Run() => Run(CancellationToken.None)!;
+
+    /// <summary>Trains to the end, or until <paramref name="stop"/> is cancelled: then returns null with the run at a step boundary (ready to checkpoint).</summary>
+    public TrainingResult? Run(CancellationToken stop)
     {
         var step = new ShardedStep(_run.Model, _run.Options.Shards, replicas, blocks: _run.Options.Blocks);
         _run.Start();
         while (!_run.Finished)
         {
+            if (stop.IsCancellationRequested) return null;
             var (start, count) = _run.CurrentBatch;
             var (loss, correct) = step.Run(_run.Data.Train, _run.Order, start, count);
             var epoch = _run.CompleteStep(loss, correct);

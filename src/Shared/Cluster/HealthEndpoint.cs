@@ -15,23 +15,26 @@ public sealed class HealthEndpoint : IDisposable
     private readonly HttpListener _listener = new();
     private readonly ActorSystem _system;
 
-    private HealthEndpoint(ActorSystem system, int port)
+    private HealthEndpoint(ActorSystem system, string host, int port)
     {
         _system = system;
-        // "+" binds every interface: the kubelet probes the pod's address, not localhost.
-        _listener.Prefixes.Add($"http://+:{port}/health/");
+        _listener.Prefixes.Add($"http://{PrefixHost(host)}:{port}/health/");
         try
         {
             _listener.Start();
         }
         catch (HttpListenerException e)
         {
-            throw new IOException($"the health endpoint cannot listen on port {port}: {e.Message}", e);
+            throw new IOException($"the health endpoint cannot listen on {host}:{port}: {e.Message}", e);
         }
         _ = Task.Run(Serve);
     }
 
-    public static HealthEndpoint Start(ActorSystem system, int port) => new(system, port);
+    /// <summary>Listens where the node does: <paramref name="host"/> is its --hostname (a container's 0.0.0.0 means every interface, which the kubelet's probes need).</summary>
+    public static HealthEndpoint Start(ActorSystem system, string host, int port) => new(system, host, port);
+
+    /// <summary>The HttpListener prefix host for a bind address: "+" (every interface) for 0.0.0.0, else the address itself.</summary>
+    public static string PrefixHost(string host) => host is "0.0.0.0" or "*" or "+" or "" ? "+" : host;
 
     private async Task Serve()
     {

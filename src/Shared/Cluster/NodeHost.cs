@@ -26,6 +26,7 @@ public sealed class NodeHost
     public static NodeHost Start(ClusterSettings settings)
     {
         var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddSingleton<IHostLifetime, ProgramOwnedLifetime>();
         var tls = settings.Tls?.ToSetup(); // load certificates first: a bad file is reported before anything starts
         builder.Services.AddAkka(ClusterSettings.SystemName, (akka, _) =>
         {
@@ -60,7 +61,7 @@ public sealed class NodeHost
         var system = host.Services.GetRequiredService<ActorSystem>();
         if (settings.HealthPort is { } healthPort)
         {
-            var health = HealthEndpoint.Start(system, healthPort);
+            var health = HealthEndpoint.Start(system, settings.Hostname, healthPort);
             system.RegisterOnTermination(health.Dispose);
         }
         system.WhenTerminated.ContinueWith(async _ =>

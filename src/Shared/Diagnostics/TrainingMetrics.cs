@@ -50,14 +50,17 @@ public static class TrainingMetrics
 
     public static void MembersUp(int count) => s_membersUp = count;
 
-    /// <summary>Serves the metrics at http://localhost:{port}/metrics until the returned provider is disposed.</summary>
-    public static MeterProvider StartPrometheus(int port) =>
+    /// <summary>
+    /// Serves the metrics at http://{host}:{port}/metrics until the returned provider is disposed:
+    /// on the node's own address (every interface for 0.0.0.0), like its health endpoint.
+    /// </summary>
+    public static MeterProvider StartPrometheus(int port, string host = "localhost") =>
         Sdk.CreateMeterProviderBuilder()
             .AddMeter(MeterName)
             .AddPrometheusHttpListener(o => o.ConfigureHttpListener = (_, listener) =>
             {
                 listener.Prefixes.Clear();
-                listener.Prefixes.Add($"http://localhost:{port}/");
+                listener.Prefixes.Add($"http://{Cluster.HealthEndpoint.PrefixHost(host)}:{port}/");
             })
             .Build();
 }

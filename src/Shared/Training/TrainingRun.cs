@@ -103,9 +103,11 @@ public sealed class TrainingRun
     /// Steps the optimizer on the mean gradient already in the model's gradients and moves to the
     /// next batch; at an epoch's end evaluates on the test set and returns that epoch's metrics.
     /// </summary>
+    /// <exception cref="TrainingDivergedException">The batch's loss is NaN or infinite: the optimizer is not stepped, so the run (and any checkpoint of it) stays at its last good state.</exception>
     public EpochMetrics? CompleteStep(double lossSum, int correct)
     {
         if (Finished) throw new InvalidOperationException("The run has finished.");
+        if (!double.IsFinite(lossSum)) throw new TrainingDivergedException(this, lossSum);
         _lossSum += lossSum;
         _correct += correct;
         float lr = _schedule.At(_optimizer.Steps);
@@ -181,4 +183,12 @@ public sealed class TrainingRun
         }
         _lastStepAt = TimeSpan.Zero;
     }
+}
+
+/// <summary>The loss became NaN or infinite: the run stopped at its last good step, and the message says what to change.</summary>
+public sealed class TrainingDivergedException(TrainingRun run, double loss) : Exception(
+    $"training diverged at step {run.Step} (epoch {run.Epoch}, batch {run.Batch}): the batch's loss is {(double.IsNaN(loss) ? "NaN" : "infinite")}. " +
+    $"Lower --lr (it is {run.Options.LearningRate.ToString(System.Globalization.CultureInfo.InvariantCulture)}); checkpoints written so far hold the last good weights.")
+{
+    public long Step { get; } = run.Step;
 }

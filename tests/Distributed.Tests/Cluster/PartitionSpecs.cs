@@ -20,18 +20,66 @@ public class PartitionSpecs
     private const string Throttler = "akka.remote.dot-netty.tcp.applied-adapters = [trttl]";
     private static readonly TrainingOptions Options = new() { Epochs = 2, BatchSize = 64, Shards = 4, Hidden = [32], TrainLimit = 1280, TestLimit = 100 };
 
-    private static ActorSystem Worker(string seed, string name, List<string> log) =>
+    private static ActorSystem Worker(string seed, string name, List<string> log, TimeSpan? idle = null) =>
         WorkerNode.Start(new ClusterSettings(Roles.Worker, SeedNodes: [seed], ExtraHocon: Throttler),
-            new WorkerActor.Settings(name, TestData.Subset(1280, 100).Train, 1, l => { lock (log) log.Add(l); }, InlineTensorTransport.Instance));
+            new WorkerActor.Settings(name, TestData.Subset(1280, 100).Train, 1, l => { lock (log) log.Add(l); }, InlineTensorTransport.Instance, Idle: idle));
 
-    private static void Cut(ActorSystem a, ActorSystem b)
+    private static bool Logged(List<string> log, string text)
+    {
+        lock (log) return log.Any(l => l.Contains(text));
+    }
+
+    [Fact]
+    public async Task After_a_short_network_blip_the_dropped_worker_should_be_readmitted_and_the_run_finish_exactly()
+    {
+        var data = TestData.Subset(1280, 100);
+        string undisturbed = new LocalTrainer(Options, data, _ => { }).Run().FinalWeightsSha256;
+        var log = new List<string>();
+        ActorSystem? worker = null;
+        CoordinatorNode? coordinator = null;
+        coordinator = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, ExtraHocon: Throttler), new TrainingRun(Options, data),
+            Supervision.For(1), l => { lock (log) log.Add(l); }, onStep: (run, epoch) =>
+            {
+                if (run.Step != 5) return;
+                // The blip lasts until the coordinator has dropped the worker as unreachable (about 2.7 s),
+                // and ends well before the resolver would down anyone (3 s of stable unreachability more).
+                Cut(coordinator!.System, worker!);
+                _ = Task.Run(async () =>
+                {
+                    while (!Logged(log, "is unreachable")) await Task.Delay(50);
+                    Heal(coordinator.System, worker!);
+                });
+            });
+        worker = Worker(coordinator.Address, "worker-1", log, idle: TimeSpan.FromSeconds(1));
+        try
+        {
+            var outcome = await coordinator.Outcome.WaitAsync(TimeSpan.FromMinutes(2));
+            Assert.Equal(undisturbed, outcome.Result.FinalWeightsSha256);
+            lock (log)
+            {
+                Assert.True(log.Any(l => l.Contains("worker worker-1") && l.Contains("is unreachable")), string.Join("\n", log));
+                Assert.True(log.Skip(log.FindIndex(x => x.Contains("is unreachable"))).Any(l => l.Contains("worker worker-1 registered")), string.Join("\n", log));
+            }
+        }
+        finally
+        {
+            await Task.WhenAll(new[] { worker, coordinator.System }.Select(s => s.Terminate()));
+        }
+    }
+
+    private static void Cut(ActorSystem a, ActorSystem b) => Throttle(a, b, Blackhole.Instance);
+
+    private static void Heal(ActorSystem a, ActorSystem b) => Throttle(a, b, Unthrottled.Instance);
+
+    /// <summary>Sets both directions of the link between two nodes (blackholed or restored).</summary>
+    private static void Throttle(ActorSystem a, ActorSystem b, ThrottleMode mode)
     {
         foreach (var (from, to) in new[] { (a, b), (b, a) })
         {
             var transport = ((RemoteActorRefProvider)((ExtendedActorSystem)from).Provider).Transport;
             var target = Akka.Cluster.Cluster.Get(to).SelfAddress;
-            var command = transport.ManagementCommand(new SetThrottle(target, ThrottleTransportAdapter.Direction.Both, Blackhole.Instance));
-            Assert.True(command.Wait(TimeSpan.FromSeconds(10)) && command.Result, $"could not blackhole {target}");
+            var command = transport.ManagementCommand(new SetThrottle(target, ThrottleTransportAdapter.Direction.Both, mode));
+            Assert.True(command.Wait(TimeSpan.FromSeconds(10)) && command.Result, $"could not set {mode} towards {target}");
         }
     }
 

@@ -110,4 +110,42 @@ public class WorkerActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSetting
         coordinator.Send(worker, new ComputeShards("run-1", 0, 0, TensorEnvelope.Of(Weights(1)), [new ShardAssignment(0, [1])]));
         coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
     }
+
+    [Fact]
+    public void An_idle_worker_should_register_again_and_carry_on_when_still_counted()
+    {
+        var worker = Sys.ActorOf(WorkerActor.Props(new WorkerActor.Settings("w", Data, 1, _ => { }, InlineTensorTransport.Instance, Idle: TimeSpan.FromMilliseconds(300))));
+        var coordinator = CreateTestProbe();
+        coordinator.Send(worker, new Welcome("run-1", Spec, new DataSpec(Data.Count, Data.Fingerprint(Data.Count))));
+        Assert.Equal("w", coordinator.ExpectMsg<RegisterWorker>(TimeSpan.FromSeconds(3)).Name);
+        // Still counted: a plain Welcome, and work goes on as before.
+        coordinator.Send(worker, new Welcome("run-1", Spec, new DataSpec(Data.Count, Data.Fingerprint(Data.Count))));
+        coordinator.Send(worker, new ComputeShards("run-1", 0, 0, TensorEnvelope.Of(Weights(3)), [new ShardAssignment(0, [1, 2])]));
+        Assert.Equal(2, coordinator.FishForMessage<ShardResult>(_ => true, TimeSpan.FromSeconds(5)).Samples);
+    }
+
+    [Fact]
+    public async Task A_worker_that_hears_from_no_coordinator_should_give_up_saying_why()
+    {
+        var gaveUp = new TaskCompletionSource<string>();
+        var lines = new List<string>();
+        Sys.ActorOf(WorkerActor.Props(new WorkerActor.Settings("w", Data, 1, l => { lock (lines) lines.Add(l); }, InlineTensorTransport.Instance,
+            Orphaned: TimeSpan.FromMilliseconds(500), OnOrphaned: why => gaveUp.TrySetResult(why))));
+        string why = await gaveUp.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Contains("no work or welcome from a coordinator for 0 s", why);
+        lock (lines) Assert.Contains(lines, l => l.Contains("giving up"));
+    }
+
+    [Fact]
+    public async Task A_worker_told_it_is_excluded_should_stop_taking_part()
+    {
+        var stopped = new TaskCompletionSource<RunStopped>();
+        var worker = Sys.ActorOf(WorkerActor.Props(new WorkerActor.Settings("w", Data, 1, _ => { }, InlineTensorTransport.Instance, OnStopped: s => stopped.TrySetResult(s))));
+        var coordinator = CreateTestProbe();
+        coordinator.Send(worker, new Welcome("run-1", Spec, new DataSpec(Data.Count, Data.Fingerprint(Data.Count))));
+        coordinator.Send(worker, new Rejected("excluded from this run after 3 bad results"));
+        Assert.Contains("excluded", (await stopped.Task.WaitAsync(TimeSpan.FromSeconds(5))).Reason);
+        coordinator.Send(worker, new ComputeShards("run-1", 0, 0, TensorEnvelope.Of(Weights(3)), [new ShardAssignment(0, [1, 2])]));
+        coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+    }
 }
