@@ -38,12 +38,29 @@ public static class PredictCommand
         return ExitCodes.Success;
     });
 
-    /// <summary>Decodes a picture and returns its luminance (0.299 R + 0.587 G + 0.114 B), composited over white.</summary>
+    /// <summary>Largest picture decoded (pixels): a digit photo needs far fewer; a bigger header is refused before its pixels are allocated.</summary>
+    public const long MaxPixels = 50_000_000;
+
+    /// <summary>
+    /// Decodes a picture and returns its luminance (0.299 R + 0.587 G + 0.114 B), composited over white.
+    /// The size is checked from the header first, and a picture whose data ends early is an error
+    /// (SKBitmap.Decode would fill the missing rows and classify what is left as a digit).
+    /// </summary>
     public static byte[] Gray(string path, out int width, out int height)
     {
         if (!File.Exists(path)) throw new DataFormatException(path, "image not found.");
-        using var bitmap = SKBitmap.Decode(path) ?? throw new DataFormatException(path, "not a PNG or JPEG image this program can decode.");
-        (width, height) = (bitmap.Width, bitmap.Height);
+        if (new FileInfo(path).Length == 0) throw new DataFormatException(path, "empty, or not a regular file; not an image.");
+        using var codec = SKCodec.Create(path) ?? throw new DataFormatException(path, "not a PNG or JPEG image this program can decode.");
+        (width, height) = (codec.Info.Width, codec.Info.Height);
+        if ((long)width * height > MaxPixels)
+            throw new DataFormatException(path, $"the image is {width}×{height} pixels, more than this program decodes ({MaxPixels:N0}); scale it down.");
+        var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        using var bitmap = new SKBitmap(info);
+        var decoded = codec.GetPixels(info, bitmap.GetPixels());
+        if (decoded != SKCodecResult.Success)
+            throw new DataFormatException(path, decoded == SKCodecResult.IncompleteInput
+                ? "the image data ends early (truncated file); not decoded."
+                : $"the image cannot be decoded ({decoded}).");
         var gray = new byte[width * height];
         for (int y = 0; y < height; y++)
             for (int x = 0; x < width; x++)

@@ -85,8 +85,30 @@ public sealed class TrainingOptionsBinder
         string outFolder = resume is not null && !outGiven ? resume : r.GetValue(Out)!;
         return new(r.GetValue(Data), outFolder, r.GetValue(Threads), workers, r.GetValue(FrameSize), r.GetValue(StepTimeout), r.GetValue(WorkerTimeout),
             r.GetValue(CheckpointEvery), resume, Tls.Bind(r), r.GetValue(Plain), r.GetValue(MetricsPort), !r.GetValue(NoDataPlane),
-            r.GetValue(Wire) == "bf16" ? Shared.Protocol.TensorWire.BFloat16 : Shared.Protocol.TensorWire.Float32);
+            r.GetValue(Wire) == "bf16" ? Shared.Protocol.TensorWire.BFloat16 : Shared.Protocol.TensorWire.Float32)
+        {
+            GivenTrainingOptions = TrainingOptionNames.Where(o => r.GetResult(o.Option) is { Implicit: false }).Select(o => o.Option.Name).ToArray(),
+        };
     }
+
+    /// <summary>The options that define a run's result (a checkpoint holds them), with how to read each from <see cref="TrainingOptions"/>.</summary>
+    private IEnumerable<(Option Option, Func<TrainingOptions, string> Value)> TrainingOptionNames =>
+    [
+        (Epochs, o => Text(o.Epochs)), (BatchSize, o => Text(o.BatchSize)), (Shards, o => Text(o.Shards)), (Blocks, o => Text(o.Blocks)),
+        (Optimizer, o => o.Optimizer), (LearningRate, o => Text(o.LearningRate)), (Schedule, o => o.Schedule), (Momentum, o => Text(o.Momentum)),
+        (WeightDecay, o => Text(o.WeightDecay)), (Hidden, o => string.Join(",", o.Hidden)), (Seed, o => Text(o.Seed)),
+        (TrainLimit, o => o.TrainLimit is { } t ? Text(t) : "all"), (TestLimit, o => o.TestLimit is { } t ? Text(t) : "all"),
+    ];
+
+    private static string Text(IFormattable value) => value.ToString(null, System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// With --resume the checkpoint's options apply: each training option given on the command line
+    /// that differs from the checkpoint's is a conflict, named with both values.
+    /// </summary>
+    public IReadOnlyList<string> ResumeConflicts(TrainingOptions given, TrainingOptions checkpoint, IReadOnlyCollection<string> names) =>
+        TrainingOptionNames.Where(o => names.Contains(o.Option.Name) && o.Value(given) != o.Value(checkpoint))
+            .Select(o => $"{o.Option.Name} {o.Value(given)} (the checkpoint's run has {o.Value(checkpoint)})").ToList();
 
     public TrainingOptions Bind(ParseResult r) => new()
     {

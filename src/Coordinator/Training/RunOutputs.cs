@@ -19,6 +19,8 @@ public static class RunOutputs
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        // A diverged evaluation (NaN test loss) is written as "NaN", not a serializer exception.
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
     /// <summary>Creates the folder and proves it writable before any training time is spent.</summary>
@@ -84,8 +86,8 @@ public static class RunOutputs
         }
     }
 
-    // Write beside, then rename: a crash never leaves a half-written file in place of a good one.
-    private static void WriteAtomically(string path, Action<string> write)
+    /// <summary>Writes beside, then renames: a crash never leaves a half-written file in place of a good one, and a failed write leaves no partial file.</summary>
+    public static void WriteAtomically(string path, Action<string> write)
     {
         string temporary = path + ".tmp";
         try
@@ -95,6 +97,14 @@ public static class RunOutputs
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            // On a full disk the partial file would keep the space the next attempt needs.
+            try
+            {
+                File.Delete(temporary);
+            }
+            catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
+            {
+            }
             throw new OutputException(path, e.Message);
         }
     }

@@ -18,17 +18,18 @@ public static class MnistLoader
             throw new DataFormatException(folder, "data folder not found.");
         var paths = BaseNames.Select(name => Locate(folder, name)).ToArray();
         var verified = Checksums.Verify(folder, paths);
-        var train = LoadSplit(paths[0], paths[1]).Take(trainLimit);
-        var test = LoadSplit(paths[2], paths[3]).Take(testLimit);
+        var train = LoadSplit(paths[0], paths[1], trainLimit).Take(trainLimit);
+        var test = LoadSplit(paths[2], paths[3], testLimit).Take(testLimit);
         if (train.Rows != test.Rows || train.Columns != test.Columns)
             throw new DataFormatException(paths[2], $"test images are {test.Rows}×{test.Columns} but training images are {train.Rows}×{train.Columns}.");
         return new MnistData(train, test, verified, folder);
     }
 
-    private static ImageSet LoadSplit(string imagesPath, string labelsPath)
+    // Only the first `limit` images and labels are read: a limit also bounds what a huge or hostile file costs.
+    private static ImageSet LoadSplit(string imagesPath, string labelsPath, int? limit)
     {
-        var (pixels, count, rows, columns) = IdxReader.ReadImages(imagesPath);
-        var labels = IdxReader.ReadLabels(labelsPath);
+        var (pixels, count, rows, columns) = IdxReader.ReadImages(imagesPath, limit);
+        var labels = IdxReader.ReadLabels(labelsPath, limit: limit);
         if (labels.Length != count)
             throw new DataFormatException(labelsPath, $"{labels.Length} labels, but {Path.GetFileName(imagesPath)} has {count} images.");
         return new ImageSet(pixels, labels, rows, columns);

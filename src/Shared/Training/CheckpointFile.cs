@@ -26,7 +26,11 @@ public static class CheckpointFile
         double EpochLossSum, long EpochCorrect, EpochMetrics[] Epochs, string OptimizerKind, long OptimizerSteps, int WeightCount, int[] SlotLengths, DateTime CreatedUtc);
 
     /// <summary>Writes the checkpoint into <paramref name="folder"/> atomically; returns its path.</summary>
-    public static string Save(string folder, Checkpoint c)
+    public static string Save(string folder, Checkpoint c) =>
+        Save(folder, c, path => new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None));
+
+    /// <summary>As <see cref="Save(string, Checkpoint)"/>, writing the temporary file through <paramref name="create"/> (specs pass a failing disk).</summary>
+    public static string Save(string folder, Checkpoint c, Func<string, Stream> create)
     {
         Directory.CreateDirectory(folder);
         string latest = Path.Combine(folder, LatestName);
@@ -34,7 +38,35 @@ public static class CheckpointFile
         var header = new Header(1, c.Options, c.TrainSamples, c.DataFingerprint, c.Step, c.Epoch, c.Batch, c.EpochLossSum, c.EpochCorrect,
             c.Epochs.ToArray(), c.Optimizer.Kind, c.Optimizer.Steps, c.Weights.Length, c.Optimizer.Slots.Select(s => s.Length).ToArray(), c.CreatedUtc);
         var json = JsonSerializer.SerializeToUtf8Bytes(header, Json);
-        using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        try
+        {
+            WriteFile(create(temporary), json, c);
+        }
+        catch
+        {
+            // A full disk must not keep the partial file: it would hold the space the next write needs.
+            TryDelete(temporary);
+            throw;
+        }
+        if (File.Exists(latest)) File.Move(latest, Path.Combine(folder, PreviousName), overwrite: true);
+        File.Move(temporary, latest);
+        return latest;
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+
+    private static void WriteFile(Stream stream, byte[] json, Checkpoint c)
+    {
+        using (var file = stream)
         using (var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
         {
             void Put(ReadOnlySpan<byte> bytes)
@@ -48,11 +80,9 @@ public static class CheckpointFile
             Put(MemoryMarshal.AsBytes(c.Weights.AsSpan()));
             foreach (var slot in c.Optimizer.Slots) Put(MemoryMarshal.AsBytes(slot.AsSpan()));
             file.Write(sha.GetHashAndReset());
-            file.Flush(flushToDisk: true);
+            if (file is FileStream fs) fs.Flush(flushToDisk: true);
+            else file.Flush();
         }
-        if (File.Exists(latest)) File.Move(latest, Path.Combine(folder, PreviousName), overwrite: true);
-        File.Move(temporary, latest);
-        return latest;
     }
 
     /// <summary>The checkpoint to resume from in a folder: the latest, or the previous one if the latest was never completed.</summary>
@@ -66,10 +96,44 @@ public static class CheckpointFile
         throw new DataFormatException(folder, $"no checkpoint to resume from (looked for {LatestName} and {PreviousName}).");
     }
 
+    /// <summary>
+    /// The folder's latest checkpoint; if it is corrupt (a crash or a full disk mid-rename, a damaged
+    /// disk), the previous one, with <paramref name="note"/> told why.
+    /// </summary>
+    public static (Checkpoint Checkpoint, string Path) LoadLatestGood(string folder, Action<string> note)
+    {
+        string path = Locate(folder);
+        string previous = Path.Combine(folder, PreviousName);
+        try
+        {
+            return (Load(path), path);
+        }
+        catch (DataFormatException e) when (Path.GetFileName(path) == LatestName && File.Exists(previous))
+        {
+            note($"{e.Message} Resuming from the previous checkpoint, {previous}, instead.");
+            return (Load(previous), previous);
+        }
+    }
+
+    /// <summary>No checkpoint of any model this program trains comes near this (the default MLP's is 2.8 MB).</summary>
+    public const long MaxBytes = 1L << 30;
+
     public static Checkpoint Load(string path)
     {
         if (!File.Exists(path)) throw new DataFormatException(path, "checkpoint not found.");
-        var bytes = File.ReadAllBytes(path);
+        var info = new FileInfo(path);
+        // A FIFO or device reports length 0, and reading it could block forever: refuse before opening.
+        if (info.Length == 0) throw new DataFormatException(path, "empty, or not a regular file (a FIFO or device); not a checkpoint.");
+        if (info.Length > MaxBytes) throw new DataFormatException(path, $"{info.Length:N0} bytes: larger than any checkpoint this program writes (at most {MaxBytes:N0}).");
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DataFormatException(path, $"cannot read the checkpoint ({e.Message}).");
+        }
         if (bytes.Length < Magic.Length + 4 + 32 || !bytes.AsSpan(0, Magic.Length).SequenceEqual(Magic))
             throw new DataFormatException(path, "not a checkpoint of this program (wrong magic bytes or too short).");
         var body = bytes.AsSpan(0, bytes.Length - 32);
@@ -89,6 +153,10 @@ public static class CheckpointFile
             throw new DataFormatException(path, $"header is not valid ({e.Message}).");
         }
         if (header.Format != 1) throw new DataFormatException(path, $"checkpoint format {header.Format}; this program reads format 1.");
+        if (header.Options is null || header.DataFingerprint is null || header.Epochs is null || header.OptimizerKind is null || header.SlotLengths is null)
+            throw new DataFormatException(path, "header is not valid (a required field is missing or null).");
+        if (header.Options.Validate() is { Count: > 0 } problems)
+            throw new DataFormatException(path, $"the checkpoint's training options are not valid: {string.Join(" ", problems)}");
         offset += jsonLength;
         int bodyLength = body.Length;
         float[] Take(int count)

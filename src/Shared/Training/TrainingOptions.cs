@@ -30,24 +30,50 @@ public sealed record TrainingOptions
     public int? TrainLimit { get; init; }
     public int? TestLimit { get; init; }
 
+    /// <summary>Bounds that keep every size and count far from overflow (and memory within a machine).</summary>
+    public const int MaxEpochs = 100_000, MaxBatchSize = 1 << 20, MaxShards = 4096, MaxLayerSize = 16_384, MaxHiddenLayers = 32;
+
+    /// <summary>Largest model (parameters): its weights, gradients and optimizer state stay under ~2 GB.</summary>
+    public const long MaxParameters = 100_000_000;
+
+    /// <summary>A learning rate above this is a typo, not a recipe (the run would diverge at once).</summary>
+    public const float MaxLearningRate = 10f;
+
     /// <summary>Problems with the options, each a sentence naming the option; empty when valid.</summary>
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
         if (Epochs <= 0) errors.Add($"--epochs must be at least 1 (got {Epochs}).");
+        else if (Epochs > MaxEpochs) errors.Add($"--epochs must be at most {MaxEpochs} (got {Epochs}).");
         if (BatchSize <= 0) errors.Add($"--batch-size must be at least 1 (got {BatchSize}).");
+        else if (BatchSize > MaxBatchSize) errors.Add($"--batch-size must be at most {MaxBatchSize} (got {BatchSize}).");
         if (Shards <= 0) errors.Add($"--shards must be at least 1 (got {Shards}).");
+        else if (Shards > MaxShards) errors.Add($"--shards must be at most {MaxShards} (got {Shards}).");
         else if (BatchSize > 0 && BatchSize < Shards) errors.Add($"--batch-size ({BatchSize}) must be at least --shards ({Shards}) so that every shard has a sample.");
         if (Shards > 0 && (Blocks < 1 || Blocks > Shards)) errors.Add($"--blocks must be between 1 and --shards ({Shards}) (got {Blocks}).");
-        if (!(LearningRate > 0) || !float.IsFinite(LearningRate)) errors.Add($"--lr must be a positive number (got {LearningRate}).");
+        if (!(LearningRate > 0) || !(LearningRate <= MaxLearningRate)) errors.Add($"--lr must be a positive number of at most {MaxLearningRate} (got {LearningRate}).");
         if (!(Momentum >= 0 && Momentum < 1)) errors.Add($"--momentum must be in [0, 1) (got {Momentum}).");
         if (!(WeightDecay >= 0) || !float.IsFinite(WeightDecay)) errors.Add($"--weight-decay must be zero or positive (got {WeightDecay}).");
         if (!OptimizerNames.All.Contains(Optimizer)) errors.Add($"--optimizer must be one of {string.Join(", ", OptimizerNames.All)} (got '{Optimizer}').");
         if (!Optimizers.LearningRateSchedule.Kinds.Contains(Schedule)) errors.Add($"--schedule must be one of {string.Join(", ", Optimizers.LearningRateSchedule.Kinds)} (got '{Schedule}').");
-        if (Hidden.Any(h => h <= 0)) errors.Add($"--hidden sizes must be positive (got {string.Join(",", Hidden)}).");
+        if (Hidden.Any(h => h <= 0 || h > MaxLayerSize)) errors.Add($"--hidden sizes must be in 1–{MaxLayerSize} (got {string.Join(",", Hidden)}).");
+        else if (Hidden.Count > MaxHiddenLayers) errors.Add($"--hidden may list at most {MaxHiddenLayers} layers (got {Hidden.Count}).");
+        else if (ParameterCount(784, 10) is var n && n > MaxParameters) errors.Add($"--hidden {string.Join(",", Hidden)} gives {n:N0} parameters for MNIST, more than {MaxParameters:N0}.");
         if (TrainLimit is <= 0) errors.Add($"--train-limit must be at least 1 (got {TrainLimit}).");
         if (TestLimit is <= 0) errors.Add($"--test-limit must be at least 1 (got {TestLimit}).");
         return errors;
+    }
+
+    /// <summary>Parameters of the MLP these options describe for <paramref name="inputs"/> pixels and <paramref name="classes"/> classes (computed in 64 bits).</summary>
+    public long ParameterCount(int inputs, int classes)
+    {
+        long total = 0, fanIn = inputs;
+        foreach (int h in Hidden.Append(classes))
+        {
+            total += fanIn * h + h;
+            fanIn = h;
+        }
+        return total;
     }
 }
 

@@ -13,13 +13,7 @@ public class CommandLineSpecs : IDisposable
 
     public void Dispose() => Directory.Delete(_out, true);
 
-    private static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = Program.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    private static (int Code, string Output, string Error) Run(params string[] args) => InProcess.Run(args);
 
     private string[] Small(string outFolder, params string[] more) =>
         ["train", "--train-limit", "4096", "--test-limit", "500", "--epochs", "2", "--hidden", "32", "--out", outFolder, .. more];

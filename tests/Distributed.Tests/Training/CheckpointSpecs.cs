@@ -40,7 +40,7 @@ public class CheckpointSpecs : IDisposable
     public void Resuming_in_one_process_should_end_with_the_uninterrupted_hash(int steps)
     {
         Interrupted(steps);
-        var (run, _) = Checkpointer.Resume(_folder, Data.Folder);
+        var (run, _) = Checkpointer.Resume(_folder, Data.Folder, _ => { });
         Assert.Equal(steps, run.Step);
         var result = new LocalTrainer(run, _ => { }).Run();
         Assert.Equal(Uninterrupted(), result.FinalWeightsSha256);
@@ -52,7 +52,7 @@ public class CheckpointSpecs : IDisposable
     {
         var sgd = Options with { Optimizer = OptimizerNames.Nesterov, LearningRate = 0.05f, Schedule = "constant" };
         Interrupted(13, sgd);
-        var (run, _) = Checkpointer.Resume(_folder, Data.Folder);
+        var (run, _) = Checkpointer.Resume(_folder, Data.Folder, _ => { });
         Assert.Equal(Uninterrupted(sgd), new LocalTrainer(run, _ => { }).Run().FinalWeightsSha256);
     }
 
@@ -60,7 +60,7 @@ public class CheckpointSpecs : IDisposable
     public async Task Resuming_on_a_cluster_should_end_with_the_uninterrupted_hash()
     {
         Interrupted(5);
-        var (run, _) = Checkpointer.Resume(_folder, Data.Folder);
+        var (run, _) = Checkpointer.Resume(_folder, Data.Folder, _ => { });
         var outcome = await ClusterSimulation.RunAsync(run.Options, run.Data, 2, _ => { }, timeout: TimeSpan.FromMinutes(2), resumeFrom: run);
         Assert.Equal(Uninterrupted(), outcome.Result.FinalWeightsSha256);
     }
