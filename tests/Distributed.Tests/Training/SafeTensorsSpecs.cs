@@ -69,4 +69,34 @@ public class SafeTensorsSpecs : IDisposable
         for (int i = 0; i < 3; i++) BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(4 * i), w[i]);
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(bytes)), WeightsHash.Sha256(w));
     }
+
+    [Fact]
+    public void The_READMEs_PyTorch_module_should_have_exactly_the_files_tensor_names_and_shapes()
+    {
+        // The names PyTorch gives the README's module: self.layers = Sequential(...) numbers its
+        // children 0, 1, 2, ...; each Linear(in, out) holds layers.i.weight [out, in] and layers.i.bias [out].
+        string readme = File.ReadAllText(Path.Combine(RepositoryRoot.Path, "README.md"));
+        var sequential = System.Text.RegularExpressions.Regex.Match(readme, @"self\.layers = Sequential\((.*)\)\s*$", System.Text.RegularExpressions.RegexOptions.Multiline);
+        Assert.True(sequential.Success, "the README's snippet no longer assigns self.layers = Sequential(...)");
+        Assert.Contains("model.load_state_dict(safetensors.torch.load_file(", readme);
+        var children = System.Text.RegularExpressions.Regex.Matches(sequential.Groups[1].Value, @"(Linear)\((\d+),\s*(\d+)\)|(ReLU)\(\)");
+        var expected = new Dictionary<string, int[]>();
+        for (int i = 0; i < children.Count; i++)
+        {
+            if (children[i].Groups[4].Success) continue;
+            int inputs = int.Parse(children[i].Groups[2].Value), outputs = int.Parse(children[i].Groups[3].Value);
+            expected[$"layers.{i}.weight"] = [outputs, inputs];
+            expected[$"layers.{i}.bias"] = [outputs];
+        }
+
+        var model = Mlp.Create<float>(784, [256, 128], 10, seed: 1);
+        string path = Path.Combine(_folder, "default.safetensors");
+        SafeTensorsFile.Write(path, SafeTensorsFile.FromModel(model), new Dictionary<string, string> { ["format"] = "pt" });
+        var bytes = File.ReadAllBytes(path);
+        using var header = JsonDocument.Parse(bytes.AsMemory(8, (int)BinaryPrimitives.ReadUInt64LittleEndian(bytes)));
+        var actual = header.RootElement.EnumerateObject().Where(p => p.Name != "__metadata__")
+            .ToDictionary(p => p.Name, p => p.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt32()).ToArray());
+        Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
+        foreach (var (name, shape) in expected) Assert.Equal(shape, actual[name]);
+    }
 }
