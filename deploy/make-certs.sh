@@ -20,6 +20,9 @@ nodes=("$@")
 [[ ${#nodes[@]} -gt 0 ]] || nodes=(node)
 mkdir -p "$dir"
 cd "$dir"
+# Keys and the password are readable by their owner only, and git never sees this folder.
+umask 077
+[[ -f .gitignore ]] || printf '# written by deploy/make-certs.sh: keys and passwords stay out of git\n*\n' > .gitignore
 [[ -f password ]] || openssl rand -hex 16 > password
 password=$(cat password)
 
@@ -39,5 +42,8 @@ EXT
   openssl x509 -req -in "$node.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -out "$node.crt" -days 825 -extfile "$node.ext" 2>/dev/null
   openssl pkcs12 -export -out "$node.pfx" -inkey "$node.key" -in "$node.crt" -certfile ca.crt -passout "pass:$password"
   rm -f "$node.csr" "$node.ext"
+  chmod 600 "$node.key" "$node.pfx"
   echo "$dir/$node.pfx"
 done
+chmod 600 password ca.key
+chmod 644 ca.crt

@@ -35,6 +35,18 @@ public class TlsSpecs : IDisposable
     }
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public void Make_certs_should_keep_keys_and_the_password_private_and_out_of_git()
+    {
+        MakeCertificates(_folder, "private-ca", "node");
+        string dir = Path.Combine(_folder, "private-ca");
+        foreach (var secret in new[] { "password", "ca.key", "node.key", "node.pfx" })
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(dir, secret)));
+        Assert.Contains("*", File.ReadAllLines(Path.Combine(dir, ".gitignore")));
+        Assert.Contains("certs/", File.ReadAllLines(Path.Combine(RepositoryRoot.Path, ".gitignore")));
+    }
+
+    [Fact]
     public async Task Nodes_without_the_clusters_certificate_should_not_join_nor_disturb_the_run()
     {
         var data = TestData.Subset(640, 100);
