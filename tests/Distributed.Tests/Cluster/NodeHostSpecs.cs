@@ -49,6 +49,24 @@ public class NodeHostSpecs
     }
 
     [Fact]
+    public async Task The_health_endpoint_should_listen_on_the_nodes_hostname_only()
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        int port = FreePort();
+        var node = new ClusterSettings(Roles.Coordinator, Hostname: "127.0.0.1", HealthPort: port).CreateSystem();
+        try
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, (await http.GetAsync($"http://127.0.0.1:{port}/health/live")).StatusCode);
+            // 127.0.0.2 is this machine too; a listener on every interface would answer there.
+            await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync($"http://127.0.0.2:{port}/health/live"));
+        }
+        finally
+        {
+            await node.Terminate();
+        }
+    }
+
+    [Fact]
     public async Task The_health_endpoint_should_say_live_at_once_and_ready_only_once_the_node_is_up()
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
