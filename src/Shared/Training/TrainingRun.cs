@@ -55,15 +55,26 @@ public sealed class TrainingRun
 
     public IReadOnlyList<EpochMetrics> Epochs => _epochs;
 
-    /// <summary>The current epoch so far: mean train loss and accuracy of the batches done, and its training seconds.</summary>
+    /// <summary>
+    /// The current epoch so far: mean train loss and accuracy of the batches done, and its training
+    /// seconds. Safe to read from another thread (the live display): it reads one snapshot taken at
+    /// the end of each step, never fields half updated (that once showed accuracies above 100 %).
+    /// </summary>
     public (double Loss, double Accuracy, double Seconds) EpochSoFar
     {
         get
         {
-            int samples = Math.Min(Batch * Options.BatchSize, Data.Train.Count);
-            return samples == 0 ? (double.NaN, double.NaN, _epochClock.Elapsed.TotalSeconds)
-                : (_lossSum / samples, (double)_correct / samples, _epochClock.Elapsed.TotalSeconds);
+            var soFar = Volatile.Read(ref _soFar);
+            return (soFar?.Item1 ?? double.NaN, soFar?.Item2 ?? double.NaN, _epochClock.Elapsed.TotalSeconds);
         }
+    }
+
+    private Tuple<double, double>? _soFar;
+
+    private void SnapshotEpoch()
+    {
+        int samples = Math.Min(Batch * Options.BatchSize, Data.Train.Count);
+        Volatile.Write(ref _soFar, samples == 0 ? null : Tuple.Create(_lossSum / samples, (double)_correct / samples));
     }
 
     /// <summary>The current epoch's sample order.</summary>
@@ -116,7 +127,11 @@ public sealed class TrainingRun
         var now = _epochClock.Elapsed;
         Diagnostics.TrainingMetrics.Step(CurrentBatch.Count, lossSum, (now - _lastStepAt).TotalMilliseconds);
         _lastStepAt = now;
-        if (++Batch < BatchesPerEpoch) return null;
+        if (++Batch < BatchesPerEpoch)
+        {
+            SnapshotEpoch();
+            return null;
+        }
 
         double trainSeconds = _epochClock.Elapsed.TotalSeconds;
         var gc = GcCounts();
@@ -155,6 +170,7 @@ public sealed class TrainingRun
         run.Batch = checkpoint.Batch;
         run._lossSum = checkpoint.EpochLossSum;
         run._correct = checkpoint.EpochCorrect;
+        run.SnapshotEpoch();
         return run;
     }
 
@@ -174,6 +190,7 @@ public sealed class TrainingRun
         Batch = 0;
         _lossSum = 0;
         _correct = 0;
+        Volatile.Write(ref _soFar, null);
         if (Finished) return;
         _order = ShardPlan.EpochOrder(Options.Seed, epoch, Data.Train.Count);
         if (epoch > 1)

@@ -46,4 +46,23 @@ public class ProgressSpecs
         Assert.Contains("summary: 1 epoch(s)", output);
         Assert.DoesNotContain("\u001b[", output); // no terminal escape codes in logs
     }
+
+    [Fact]
+    public async Task The_epoch_so_far_read_during_training_should_never_exceed_100_percent()
+    {
+        var options = new Distributed.Shared.Training.TrainingOptions { Epochs = 30, BatchSize = 16, Shards = 2, Hidden = [16], TrainLimit = 320, TestLimit = 20 };
+        var run = new Distributed.Shared.Training.TrainingRun(options, Distributed.Tests.Cluster.TestData.Subset(320, 20));
+        var training = Task.Run(() => new Distributed.Coordinator.Training.LocalTrainer(run, _ => { }).Run());
+        double worst = 0;
+        long reads = 0;
+        while (!training.IsCompleted)
+        {
+            var (_, accuracy, _) = run.EpochSoFar;
+            if (!double.IsNaN(accuracy)) worst = Math.Max(worst, accuracy);
+            reads++;
+        }
+        await training;
+        Assert.True(worst <= 1.0, $"read an accuracy of {worst:P1} ({reads} reads)");
+        Assert.True(reads > 1000);
+    }
 }
