@@ -419,11 +419,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     {
         Timers.CancelAll();
         var result = _run.Result();
-        foreach (var w in _dispatch.Live)
-        {
-            _settings.Transport.Forget(w);
-            w.Tell(new RunFinished(_settings.RunId, result.FinalWeightsSha256));
-        }
+        TellWorkersTheEnd(new RunFinished(_settings.RunId, result.FinalWeightsSha256));
         Become(Done);
         var (bytes, serialize, deserialize) = ProtocolCodec.Totals;
         double steps = Math.Max(1, _run.StepsThisSession);
@@ -436,15 +432,21 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         _settings.Done.TrySetResult(new ClusterRunOutcome(result, _run.Model, _stats.Values.Select(w => w.Summary()).ToArray(), breakdown, _workerEpochs));
     }
 
+    /// <summary>The run is over for every live worker: its data connection is closed and it is told why (finished or stopped).</summary>
+    private void TellWorkersTheEnd(Shared.Protocol.IClusterMessage end)
+    {
+        foreach (var w in _dispatch.Live)
+        {
+            _settings.Transport.Forget(w);
+            w.Tell(end);
+        }
+    }
+
     /// <summary>Ends the run between steps: the run stays at a step boundary, ready to be checkpointed and resumed.</summary>
     private void Interrupt(string reason, string how)
     {
         Timers.CancelAll();
-        foreach (var w in _dispatch.Live)
-        {
-            _settings.Transport.Forget(w);
-            w.Tell(new RunStopped(_settings.RunId, $"{reason} at step {_run.Step}"));
-        }
+        TellWorkersTheEnd(new RunStopped(_settings.RunId, $"{reason} at step {_run.Step}"));
         _settings.Log($"coordinator: stopped ({reason}, {how}) at step {_run.Step}");
         Become(Done);
         _settings.Done.TrySetException(new ClusterRunInterruptedException(reason, _run.Step));
@@ -455,11 +457,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     {
         Timers.CancelAll();
         _settings.Log($"coordinator: giving up: {reason}");
-        foreach (var w in _dispatch.Live)
-        {
-            _settings.Transport.Forget(w);
-            w.Tell(new RunStopped(_settings.RunId, $"the run failed at step {_run.Step}"));
-        }
+        TellWorkersTheEnd(new RunStopped(_settings.RunId, $"the run failed at step {_run.Step}"));
         Become(Done);
         _settings.Done.TrySetException(error ?? new ClusterRunFailedException(reason, _run.Step));
     }

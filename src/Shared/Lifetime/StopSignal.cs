@@ -25,9 +25,6 @@ public sealed class StopSignal : IDisposable
         return signal;
     }
 
-    /// <summary>A signal that is never raised (library callers and specs that stop runs themselves).</summary>
-    public static StopSignal None() => new();
-
     /// <summary>Cancelled when the first signal arrives.</summary>
     public CancellationToken Token => _stop.Token;
 
