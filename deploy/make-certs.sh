@@ -1,23 +1,40 @@
 #!/usr/bin/env bash
 # Creates a test certificate authority and node certificates for Akka.Remote mutual TLS.
 #
-#   deploy/make-certs.sh DIR [NODE...]      (default nodes: node)
+#   deploy/make-certs.sh DIR [--coordinator NAME]... [NAME...]
 #
-# Writes DIR/ca.crt (give it to every node with --tls-ca) and, per node, DIR/NODE.pfx (PKCS#12
+# Writes DIR/ca.crt (give it to every node with --tls-ca) and, per node, DIR/NAME.pfx (PKCS#12
 # with its key, for --tls-cert) whose password is in DIR/password (pass it with --tls-password or
-# DISTRIBUTED_TLS_PASSWORD). Node certificates are valid for both ends of a connection (server and
-# client auth) and name localhost, 127.0.0.1 and the node name. For tests and trials: a real
-# deployment uses its own CA and keeps keys out of the repository.
+# DISTRIBUTED_TLS_PASSWORD). Each certificate names its role in the subject (OU=coordinator for
+# --coordinator NAME, OU=worker for a plain NAME): workers accept a coordinator only if it proves
+# it holds a coordinator certificate, so a worker's key cannot pose as the coordinator. With no
+# NAME at all: one coordinator "coordinator" and one worker "worker". Node certificates are valid
+# for both ends of a connection (server and client auth) and name localhost, 127.0.0.1 and the
+# node name. For tests and trials: a real deployment uses its own CA and keeps keys out of the
+# repository.
 set -euo pipefail
-if [[ $# -lt 1 ]]; then
-  echo "usage: deploy/make-certs.sh DIR [NODE...]" >&2
+usage="usage: deploy/make-certs.sh DIR [--coordinator NAME]... [NAME...]"
+if [[ $# -lt 1 || $1 == -* ]]; then
+  echo "$usage" >&2
   exit 1
 fi
 command -v openssl >/dev/null || { echo "error: openssl is not installed (apt-get install openssl)" >&2; exit 1; }
 dir=$1
 shift
-nodes=("$@")
-[[ ${#nodes[@]} -gt 0 ]] || nodes=(node)
+nodes=() roles=()
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --coordinator)
+      [[ $# -ge 2 && $2 != -* ]] || { echo "error: --coordinator needs a NAME. $usage" >&2; exit 1; }
+      nodes+=("$2") roles+=(coordinator); shift 2 ;;
+    -*) echo "error: unknown option $1. $usage" >&2; exit 1 ;;
+    *) nodes+=("$1") roles+=(worker); shift ;;
+  esac
+done
+[[ ${#nodes[@]} -gt 0 ]] || { nodes=(coordinator worker); roles=(coordinator worker); }
+for node in "${nodes[@]}"; do
+  [[ $node =~ ^[A-Za-z0-9._-]+$ ]] || { echo "error: node name '$node' may hold only letters, digits, '.', '_' and '-'" >&2; exit 1; }
+done
 mkdir -p "$dir"
 cd "$dir"
 # Keys and the password are readable by their owner only, and git never sees this folder.
@@ -31,8 +48,9 @@ if [[ ! -f ca.key ]]; then
     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
 fi
 
-for node in "${nodes[@]}"; do
-  openssl req -newkey rsa:2048 -nodes -keyout "$node.key" -out "$node.csr" -subj "/CN=$node" 2>/dev/null
+for i in "${!nodes[@]}"; do
+  node=${nodes[$i]} role=${roles[$i]}
+  openssl req -newkey rsa:2048 -nodes -keyout "$node.key" -out "$node.csr" -subj "/OU=$role/CN=$node" 2>/dev/null
   cat > "$node.ext" <<EXT
 basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment

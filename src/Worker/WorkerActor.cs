@@ -30,8 +30,10 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     /// <param name="OnStopped">Called when the coordinator stops the run before its end (interrupted or failed).</param>
     /// <param name="Idle">In a run but sent no work this long: register again (after a network blip the coordinator may have dropped this worker).</param>
     /// <param name="Orphaned">No word from any coordinator this long: give up (<paramref name="OnOrphaned"/>) rather than idle forever.</param>
+    /// <param name="Verifier">With TLS: a Welcome counts only when signed by a coordinator certificate of the cluster's CA.</param>
     public sealed record Settings(string Name, ImageSet Data, int Threads, Action<string> Log, ITensorTransport? Transport = null, Action<RunFinished>? OnFinished = null,
-        Action<RunStopped>? OnStopped = null, TimeSpan? Idle = null, TimeSpan? Orphaned = null, Action<string>? OnOrphaned = null)
+        Action<RunStopped>? OnStopped = null, TimeSpan? Idle = null, TimeSpan? Orphaned = null, Action<string>? OnOrphaned = null,
+        CoordinatorVerifier? Verifier = null)
     {
         public TimeSpan IdleAfter => Idle ?? TimeSpan.FromSeconds(5);
 
@@ -67,6 +69,10 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private readonly Stopwatch _sinceWork = Stopwatch.StartNew();
     private readonly Stopwatch _sinceContact = Stopwatch.StartNew();
     private bool _orphaned;
+    // A security nonce, not a modelling choice: it must be unpredictable, so it takes no seed.
+    private readonly string _challenge = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+    /// <summary>Members that claimed the coordinator role without a coordinator certificate's proof.</summary>
+    private readonly HashSet<Address> _refused = [];
 
     public WorkerActor(Settings settings)
     {
@@ -103,7 +109,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         if (inRun && _coordinator is not null && _sinceWork.Elapsed >= _settings.IdleAfter)
         {
             _sinceWork.Restart();
-            _coordinator.Tell(new RegisterWorker(_settings.Name, _settings.Threads));
+            _coordinator.Tell(new RegisterWorker(_settings.Name, _settings.Threads, _challenge));
         }
     }
 
@@ -115,12 +121,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
 
     private void Searching()
     {
-        Receive<ClusterEvent.MemberUp>(up => up.Member.HasRole(Roles.Coordinator), up =>
-        {
-            _coordinatorAddress = up.Member.Address;
-            Register();
-            Become(Registering);
-        });
+        Receive<ClusterEvent.MemberUp>(up => up.Member.HasRole(Roles.Coordinator) && !_refused.Contains(up.Member.Address), up => RegisterWith(up.Member.Address));
         // A coordinator may also invite a worker it already knows (and tests drive workers this way).
         Receive<Welcome>(Join);
         Receive<Tick>(_ => OnTick(inRun: false));
@@ -143,7 +144,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
 
     private void Ready()
     {
-        Receive<ComputeShards>(Compute);
+        // Work and verdicts count only from the coordinator this worker joined.
+        Receive<ComputeShards>(_ => FromCoordinator, Compute);
         // Answer to an idle re-registration: still in (nothing to do), or re-admitted with a new data-plane ticket.
         Receive<Welcome>(w => w.RunId == _runId && w.DataPlane is null, _ => _sinceContact.Restart());
         Receive<Welcome>(w =>
@@ -151,14 +153,14 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             _settings.Log($"worker {_settings.Name}: re-admitted to run {w.RunId}");
             Join(w);
         });
-        Receive<Rejected>(r =>
+        Receive<Rejected>(_ => FromCoordinator, r =>
         {
             _settings.Log($"worker {_settings.Name}: the coordinator no longer takes this worker: {r.Reason}");
             Become(Finished);
             _settings.OnStopped?.Invoke(new RunStopped(_runId, r.Reason));
         });
         Receive<Tick>(_ => OnTick(inRun: true));
-        Receive<RunFinished>(f => f.RunId == _runId, f =>
+        Receive<RunFinished>(f => f.RunId == _runId && FromCoordinator, f =>
         {
             LogEpoch();
             _settings.Log($"worker {_settings.Name}: run {f.RunId} finished, final_weights_sha256 {f.FinalWeightsSha256}; " +
@@ -169,7 +171,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             Become(Finished);
             _settings.OnFinished?.Invoke(f);
         });
-        Receive<RunStopped>(r => r.RunId == _runId, r =>
+        Receive<RunStopped>(r => r.RunId == _runId && FromCoordinator, r =>
         {
             LogEpoch();
             _settings.Log($"worker {_settings.Name}: the coordinator stopped run {r.RunId}: {r.Reason}");
@@ -183,6 +185,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         ReceiveAny(Unhandled);
     }
 
+    private bool FromCoordinator => Sender.Equals(_coordinator);
+
     private void Finished()
     {
         Receive<Terminated>(_ => { });
@@ -190,15 +194,23 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         ReceiveAny(Unhandled);
     }
 
+    private void RegisterWith(Address coordinator)
+    {
+        _coordinatorAddress = coordinator;
+        Register();
+        Become(Registering);
+    }
+
     private void Register()
     {
         var coordinator = Context.ActorSelection(new RootActorPath(_coordinatorAddress!) / "user" / "coordinator");
-        coordinator.Tell(new RegisterWorker(_settings.Name, _settings.Threads));
+        coordinator.Tell(new RegisterWorker(_settings.Name, _settings.Threads, _challenge));
         Timers.StartSingleTimer(RetryRegistration.Instance, RetryRegistration.Instance, TimeSpan.FromSeconds(1));
     }
 
     private void Join(Welcome welcome)
     {
+        if (!Trusts(welcome)) return;
         Timers.Cancel(RetryRegistration.Instance);
         _sinceContact.Restart();
         _sinceWork.Restart();
@@ -222,6 +234,30 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         _settings.Log($"worker {_settings.Name}: joined run {welcome.RunId} at {_coordinatorAddress} (model {Mlp.Describe(welcome.Model.Inputs, welcome.Model.Hidden, welcome.Model.Classes)})");
         Become(Ready);
         _transport.Accept(welcome.DataPlane, _coordinator, Self);
+    }
+
+    /// <summary>
+    /// With TLS, any member of the cluster may claim the coordinator role: only a Welcome signed by a
+    /// coordinator certificate over this worker's challenge and the sender's address counts. A
+    /// refused member is never asked again; another coordinator already up is tried instead.
+    /// </summary>
+    private bool Trusts(Welcome welcome)
+    {
+        if (_settings.Verifier is null) return true;
+        var from = Sender.Path.Address.HasGlobalScope ? Sender.Path.Address : _cluster.SelfAddress;
+        string? problem = _settings.Verifier.Check(welcome.Proof, new WelcomeClaim(_challenge, from.ToString(), welcome.RunId, _settings.Name, welcome.DataPlane));
+        if (problem is null) return true;
+        if (!_refused.Add(from)) return false;
+        _settings.Log($"worker {_settings.Name}: refused {from} as coordinator: {problem}");
+        if (_coordinator is null && from == _coordinatorAddress)
+        {
+            Timers.Cancel(RetryRegistration.Instance);
+            _coordinatorAddress = null;
+            Become(Searching);
+            var other = _cluster.State.Members.FirstOrDefault(m => m.Status == MemberStatus.Up && m.HasRole(Roles.Coordinator) && !_refused.Contains(m.Address));
+            if (other is not null) RegisterWith(other.Address);
+        }
+        return false;
     }
 
     private string? CheckData(DataSpec spec)

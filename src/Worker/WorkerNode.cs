@@ -16,7 +16,11 @@ public static class WorkerNode
     {
         if (cluster.Role != Roles.Worker) throw new ArgumentException($"A worker node has role {Roles.Worker}, not {cluster.Role}.");
         var system = cluster.CreateSystem();
-        settings = settings with { Transport = settings.Transport ?? (cluster.DataPort is null ? InlineTensorTransport.Instance : new DataPlaneClient(cluster.Tls, settings.Log, cluster.MaximumFrameSize)) };
+        settings = settings with
+        {
+            Transport = settings.Transport ?? (cluster.DataPort is null ? InlineTensorTransport.Instance : new DataPlaneClient(cluster.Tls, settings.Log, cluster.MaximumFrameSize)),
+            Verifier = settings.Verifier ?? CoordinatorVerifier.For(cluster.Tls),
+        };
         if (settings.Transport is IDisposable disposable) system.RegisterOnTermination(disposable.Dispose);
         system.ActorOf(WorkerActor.Props(settings), "worker");
         return system;

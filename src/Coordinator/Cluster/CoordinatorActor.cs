@@ -26,10 +26,11 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     /// shards, after which a worker's node is excluded from the run.
     /// </param>
     /// <param name="OnStep">Called after every completed step (checkpointing hooks in here).</param>
+    /// <param name="Identity">With TLS: signs each Welcome so that workers can check it comes from a coordinator certificate.</param>
     public sealed record Settings(string RunId, int MinWorkers, Action<string> Log, ITensorTransport Transport,
         TaskCompletionSource<ClusterRunOutcome> Done, TimeSpan StepTimeout, TimeSpan WorkerTimeout, int MaxBadResults = 3,
         Action<TrainingRun, EpochMetrics?>? OnStep = null, Action<IReadOnlyList<Progress.MemberRow>>? OnMembers = null,
-        TensorWire Wire = TensorWire.Float32);
+        TensorWire Wire = TensorWire.Float32, CoordinatorIdentity? Identity = null);
 
     private sealed record StepDeadline(long Step);
 
@@ -180,7 +181,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         }
         // A worker already taking part keeps its data connection; a new one gets a ticket for one.
         bool joining = !_dispatch.Live.Contains(Sender);
-        Sender.Tell(Welcome(joining ? _settings.Transport.Offer(Sender, Self) : null));
+        Sender.Tell(Welcome(joining ? _settings.Transport.Offer(Sender, Self) : null, r));
         if (!_dispatch.Add(Sender)) return;
         _stats.TryAdd(Sender, new WorkerStats(r.Name, Sender, r.Threads));
         Context.Watch(Sender);
@@ -192,9 +193,10 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         if (_collector is { IsComplete: false }) Send(_dispatch.Assign(_dispatch.Unowned(_collector.Missing)));
     }
 
-    private Welcome Welcome(DataPlaneTicket? ticket) => new(_settings.RunId,
+    private Welcome Welcome(DataPlaneTicket? ticket, RegisterWorker r) => new(_settings.RunId,
         new ModelSpec(_run.Data.Train.PixelsPerImage, _run.Options.Hidden.ToArray(), _run.Data.Train.Classes),
-        new DataSpec(_run.Data.Train.Count, _run.Data.Train.Fingerprint(_run.Data.Train.Count)), _run.BatchesPerEpoch, ticket, _settings.Wire);
+        new DataSpec(_run.Data.Train.Count, _run.Data.Train.Fingerprint(_run.Data.Train.Count)), _run.BatchesPerEpoch, ticket, _settings.Wire,
+        _settings.Identity?.Prove(new WelcomeClaim(r.Challenge, _cluster.SelfAddress.ToString(), _settings.RunId, r.Name, ticket)));
 
     /// <summary>A worker is gone (stopped, unreachable, failed or excluded): its missing shards go to the others now.</summary>
     private void Lose(IActorRef worker, string why)

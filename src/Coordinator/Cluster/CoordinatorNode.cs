@@ -37,6 +37,8 @@ public sealed class CoordinatorNode
         ITensorTransport? transport = null, Action<TrainingRun, EpochMetrics?>? onStep = null, Action<IReadOnlyList<Progress.MemberRow>>? onMembers = null)
     {
         CheckFrameSize(run.Model.ParameterCount, cluster.MaximumFrameSize);
+        // A certificate not issued for the coordinator role is refused before anything starts.
+        var identity = cluster.Tls is null ? null : CoordinatorIdentity.Load(cluster.Tls);
         var system = cluster.CreateSystem();
         transport ??= StartDataPlane(cluster, log);
         if (transport is IDisposable disposable) system.RegisterOnTermination(disposable.Dispose);
@@ -45,7 +47,7 @@ public sealed class CoordinatorNode
         var done = new TaskCompletionSource<ClusterRunOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         string runId = $"{Environment.MachineName}-{DateTime.UtcNow:yyyyMMddHHmmss}-{Random.Shared.Next(0x10000):x4}";
         var settings = new CoordinatorActor.Settings(runId, supervision.MinWorkers, log, transport ?? InlineTensorTransport.Instance, done,
-            supervision.StepTimeout, supervision.WorkerTimeout, supervision.MaxBadResults, onStep, onMembers, cluster.Wire);
+            supervision.StepTimeout, supervision.WorkerTimeout, supervision.MaxBadResults, onStep, onMembers, cluster.Wire, identity);
         var actor = system.ActorOf(CoordinatorActor.Props(run, settings), "coordinator");
         // If this node is downed (e.g. the split-brain resolver downs both ends of a link that only
         // some nodes lost), say so instead of waiting forever for a result.

@@ -3,8 +3,11 @@ namespace Distributed.Shared.Protocol;
 /// <summary>Messages the coordinator receives from workers.</summary>
 public static class CoordinatorProtocol
 {
-    /// <summary>A worker offers itself (the sender is the worker); answered with <see cref="WorkerProtocol.Welcome"/> or <see cref="WorkerProtocol.Rejected"/>.</summary>
-    public sealed record RegisterWorker(string Name, int Threads) : IClusterMessage;
+    /// <summary>
+    /// A worker offers itself (the sender is the worker); answered with <see cref="WorkerProtocol.Welcome"/> or <see cref="WorkerProtocol.Rejected"/>.
+    /// With TLS, the coordinator signs <paramref name="Challenge"/> into the Welcome to prove it holds a coordinator certificate.
+    /// </summary>
+    public sealed record RegisterWorker(string Name, int Threads, string Challenge = "") : IClusterMessage;
 
     /// <summary>
     /// One shard's outcome (or a piece's: shards Shard … Shard+ShardCount−1 summed): the gradient

@@ -64,7 +64,7 @@ public static class ProtocolCodec
     {
         switch (obj)
         {
-            case RegisterWorker m: w.Write(m.Name); w.Write(m.Threads); break;
+            case RegisterWorker m: w.Write(m.Name); w.Write(m.Threads); w.Write(m.Challenge); break;
             case ShardResult m:
                 w.Write(m.RunId); w.Write(m.Step); w.Write(m.Shard); w.Write(m.Samples); w.Write(m.LossSum); w.Write(m.Correct);
                 WriteTensor(w, m.GradientSum); w.Write(m.ComputeMilliseconds); w.Write(m.ShardCount);
@@ -76,6 +76,8 @@ public static class ProtocolCodec
                 w.Write(m.DataPlane is not null);
                 if (m.DataPlane is { } t) { w.Write(t.Host); w.Write(t.Port); w.Write(t.Token); }
                 w.Write((byte)m.Wire);
+                w.Write(m.Proof is not null);
+                if (m.Proof is { } p) { w.Write(p.Certificate); w.Write(p.Signature); }
                 break;
             case Rejected m: w.Write(m.Reason); break;
             case ComputeShards m:
@@ -129,11 +131,12 @@ public static class ProtocolCodec
 
     private static object ReadFields(BinaryReader r, string manifest, Budget maxLength) => manifest switch
     {
-        "RW" => new RegisterWorker(ReadText(r), r.ReadInt32()),
+        "RW" => new RegisterWorker(ReadText(r), r.ReadInt32(), ReadText(r)),
         "SR" => new ShardResult(ReadText(r), r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), r.ReadInt32(), ReadTensor(r, maxLength), r.ReadDouble(), r.ReadInt32()),
         "WF" => new WorkerFailed(ReadText(r), ReadText(r)),
         "WE" => new Welcome(ReadText(r), new ModelSpec(r.ReadInt32(), ReadInts(r, maxLength), r.ReadInt32()), new DataSpec(r.ReadInt32(), ReadText(r)), r.ReadInt32(),
-            r.ReadBoolean() ? new DataPlaneTicket(ReadText(r), r.ReadInt32(), ReadText(r)) : null, ReadWire(r)),
+            r.ReadBoolean() ? new DataPlaneTicket(ReadText(r), r.ReadInt32(), ReadText(r)) : null, ReadWire(r),
+            r.ReadBoolean() ? new CoordinatorProof(ReadText(r), ReadText(r)) : null),
         "RJ" => new Rejected(ReadText(r)),
         "CS" => ReadComputeShards(r, maxLength),
         "RF" => new RunFinished(ReadText(r), ReadText(r)),

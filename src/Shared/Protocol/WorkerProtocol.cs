@@ -12,10 +12,16 @@ public static class WorkerProtocol
     /// <summary>
     /// Registration accepted: the run the worker now belongs to (StepsPerEpoch lets it log per epoch),
     /// where its tensors travel when the coordinator offers a data plane, and in which number format
-    /// the worker writes its gradients.
+    /// the worker writes its gradients. With TLS, <paramref name="Proof"/> shows the sender holds a coordinator certificate.
     /// </summary>
     public sealed record Welcome(string RunId, ModelSpec Model, DataSpec Data, int StepsPerEpoch = 0, DataPlaneTicket? DataPlane = null,
-        TensorWire Wire = TensorWire.Float32) : IClusterMessage;
+        TensorWire Wire = TensorWire.Float32, CoordinatorProof? Proof = null) : IClusterMessage;
+
+    /// <summary>
+    /// The coordinator's certificate (DER, base64) and its signature (base64) over the Welcome's
+    /// claim: the worker's challenge, the coordinator's address, the run and the data-plane ticket.
+    /// </summary>
+    public sealed record CoordinatorProof(string Certificate, string Signature);
 
     /// <summary>Registration refused, with the reason (for the worker's log).</summary>
     public sealed record Rejected(string Reason) : IClusterMessage;

@@ -15,10 +15,11 @@ public sealed class ProtocolFuzzSpecs
 {
     private static readonly object[] Messages =
     [
-        new RegisterWorker("worker-1", 2),
+        new RegisterWorker("worker-1", 2, "0123456789abcdef"),
         new ShardResult("run", 12, 3, 32, 71.25, 30, TensorEnvelope.Of([1f, 2f, 3f, 4f]), 0.75, 1),
         new WorkerFailed("run", "data differs"),
-        new Welcome("run", new ModelSpec(784, [256, 128], 10), new DataSpec(60000, "ff00"), 469, new DataPlaneTicket("127.0.0.1", 4000, "ABCD"), TensorWire.BFloat16),
+        new Welcome("run", new ModelSpec(784, [256, 128], 10), new DataSpec(60000, "ff00"), 469, new DataPlaneTicket("127.0.0.1", 4000, "ABCD"), TensorWire.BFloat16,
+            new CoordinatorProof("MIIBcert", "c2lnbmF0dXJl")),
         new Rejected("no"),
         new ComputeShards("run", 4, 3, TensorEnvelope.Of([0.5f, -0.5f]), [new ShardAssignment(1, [7, 8]), new ShardAssignment(2, [9, 10, 11], [0, 1, 3])]),
         new RunFinished("run", "abc"),

@@ -40,7 +40,7 @@ public class ProtocolSerializerSpecs() : Akka.TestKit.Xunit2.TestKit(new Cluster
     [Fact]
     public void Every_protocol_message_should_round_trip()
     {
-        Assert.Equal(new RegisterWorker("w", 2), RoundTrip(new RegisterWorker("w", 2)));
+        Assert.Equal(new RegisterWorker("w", 2, "c0ffee"), RoundTrip(new RegisterWorker("w", 2, "c0ffee")));
         Assert.Equal(new WorkerFailed("r", "why"), RoundTrip(new WorkerFailed("r", "why")));
         Assert.Equal(new Rejected("no"), RoundTrip(new Rejected("no")));
         Assert.Equal(new RunFinished("r", "abc"), RoundTrip(new RunFinished("r", "abc")));
@@ -48,6 +48,9 @@ public class ProtocolSerializerSpecs() : Akka.TestKit.Xunit2.TestKit(new Cluster
         Assert.Equal(469, welcome.StepsPerEpoch);
         Assert.Equal([256, 128], welcome.Model.Hidden);
         Assert.Equal((784, 10, 60000, "ff"), (welcome.Model.Inputs, welcome.Model.Classes, welcome.Data.TrainSamples, welcome.Data.Fingerprint));
+        Assert.Null(welcome.Proof);
+        var proven = RoundTrip(new Welcome("r", new ModelSpec(784, [16], 10), new DataSpec(1, "ff"), 1, Proof: new CoordinatorProof("Y2VydA==", "c2ln")));
+        Assert.Equal(new CoordinatorProof("Y2VydA==", "c2ln"), proven.Proof);
         var work = RoundTrip(new ComputeShards("r", 4, 3, null, [new ShardAssignment(1, [7, 8]), new ShardAssignment(5, [])]));
         Assert.Null(work.Weights);
         Assert.Equal((4L, 3L), (work.Step, work.WeightsVersion));

@@ -18,14 +18,17 @@ public class TlsSpecs : IDisposable
 
     public void Dispose() => Directory.Delete(_folder, true);
 
-    private TlsSettings Certificates(string ca, string node) => MakeCertificates(_folder, ca, node);
+    private TlsSettings Certificates(string ca, string node) => MakeCertificates(_folder, ca, node, Roles.Coordinator);
 
-    /// <summary>Makes a CA (once per folder and name) and a node certificate with deploy/make-certs.sh.</summary>
-    public static TlsSettings MakeCertificates(string folder, string ca, string node)
+    /// <summary>Makes a CA (once per folder and name) and a node certificate for <paramref name="role"/> with deploy/make-certs.sh.</summary>
+    public static TlsSettings MakeCertificates(string folder, string ca, string node, string role = Roles.Worker)
     {
         Directory.CreateDirectory(folder);
         var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { Path.Combine(RepositoryRoot.Path, "deploy", "make-certs.sh"), Path.Combine(folder, ca), node }) psi.ArgumentList.Add(a);
+        var args = new List<string> { Path.Combine(RepositoryRoot.Path, "deploy", "make-certs.sh"), Path.Combine(folder, ca) };
+        if (role == Roles.Coordinator) args.Add("--coordinator");
+        args.Add(node);
+        foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         string error = p.StandardError.ReadToEnd();
         p.WaitForExit();
