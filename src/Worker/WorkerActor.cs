@@ -31,10 +31,13 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     /// <param name="Idle">In a run but sent no work this long: register again (after a network blip the coordinator may have dropped this worker).</param>
     /// <param name="Orphaned">No word from any coordinator this long: give up (<paramref name="OnOrphaned"/>) rather than idle forever.</param>
     /// <param name="Verifier">With TLS: a Welcome counts only when signed by a coordinator certificate of the cluster's CA.</param>
+    /// <param name="NotJoinedHint">Logged once if no seed node has let this node in after <paramref name="NotJoinedAfter"/> (default 15 s): the likely causes.</param>
     public sealed record Settings(string Name, ImageSet Data, int Threads, Action<string> Log, ITensorTransport? Transport = null, Action<RunFinished>? OnFinished = null,
         Action<RunStopped>? OnStopped = null, TimeSpan? Idle = null, TimeSpan? Orphaned = null, Action<string>? OnOrphaned = null,
-        CoordinatorVerifier? Verifier = null)
+        CoordinatorVerifier? Verifier = null, string? NotJoinedHint = null, TimeSpan? NotJoinedAfter = null)
     {
+        public TimeSpan NotJoinedHintAfter => NotJoinedAfter ?? TimeSpan.FromSeconds(15);
+
         public TimeSpan IdleAfter => Idle ?? TimeSpan.FromSeconds(5);
 
         public TimeSpan OrphanedAfter => Orphaned ?? TimeSpan.FromSeconds(120);
@@ -69,6 +72,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private readonly Stopwatch _sinceWork = Stopwatch.StartNew();
     private readonly Stopwatch _sinceContact = Stopwatch.StartNew();
     private bool _orphaned;
+    private bool _hinted;
+    private readonly Stopwatch _sinceStart = Stopwatch.StartNew();
     // A security nonce, not a modelling choice: it must be unpredictable, so it takes no seed.
     private readonly string _challenge = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
     /// <summary>Members that claimed the coordinator role without a coordinator certificate's proof.</summary>
@@ -88,7 +93,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent));
-        var every = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond * 50, Math.Min(_settings.IdleAfter.Ticks, _settings.OrphanedAfter.Ticks) / 4));
+        var every = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond * 50,
+            new[] { _settings.IdleAfter.Ticks, _settings.OrphanedAfter.Ticks, _settings.NotJoinedHintAfter.Ticks }.Min() / 4));
         Timers.StartPeriodicTimer(Tick.Instance, Tick.Instance, every);
     }
 
@@ -105,6 +111,12 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             _settings.Log($"worker {_settings.Name}: {why}; giving up");
             _settings.OnOrphaned?.Invoke(why);
             return;
+        }
+        // Akka retries a refused seed forever with low-level warnings: say once what is likely wrong.
+        if (!_hinted && _settings.NotJoinedHint is { } hint && _sinceStart.Elapsed >= _settings.NotJoinedHintAfter && _cluster.State.Members.IsEmpty)
+        {
+            _hinted = true;
+            _settings.Log($"worker {_settings.Name}: not let into the cluster after {_settings.NotJoinedHintAfter.TotalSeconds:F0} s: {hint}");
         }
         if (inRun && _coordinator is not null && _sinceWork.Elapsed >= _settings.IdleAfter)
         {

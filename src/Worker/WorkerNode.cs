@@ -20,9 +20,19 @@ public static class WorkerNode
         {
             Transport = settings.Transport ?? (cluster.DataPort is null ? InlineTensorTransport.Instance : new DataPlaneClient(cluster.Tls, settings.Log, cluster.MaximumFrameSize)),
             Verifier = settings.Verifier ?? CoordinatorVerifier.For(cluster.Tls),
+            NotJoinedHint = settings.NotJoinedHint ?? NotJoinedHint(cluster),
         };
         if (settings.Transport is IDisposable disposable) system.RegisterOnTermination(disposable.Dispose);
         system.ActorOf(WorkerActor.Props(settings), "worker");
         return system;
+    }
+
+    /// <summary>Why seeds may not answer: most often a TLS mismatch, which Akka reports only as failed associations.</summary>
+    public static string NotJoinedHint(ClusterSettings cluster)
+    {
+        string seeds = string.Join(", ", cluster.SeedNodes ?? []);
+        return cluster.Tls is null
+            ? $"this node uses plain TCP; if the cluster uses TLS, that is probably why (give --tls-cert and --tls-ca). Otherwise check that a coordinator runs at {seeds}."
+            : $"this node uses TLS; the cluster must too, with certificates from the same CA ({cluster.Tls.CaPath}). Otherwise check that a coordinator runs at {seeds}.";
     }
 }

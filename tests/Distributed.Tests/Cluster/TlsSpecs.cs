@@ -95,6 +95,45 @@ public class TlsSpecs : IDisposable
     }
 
     [Fact]
+    public async Task A_worker_whose_TLS_differs_from_the_clusters_should_say_so()
+    {
+        var data = TestData.Subset(64, 10);
+        var tls = Certificates("ca", "node");
+        var log = new List<string>();
+        var systems = new List<ActorSystem>();
+        try
+        {
+            foreach (var (clusterTls, workerTls) in new[] { ((TlsSettings?)tls, (TlsSettings?)null), (null, tls) })
+            {
+                var seed = new ClusterSettings(Roles.Coordinator, Tls: clusterTls).CreateSystem();
+                systems.Add(seed);
+                var address = Akka.Cluster.Cluster.Get(seed).SelfAddress;
+                Akka.Cluster.Cluster.Get(seed).Join(address);
+                // The worker's command line writes the scheme of its own TLS setting into the seed address.
+                string seedAddress = $"{ClusterSettings.Scheme(workerTls is not null)}://{address.System}@{address.Host}:{address.Port}";
+                systems.Add(WorkerNode.Start(new ClusterSettings(Roles.Worker, SeedNodes: [seedAddress], Tls: workerTls),
+                    new WorkerActor.Settings(workerTls is null ? "plain" : "tls", data.Train, 1, l => { lock (log) log.Add(l); }, InlineTensorTransport.Instance,
+                        NotJoinedAfter: TimeSpan.FromSeconds(2))));
+            }
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (DateTime.UtcNow < deadline && Hints().Count < 2) await Task.Delay(100);
+            var hints = Hints();
+            Assert.Contains(hints, l => l.Contains("worker plain:") && l.Contains("plain TCP; if the cluster uses TLS, that is probably why"));
+            Assert.Contains(hints, l => l.Contains("worker tls:") && l.Contains("this node uses TLS; the cluster must too"));
+            Assert.Equal(2, hints.Count); // once each
+        }
+        finally
+        {
+            await Task.WhenAll(systems.Select(s => s.Terminate()));
+        }
+
+        List<string> Hints()
+        {
+            lock (log) return log.Where(l => l.Contains("not let into the cluster")).ToList();
+        }
+    }
+
+    [Fact]
     public void A_wrong_certificate_password_should_be_a_clear_error()
     {
         var good = Certificates("ca", "node");
