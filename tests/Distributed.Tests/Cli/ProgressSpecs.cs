@@ -33,6 +33,29 @@ public class ProgressSpecs
         Assert.Contains("test acc", output);
     }
 
+    [Theory]
+    [InlineData(80, 24)]
+    [InlineData(100, 30)]
+    [InlineData(60, 16)]
+    public void A_frame_should_fit_the_terminal_with_many_members_and_long_events(int width, int height)
+    {
+        var run = new TrainingRun(Options, TestData.Subset(256, 50));
+        new Coordinator.Training.LocalTrainer(run, _ => { }).Run();
+        var members = Enumerable.Range(0, 9).Select(i => new MemberRow(i == 0 ? "coordinator" : $"worker-{i}",
+            $"akka.ssl.tcp://distributed@10.100.200.{i}:4{i:000}5", i == 0 ? "coordinator" : "worker", i == 3 ? "unreachable" : "up", 1000 * i, 0.5 * i)).ToList();
+        var events = Enumerable.Range(0, 8).Select(i => $"event {i}: coordinator: worker worker-{i} at akka.ssl.tcp://distributed@10.100.200.{i}:4{i:000}5 is unreachable; 7 left; shards 1,2,3 of step 40 reassigned").ToList();
+        var console = new TestConsole().Width(width);
+        console.Write(LiveProgress.Frame(run, members, events, DateTime.UtcNow, width, height));
+        var lines = console.Output.TrimEnd('\n').Split('\n').Select(l => l.TrimEnd()).ToList();
+        Assert.True(lines.Count <= height - 1, $"{lines.Count} lines for a terminal of {height}:\n{console.Output}");
+        Assert.All(lines, l => Assert.True(l.Length <= width, $"{l.Length} columns: {l}"));
+        Assert.StartsWith("epoch", lines[0]);
+        Assert.StartsWith("step", lines[1]);
+        Assert.Contains(lines, l => l.Contains("10.100.200.1:40015") && !l.Contains("akka.ssl.tcp://distributed@10.100.200.1")); // one line per member, scheme dropped
+        Assert.Contains("event 7", lines[^1]); // the newest event is kept
+        if (height >= 24) Assert.Contains(lines, l => l.Contains("unreachable") && l.Contains("10.100.200.3"));
+    }
+
     [Fact]
     public void Plain_progress_should_write_lines_and_a_one_line_summary()
     {
