@@ -34,35 +34,58 @@ public static class RunReport
                 ("train", epochs.Select(e => e.TrainLoss)), ("test", epochs.Select(e => e.TestLoss))),
             Curves(folder, AccuracyPlot, "Accuracy per epoch", "accuracy (%)", x,
                 ("train", epochs.Select(e => 100 * e.TrainAccuracy)), ("test", epochs.Select(e => 100 * e.TestAccuracy))),
-            workers is { Count: > 0 }
-                ? Curves(folder, ThroughputPlot, "Samples/s per worker", "samples/s", x,
-                    workers.GroupBy(w => w.Worker).OrderBy(g => g.Key)
-                        .Select(g => (g.Key, x.Select(e => g.FirstOrDefault(w => w.Epoch == (int)e)?.SamplesPerSecond ?? 0))).ToArray())
-                : Curves(folder, ThroughputPlot, "Training samples/s", "samples/s", x, ("this process", epochs.Select(e => e.SamplesPerSecond))),
+            Curves(folder, ThroughputPlot, workers is { Count: > 0 } ? "Samples/s: the cluster and each worker" : "Training samples/s", "samples/s", x,
+                ThroughputSeries(epochs, x, workers)),
             Confusion(folder, test),
         };
         written.Add(Html(folder, mode, options, result, test, workers));
         return written;
     }
 
+    /// <summary>The run's total per epoch, then each worker's (cluster runs): workers of equal speed draw the same line, so each gets its own marker and dash.</summary>
+    private static (string Label, IEnumerable<double> Values)[] ThroughputSeries(IReadOnlyList<EpochMetrics> epochs, double[] x, IReadOnlyList<WorkerEpoch>? workers)
+    {
+        if (workers is not { Count: > 0 }) return [("this process", epochs.Select(e => e.SamplesPerSecond))];
+        var total = ("total (cluster)", epochs.Select(e => e.SamplesPerSecond));
+        var each = workers.GroupBy(w => w.Worker).OrderBy(g => g.Key)
+            .Select(g => (g.Key, x.Select(e => g.FirstOrDefault(w => w.Epoch == (int)e)?.SamplesPerSecond ?? 0)));
+        return [total, .. each];
+    }
+
+    private static readonly MarkerShape[] Markers = [MarkerShape.FilledCircle, MarkerShape.FilledSquare, MarkerShape.FilledTriangleUp, MarkerShape.FilledDiamond,
+        MarkerShape.OpenCircle, MarkerShape.OpenSquare, MarkerShape.OpenTriangleUp, MarkerShape.OpenDiamond];
+
+    private static readonly LinePattern[] Patterns = [LinePattern.Solid, LinePattern.Dashed, LinePattern.Dotted, LinePattern.DenselyDashed];
+
     private static string Curves(string folder, string file, string title, string yLabel, double[] x, params (string Label, IEnumerable<double> Values)[] series)
     {
+        string path = Path.Combine(folder, file);
+        CurvesPlot(title, yLabel, x, series).SavePng(path, 800, 480);
+        return path;
+    }
+
+    /// <summary>
+    /// Lines that may coincide stay visible: each series has its own marker and dash, earlier ones
+    /// drawn larger beneath later ones. The legend sits right of the data, never over it.
+    /// </summary>
+    internal static Plot CurvesPlot(string title, string yLabel, double[] x, params (string Label, IEnumerable<double> Values)[] series)
+    {
         var plot = new Plot();
-        foreach (var (label, values) in series)
+        for (int i = 0; i < series.Length; i++)
         {
-            var line = plot.Add.Scatter(x, values.ToArray());
-            line.LegendText = label;
-            line.MarkerSize = 7;
-            line.LineWidth = 2;
+            var line = plot.Add.Scatter(x, series[i].Values.ToArray());
+            line.LegendText = series[i].Label;
+            line.MarkerShape = Markers[i % Markers.Length];
+            line.LinePattern = Patterns[i % Patterns.Length];
+            line.MarkerSize = Math.Max(5, 11 - 2 * i);
+            line.LineWidth = Math.Max(1.5f, 3 - 0.5f * i);
         }
         plot.Title(title);
         plot.XLabel("epoch");
         plot.YLabel(yLabel);
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1);
-        plot.ShowLegend();
-        string path = Path.Combine(folder, file);
-        plot.SavePng(path, 800, 480);
-        return path;
+        plot.ShowLegend(Edge.Right);
+        return plot;
     }
 
     private static string Confusion(string folder, Evaluation test)
