@@ -97,6 +97,21 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     protected override void PostStop() => _cluster.Unsubscribe(Self);
 
+    /// <summary>
+    /// Any exception escaping a handler (a checkpoint write on a full disk, say) fails the run with
+    /// its message. Akka's default would restart an empty coordinator that then waits for workers it
+    /// no longer knows and times out blaming them. The run keeps its last checkpoint: --resume continues.
+    /// </summary>
+    protected override void PreRestart(Exception reason, object message)
+    {
+        Fail($"the coordinator failed while handling {message?.GetType().Name ?? "a message"}: {reason.GetType().Name}: {reason.Message}; " +
+            "continue with --resume from the last checkpoint");
+        base.PreRestart(reason, message);
+    }
+
+    /// <summary>The failed run is over: the fresh instance Akka made stops at once instead of starting a new, empty run.</summary>
+    protected override void PostRestart(Exception reason) => Context.Stop(Self);
+
     private void WaitingForWorkers()
     {
         Receive<RegisterWorker>(r =>

@@ -311,4 +311,28 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         again.Send(coordinator, new RegisterWorker("silent-renamed", 1));
         Assert.Contains("is excluded from this run", again.ExpectMsg<Rejected>().Reason);
     }
+
+    [Fact]
+    public async Task An_exception_in_the_coordinator_should_fail_the_run_saying_why_not_restart_it_empty()
+    {
+        // The checkpoint hook hits a full disk after step 0.
+        var coordinator = Sys.ActorOf(CoordinatorActor.Props(_run, new CoordinatorActor.Settings("run-1", 2, line => { lock (_log) _log.Add(line); },
+            InlineTensorTransport.Instance, _done, StepTimeout, WorkerTimeout, OnStep: (_, _) => throw new IOException("No space left on device"))));
+        Watch(coordinator);
+        var (w1, w2) = (CreateTestProbe(), CreateTestProbe());
+        w1.Send(coordinator, new RegisterWorker("w1", 1));
+        w1.ExpectMsg<Welcome>();
+        w2.Send(coordinator, new RegisterWorker("w2", 1));
+        w2.ExpectMsg<Welcome>();
+        foreach (var (probe, work) in new[] { (w1, w1.ExpectMsg<ComputeShards>()), (w2, w2.ExpectMsg<ComputeShards>()) })
+            foreach (var a in work.Shards) probe.Send(coordinator, Result(0, a.Shard, 0.5f, samples: 16 * a.Count, shards: a.Count));
+
+        var failure = await Assert.ThrowsAsync<ClusterRunFailedException>(() => _done.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Contains("IOException: No space left on device", failure.Message);
+        Assert.Contains("--resume", failure.Message);
+        Assert.Contains("stopped at step 1", failure.Message);
+        Assert.StartsWith("the run failed", w1.FishForMessage<RunStopped>(_ => true).Reason);
+        ExpectTerminated(coordinator); // not restarted as an empty coordinator
+        lock (_log) Assert.DoesNotContain(_log.Skip(1), l => l.Contains("waiting for 2 worker(s)"));
+    }
 }
