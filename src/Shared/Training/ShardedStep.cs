@@ -7,24 +7,25 @@ namespace Distributed.Shared.Training;
 /// <summary>
 /// One global batch's gradient on this machine: the batch's virtual shards are computed by model
 /// replicas side by side (one per core, each product on its own thread), exactly as workers would
-/// compute them, and the shard sums are added in shard order. The replicas share the model's
-/// parameter values; the mean gradient ends up in the model's gradients.
+/// compute them, and handed as pieces to the run's <see cref="StepCollector"/>, which adds them in
+/// the reduction order (the same code the cluster's coordinator reduces with). The replicas share
+/// the model's parameter values; the mean gradient ends up in the model's gradients.
 /// </summary>
 public sealed class ShardedStep
 {
     private readonly Sequential<float> _model;
     private readonly ShardTrainer[] _replicas;
-    private readonly GradientAccumulator _accumulator;
-    private readonly GradientAccumulator? _blockSum;
+    private readonly StepCollector _collector;
     private readonly ReductionPlan _plan;
     private readonly float[][] _shardSums;
     private readonly ShardOutcome[] _outcomes;
+    private readonly int[] _expected;
     private readonly int _shards;
-
     private readonly bool _onePass;
+    private long _step;
 
     /// <param name="onePass">
-    /// Compute all of a batch's shards in one pass with segmented reductions (same bits, fewer and
+    /// Compute each block's shards in one pass with segmented reductions (same bits, fewer and
     /// larger products) when every shard has at most <see cref="Gemm.KC"/> samples; else side by side on replicas.
     /// </param>
     /// <param name="blocks">Reduction blocks (see <see cref="ReductionPlan"/>); 1 adds the shards in plain shard order.</param>
@@ -35,10 +36,10 @@ public sealed class ShardedStep
         _model = model;
         _shards = shards;
         _plan = new ReductionPlan(shards, blocks);
-        _blockSum = blocks > 1 ? new GradientAccumulator(model.ParameterCount) : null;
+        _expected = new int[shards];
+        _collector = new StepCollector(0, _expected, model.ParameterCount, _plan);
         replicas = Math.Clamp(replicas, 1, shards);
         _replicas = Enumerable.Range(0, replicas).Select(r => new ShardTrainer(r == 0 ? model : model.ReplicaSharingValues())).ToArray();
-        _accumulator = new GradientAccumulator(model.ParameterCount);
         _shardSums = Enumerable.Range(0, shards).Select(_ => replicas > 1 ? new float[model.ParameterCount] : []).ToArray();
         _outcomes = new ShardOutcome[shards];
     }
@@ -50,34 +51,30 @@ public sealed class ShardedStep
     /// <summary>Computes the batch's mean gradient into the model's gradients; returns the batch's loss sum and correct count.</summary>
     public (double LossSum, int Correct) Run(ImageSet data, int[] order, int batchStart, int batchCount)
     {
-        _accumulator.Reset();
+        for (int s = 0; s < _shards; s++) _expected[s] = ShardPlan.Range(batchCount, _shards, s).Count;
+        long step = _step++;
+        _collector.Begin(step, _expected);
         if (_onePass && (batchCount + _shards - 1) / _shards <= Gemm.KC)
         {
-            if (_plan.Blocks == 1)
-            {
-                RunBlockInOnePass(data, order, batchStart, batchCount, 0);
-                GradientAccumulator.DivideInPlace(_model, batchCount);
-                return Outcomes();
-            }
-            // Each block in one pass; the block sums are added in block order.
+            // Each block in one pass: its sum is in the model's gradients, offered as one piece.
             for (int b = 0; b < _plan.Blocks; b++)
-                if (RunBlockInOnePass(data, order, batchStart, batchCount, b)) _accumulator.Add(_model);
+            {
+                var (first, count) = _plan.Block(b);
+                if (RunBlockInOnePass(data, order, batchStart, batchCount, b) is { } outcome)
+                    _collector.Offer(step, first, count, outcome.Samples, outcome.LossSum, outcome.Correct, _model);
+            }
         }
         else if (_replicas.Length == 1)
         {
             // One replica: shard by shard, each product using every core.
-            for (int b = 0; b < _plan.Blocks; b++)
-            {
-                var (first, count) = _plan.Block(b);
-                for (int s = first; s < first + count; s++)
-                    if (RunShard(_replicas[0], data, order, batchStart, batchCount, s)) (_blockSum ?? _accumulator).Add(_model);
-                EndBlock();
-            }
+            for (int s = 0; s < _shards; s++)
+                if (RunShard(_replicas[0], data, order, batchStart, batchCount, s))
+                    _collector.Offer(step, s, 1, _outcomes[s].Samples, _outcomes[s].LossSum, _outcomes[s].Correct, _model);
         }
         else
         {
-            // Replica r takes a contiguous block of shards; every shard's sum is kept apart so that the
-            // reduction below is in the plan's order whatever finished first.
+            // Replica r takes a contiguous block of shards; every shard's sum is kept apart and offered
+            // afterwards in shard order, whatever finished first.
             CoreTeam.For(_replicas.Length, r =>
             {
                 using var _ = Gemm.SerialOnThisThread();
@@ -85,43 +82,30 @@ public sealed class ShardedStep
                     if (RunShard(_replicas[r], data, order, batchStart, batchCount, s))
                         _replicas[r].Model.CopyGradientsTo(_shardSums[s]);
             });
-            for (int b = 0; b < _plan.Blocks; b++)
-            {
-                var (first, count) = _plan.Block(b);
-                for (int s = first; s < first + count; s++)
-                    if (_outcomes[s].Samples > 0) (_blockSum ?? _accumulator).Add(_shardSums[s]);
-                EndBlock();
-            }
+            for (int s = 0; s < _shards; s++)
+                if (_outcomes[s].Samples > 0)
+                    _collector.Offer(step, s, 1, _outcomes[s].Samples, _outcomes[s].LossSum, _outcomes[s].Correct, _shardSums[s]);
         }
-        _accumulator.WriteMeanTo(_model, batchCount);
-        return Outcomes();
+        _collector.WriteMeanTo(_model);
+        return (_collector.LossSum, _collector.Correct);
     }
 
-    // A finished block's sum joins the total (with one block the shards went straight into the total).
-    private void EndBlock()
-    {
-        if (_blockSum is null || _blockSum.ShardsAdded == 0) return;
-        _accumulator.Add(_blockSum.Total);
-        _blockSum.Reset();
-    }
-
-    /// <summary>Block b's non-empty shards in one segmented pass; the model's gradients then hold the block's sum. False when the block is empty.</summary>
-    private bool RunBlockInOnePass(ImageSet data, int[] order, int batchStart, int batchCount, int block)
+    /// <summary>
+    /// Block b's non-empty shards in one segmented pass; the model's gradients then hold the block's
+    /// sum, and the outcome sums the shards' losses in shard order (as a worker's piece does). Null when the block is empty.
+    /// </summary>
+    private ShardOutcome? RunBlockInOnePass(ImageSet data, int[] order, int batchStart, int batchCount, int block)
     {
         var (first, count) = _plan.Block(block);
-        var ranges = Enumerable.Range(first, count).Select(s => (Shard: s, Range: ShardPlan.Range(batchCount, _shards, s))).ToArray();
-        foreach (var (s, _) in ranges) _outcomes[s] = default;
-        var live = ranges.Where(r => r.Range.Count > 0).ToArray();
-        if (live.Length == 0) return false;
-        int start = live[0].Range.Start, end = live[^1].Range.Start + live[^1].Range.Count;
-        var bounds = live.Select(r => r.Range.Start - start).Append(end - start).ToArray();
+        var live = Enumerable.Range(first, count).Select(s => ShardPlan.Range(batchCount, _shards, s)).Where(r => r.Count > 0).ToArray();
+        if (live.Length == 0) return null;
+        int start = live[0].Start, end = live[^1].Start + live[^1].Count;
+        var bounds = live.Select(r => r.Start - start).Append(end - start).ToArray();
         var outcomes = _replicas[0].Run(data, order.AsSpan(batchStart + start, end - start), bounds);
-        for (int i = 0; i < live.Length; i++) _outcomes[live[i].Shard] = outcomes[i];
-        return true;
+        double loss = 0;
+        foreach (var o in outcomes) loss += o.LossSum;
+        return new ShardOutcome(end - start, loss, outcomes.Sum(o => o.Correct));
     }
-
-    private (double LossSum, int Correct) Outcomes() =>
-        (_plan.SumLosses(_outcomes.Select(o => o.LossSum).ToArray()), _outcomes.Sum(o => o.Correct));
 
     private bool RunShard(ShardTrainer trainer, ImageSet data, int[] order, int batchStart, int batchCount, int shard)
     {

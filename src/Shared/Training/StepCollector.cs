@@ -37,11 +37,13 @@ public static class ShardVerdicts
 }
 
 /// <summary>
-/// Collects one step's gradient pieces (a shard's gradient sum, or the sum of shards that start a
-/// block), in whatever order they arrive, and adds them in the order the run's
-/// <see cref="ReductionPlan"/> fixes: within each block in shard order, then the blocks in order.
-/// A piece is added as soon as everything before it in its block has been, so at most the
-/// out-of-order ones are held. Pure: the coordinator actor only forwards results and acts on the verdicts.
+/// The one implementation of the run's reduction order. Collects one step's gradient pieces (a
+/// shard's gradient sum, or the sum of shards that start a block), in whatever order they arrive,
+/// and adds them in the order the run's <see cref="ReductionPlan"/> fixes: within each block in
+/// shard order, then the blocks in order. A piece is added as soon as everything before it in its
+/// block has been, so at most the out-of-order ones are held. The cluster's coordinator offers the
+/// pieces workers send; the single process (<see cref="ShardedStep"/>) offers the pieces it computes,
+/// straight from its model's gradients. Pure: callers act on the verdicts.
 /// </summary>
 public sealed class StepCollector
 {
@@ -54,6 +56,8 @@ public sealed class StepCollector
     private readonly bool[] _received;
     private readonly SortedDictionary<int, (int Count, float[] Gradient, double Loss, Action? Consumed)> _waiting = [];
     private int _nextBlock;
+    /// <summary>The model whose gradients hold the whole step's sum (a single piece computed in place): nothing was copied.</summary>
+    private Sequential<float>? _inModel;
 
     /// <param name="step">The step these results belong to.</param>
     /// <param name="expectedSamples">Samples assigned to each shard (0 for an empty shard, which needs no result).</param>
@@ -61,24 +65,53 @@ public sealed class StepCollector
     /// <param name="plan">The run's reduction order (null: one block, plain shard order).</param>
     public StepCollector(long step, IReadOnlyList<int> expectedSamples, int parameterCount, ReductionPlan? plan = null)
     {
-        Step = step;
-        _expectedSamples = expectedSamples.ToArray();
-        _plan = plan ?? new ReductionPlan(_expectedSamples.Length, 1);
-        if (_plan.Shards != _expectedSamples.Length) throw new ArgumentException($"The plan has {_plan.Shards} shards, the step {_expectedSamples.Length}.");
-        _received = _expectedSamples.Select(n => n == 0).ToArray();
+        _plan = plan ?? new ReductionPlan(expectedSamples.Count, 1);
+        if (_plan.Shards != expectedSamples.Count) throw new ArgumentException($"The plan has {_plan.Shards} shards, the step {expectedSamples.Count}.");
+        _expectedSamples = new int[_plan.Shards];
+        _received = new bool[_plan.Shards];
         _total = new GradientAccumulator(parameterCount);
         // With one block the block's sum is the total; with more, each block sums apart first.
         _blockSums = Enumerable.Range(0, _plan.Blocks).Select(_ => _plan.Blocks == 1 ? _total : new GradientAccumulator(parameterCount)).ToArray();
         _blockLosses = new double[_plan.Blocks];
-        _nextInBlock = Enumerable.Range(0, _plan.Blocks).Select(b => _plan.Block(b).First).ToArray();
-        for (int b = 0; b < _plan.Blocks; b++) SkipEmpty(b);
+        _nextInBlock = new int[_plan.Blocks];
+        Begin(step, expectedSamples);
+    }
+
+    /// <summary>Starts collecting another step, reusing the buffers (the single process does this every step).</summary>
+    public void Begin(long step, IReadOnlyList<int> expectedSamples)
+    {
+        if (expectedSamples.Count != _plan.Shards) throw new ArgumentException($"The plan has {_plan.Shards} shards, the step {expectedSamples.Count}.");
+        Step = step;
+        (Correct, Samples, _nextBlock, _inModel) = (0, 0, 0, null);
+        _waiting.Clear();
+        for (int s = 0; s < _plan.Shards; s++)
+        {
+            _expectedSamples[s] = expectedSamples[s];
+            _received[s] = expectedSamples[s] == 0;
+        }
+        _total.Reset();
+        for (int b = 0; b < _plan.Blocks; b++)
+        {
+            _blockSums[b].Reset();
+            _blockLosses[b] = 0;
+            _nextInBlock[b] = _plan.Block(b).First;
+            SkipEmpty(b);
+        }
         CompleteBlocks();
     }
 
-    public long Step { get; }
+    public long Step { get; private set; }
 
     /// <summary>Loss sum in the plan's order (so it depends neither on arrival order nor on how shards were grouped).</summary>
-    public double LossSum => _blockLosses.Sum();
+    public double LossSum
+    {
+        get
+        {
+            double total = 0;
+            foreach (double block in _blockLosses) total += block;
+            return total;
+        }
+    }
 
     public int Correct { get; private set; }
 
@@ -94,43 +127,99 @@ public sealed class StepCollector
     public ShardVerdict Offer(long step, int shard, int samples, double lossSum, int correct, float[] gradientSum) =>
         Offer(step, shard, 1, samples, lossSum, correct, gradientSum);
 
-    /// <summary>A piece: the summed result of shards [first, first+count).</summary>
+    /// <summary>A piece: the summed result of shards [first, first+count) (empty shards among them add nothing).</summary>
     /// <param name="consumed">Called once the gradient has been added (and its array is no longer needed); only for accepted pieces.</param>
     public ShardVerdict Offer(long step, int first, int count, int samples, double lossSum, int correct, float[] gradientSum, Action? consumed = null)
     {
-        if (step != Step) return ShardVerdict.WrongStep;
-        if (first < 0 || count < 1 || first + count > _received.Length) return ShardVerdict.UnknownShard;
-        if (!_plan.IsPiece(first, count)) return ShardVerdict.Malformed;
-        for (int s = first; s < first + count; s++)
-            if (_received[s]) return ShardVerdict.Duplicate;
-        int expected = 0;
-        for (int s = first; s < first + count; s++) expected += _expectedSamples[s];
-        if (samples != expected || gradientSum.Length != _total.Length) return ShardVerdict.Malformed;
-        if (!double.IsFinite(lossSum) || !AllFinite(gradientSum)) return ShardVerdict.NotFinite;
-        // Cross-entropy is never negative, and a shard cannot classify more samples than it holds.
-        if (lossSum < 0 || correct < 0 || correct > samples) return ShardVerdict.Malformed;
-        for (int s = first; s < first + count; s++) _received[s] = true;
-        Correct += correct;
-        Samples += samples;
-        int block = _plan.BlockOf(first);
+        var verdict = Check(step, first, count, samples, lossSum, correct, gradientSum.Length);
+        if (verdict != ShardVerdict.Accepted) return verdict;
+        if (!AllFinite(gradientSum)) return ShardVerdict.NotFinite;
+        int block = Accept(ref first, ref count, correct, samples);
         _waiting[first] = (count, gradientSum, lossSum, consumed);
-        while (_waiting.Remove(_nextInBlock[block], out var next))
-        {
-            _blockSums[block].Add(next.Gradient);
-            next.Consumed?.Invoke();
-            _blockLosses[block] += next.Loss;
-            _nextInBlock[block] += next.Count;
-            SkipEmpty(block);
-        }
+        while (_waiting.Remove(_nextInBlock[block], out var next)) Consume(block, next.Count, next.Loss, a => a.Add(next.Gradient), next.Consumed);
         CompleteBlocks();
         return ShardVerdict.Accepted;
+    }
+
+    /// <summary>
+    /// A piece this process computed, its gradient sum in <paramref name="model"/>'s gradients; it must
+    /// be next in its block's order (a local caller computes in order). A single piece holding the
+    /// whole step is left where it is: <see cref="WriteMeanTo"/> divides it in place.
+    /// </summary>
+    public void Offer(long step, int first, int count, int samples, double lossSum, int correct, Sequential<float> model)
+    {
+        var verdict = Check(step, first, count, samples, lossSum, correct, model.ParameterCount);
+        if (verdict != ShardVerdict.Accepted) throw new InvalidOperationException($"A local piece of shards {first}+{count} was refused: {verdict}.");
+        int block = Accept(ref first, ref count, correct, samples);
+        if (_nextInBlock[block] != first) throw new InvalidOperationException($"A local piece must come in order: shard {first} before {_nextInBlock[block]}.");
+        if (_plan.Blocks == 1 && _total.ShardsAdded == 0 && EndsBlock(block, first + count))
+        {
+            _inModel = model;
+            Consume(block, count, lossSum, _ => { }, null);
+        }
+        else Consume(block, count, lossSum, a => a.Add(model), null);
+        CompleteBlocks();
     }
 
     /// <summary>Writes the batch's mean gradient into the model (requires <see cref="IsComplete"/>).</summary>
     public void WriteMeanTo(Sequential<float> model)
     {
         if (!IsComplete) throw new InvalidOperationException($"Step {Step} still misses shards {string.Join(", ", Missing)}.");
-        _total.WriteMeanTo(model, Samples);
+        if (ReferenceEquals(_inModel, model)) GradientAccumulator.DivideInPlace(model, Samples);
+        else if (_inModel is not null) throw new InvalidOperationException("The step's sum is in another model's gradients.");
+        else _total.WriteMeanTo(model, Samples);
+    }
+
+    private ShardVerdict Check(long step, int first, int count, int samples, double lossSum, int correct, int gradientLength)
+    {
+        if (step != Step) return ShardVerdict.WrongStep;
+        if (first < 0 || count < 1 || first + count > _received.Length) return ShardVerdict.UnknownShard;
+        if (!_plan.IsPiece(first, count)) return ShardVerdict.Malformed;
+        int expected = 0;
+        for (int s = first; s < first + count; s++)
+        {
+            if (_received[s] && _expectedSamples[s] > 0) return ShardVerdict.Duplicate;
+            expected += _expectedSamples[s];
+        }
+        if (expected == 0 || samples != expected || gradientLength != _total.Length) return ShardVerdict.Malformed;
+        if (!double.IsFinite(lossSum)) return ShardVerdict.NotFinite;
+        // Cross-entropy is never negative, and a shard cannot classify more samples than it holds.
+        if (lossSum < 0 || correct < 0 || correct > samples) return ShardVerdict.Malformed;
+        return ShardVerdict.Accepted;
+    }
+
+    /// <summary>Marks a checked piece received and trims the empty shards it starts with (they were skipped already); returns its block.</summary>
+    private int Accept(ref int first, ref int count, int correct, int samples)
+    {
+        for (int s = first; s < first + count; s++) _received[s] = true;
+        Correct += correct;
+        Samples += samples;
+        while (_expectedSamples[first] == 0) (first, count) = (first + 1, count - 1);
+        return _plan.BlockOf(first);
+    }
+
+    /// <summary>
+    /// Adds the piece that is next in its block. A piece that makes up the whole of the next block to
+    /// complete goes straight into the total: the same bits as copying it into the block's sum and
+    /// adding that, one copy fewer.
+    /// </summary>
+    private void Consume(int block, int count, double loss, Action<GradientAccumulator> add, Action? consumed)
+    {
+        var sum = _blockSums[block];
+        bool whole = block == _nextBlock && sum.ShardsAdded == 0 && EndsBlock(block, _nextInBlock[block] + count);
+        add(whole ? _total : sum);
+        consumed?.Invoke();
+        _blockLosses[block] += loss;
+        _nextInBlock[block] += count;
+        SkipEmpty(block);
+    }
+
+    /// <summary>True when nothing but empty shards lies between <paramref name="end"/> and the block's end.</summary>
+    private bool EndsBlock(int block, int end)
+    {
+        var (first, count) = _plan.Block(block);
+        while (end < first + count && _expectedSamples[end] == 0) end++;
+        return end >= first + count;
     }
 
     private static bool AllFinite(ReadOnlySpan<float> values)
@@ -147,7 +236,7 @@ public sealed class StepCollector
         return _nextInBlock[block] >= first + count;
     }
 
-    // Finished blocks join the total in block order (an empty block adds nothing).
+    // Finished blocks join the total in block order (an empty block, or one added straight to the total, adds nothing here).
     private void CompleteBlocks()
     {
         while (_nextBlock < _plan.Blocks && BlockDone(_nextBlock))

@@ -131,4 +131,84 @@ public class ReductionPlanSpecs
         string after = new Distributed.Coordinator.Training.LocalTrainer(options, data, _ => { }, replicas: 2).Run().FinalWeightsSha256;
         Assert.Equal(before, after);
     }
+
+    [Theory]
+    [InlineData(1, true)]
+    [InlineData(2, true)]
+    [InlineData(1, false)]
+    [InlineData(3, false)]
+    public void A_batch_with_empty_shards_should_reduce_as_a_plain_loop_over_its_shards_would(int replicas, bool onePass)
+    {
+        // 3 samples over 5 shards: shards 0, 2 and 4 hold one each, 1 and 3 are empty (the one-pass
+        // piece spans them). Expected: each shard alone, added left to right by a loop written here, / 3.
+        var data = MnistLoader.Load(Data.MnistLoaderSpecs.BundledData, trainLimit: 50, testLimit: 1).Train;
+        var order = ShardPlan.EpochOrder(1, 2, data.Count);
+        const int shards = 5, batchStart = 7, batchCount = 3;
+        var reference = new ShardTrainer(Mlp.Create<float>(784, [12], 10, seed: 5));
+        float[]? sum = null;
+        double loss = 0;
+        for (int s = 0; s < shards; s++)
+        {
+            var (start, count) = ShardPlan.Range(batchCount, shards, s);
+            if (count == 0) continue;
+            loss += reference.Run(data, order.AsSpan(batchStart + start, count)).LossSum;
+            var g = new float[reference.Model.ParameterCount];
+            reference.Model.CopyGradientsTo(g);
+            if (sum is null) sum = g;
+            else for (int k = 0; k < g.Length; k++) sum[k] += g[k];
+        }
+        var expected = sum!.Select(v => v / batchCount).ToArray();
+
+        var model = Mlp.Create<float>(784, [12], 10, seed: 5);
+        var step = new ShardedStep(model, shards, replicas, onePass);
+        for (int repeat = 0; repeat < 2; repeat++) // the collector is reused from step to step
+        {
+            var (actualLoss, _) = step.Run(data, order, batchStart, batchCount);
+            var actual = new float[model.ParameterCount];
+            model.CopyGradientsTo(actual);
+            Assert.Equal(expected, actual);
+            Assert.Equal(loss, actualLoss);
+        }
+    }
+
+    [Fact]
+    public void A_piece_held_in_a_model_should_add_the_same_bits_as_its_copy()
+    {
+        var plan = new ReductionPlan(4, 2);
+        var model = Mlp.Create<float>(784, [8], 10, seed: 6);
+        var values = Enumerable.Range(0, model.ParameterCount).Select(k => MathF.Sin(k) * 1e3f).ToArray();
+        var small = values.Select(v => v * 1e-7f).ToArray();
+        float[] Reduce(bool inModel)
+        {
+            var collector = new StepCollector(3, [8, 8, 8, 8], model.ParameterCount, plan);
+            collector.Begin(4, [8, 8, 8, 8]);
+            foreach (var (first, count, g) in new[] { (0, 2, values), (2, 1, small), (3, 1, small) })
+            {
+                if (!inModel) Assert.Equal(ShardVerdict.Accepted, collector.Offer(4, first, count, 8 * count, 1, 1, (float[])g.Clone()));
+                else
+                {
+                    model.LoadGradients(g);
+                    collector.Offer(4, first, count, 8 * count, 1, 1, model);
+                }
+            }
+            var target = Mlp.Create<float>(784, [8], 10, seed: 6);
+            collector.WriteMeanTo(target);
+            var result = new float[target.ParameterCount];
+            target.CopyGradientsTo(result);
+            return result;
+        }
+        // ((values) + (small + small)) / 32: the block order, not left to right.
+        var expected = values.Zip(small, (v, e) => (v + (e + e)) / 32).ToArray();
+        Assert.Equal(expected, Reduce(inModel: false));
+        Assert.Equal(expected, Reduce(inModel: true));
+    }
+
+    [Fact]
+    public void A_local_piece_out_of_order_should_be_a_programming_error()
+    {
+        var model = Mlp.Create<float>(784, [8], 10, seed: 6);
+        var collector = new StepCollector(0, [8, 8], model.ParameterCount);
+        var e = Assert.Throws<InvalidOperationException>(() => collector.Offer(0, 1, 1, 8, 1, 1, model));
+        Assert.Contains("in order", e.Message);
+    }
 }
