@@ -90,15 +90,15 @@ public sealed record ClusterSettings(string Role, string Hostname = "127.0.0.1",
             akka {
               loglevel = {{LogLevel}}
               stdout-loglevel = {{LogLevel}}
-              loggers = ["Distributed.Shared.Cluster.OneLineLogger, Distributed.Shared"]
+              loggers = ["Distributed.Shared.Cluster.OneLineLogger, Distributed.Cluster"]
               log-dead-letters = 0
               log-dead-letters-during-shutdown = off
               actor {
                 provider = cluster
                 # A Kill from a peer must not stop our actors (untrusted mode does not drop it; see the class).
-                guardian-supervisor-strategy = "Distributed.Shared.Cluster.KillRefusingGuardianStrategy, Distributed.Shared"
-                serializers { distributed = "Distributed.Shared.Protocol.ProtocolSerializer, Distributed.Shared" }
-                serialization-bindings { "Distributed.Shared.Protocol.IClusterMessage, Distributed.Shared" = distributed }
+                guardian-supervisor-strategy = "Distributed.Shared.Cluster.KillRefusingGuardianStrategy, Distributed.Cluster"
+                serializers { distributed = "Distributed.Shared.Protocol.ProtocolSerializer, Distributed.Cluster" }
+                serialization-bindings { "Distributed.Shared.Protocol.IClusterMessage, Distributed.Cluster" = distributed }
               }
               remote {
                 # Associations come and go with workers; the coordinator logs what matters itself.

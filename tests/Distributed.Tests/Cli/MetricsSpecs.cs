@@ -18,7 +18,7 @@ public class MetricsSpecs
     {
         int port = FreePort();
         using var provider = TrainingMetrics.StartPrometheus(port);
-        TrainingMetrics.Step(128, 64.0, 1.5);
+        Distributed.Shared.Training.StepMetrics.Step(128, 64.0, 1.5);
         TrainingMetrics.MembersUp(3);
         using var http = new HttpClient();
         string text = await http.GetStringAsync($"http://localhost:{port}/metrics");

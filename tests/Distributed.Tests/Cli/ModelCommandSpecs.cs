@@ -53,7 +53,7 @@ public class ModelCommandSpecs : IClassFixture<ModelCommandSpecs.TrainedModel>
         Assert.Contains("confusion matrix", output);
 
         var (model, _) = ModelFile.Load(_trained.ModelPath);
-        var e = Evaluator.Evaluate(model, MnistLoader.Load(Data.MnistLoaderSpecs.BundledData, 1, 1000).Test);
+        var e = Evaluator.Evaluate(model, MnistLoader.Load(RepositoryRoot.BundledData, 1, 1000).Test);
         Assert.Equal(1000, Enumerable.Range(0, 10).Sum(a => Enumerable.Range(0, 10).Sum(p => e.Confusion[a, p])));
         // Recall of class c by hand: diagonal over its row.
         int row3 = Enumerable.Range(0, 10).Sum(p => e.Confusion[3, p]);
@@ -78,7 +78,7 @@ public class ModelCommandSpecs : IClassFixture<ModelCommandSpecs.TrainedModel>
         Assert.Contains("opset 13", output);
 
         var (model, _) = ModelFile.Load(_trained.ModelPath);
-        var test = MnistLoader.Load(Data.MnistLoaderSpecs.BundledData).Test;
+        var test = MnistLoader.Load(RepositoryRoot.BundledData).Test;
         var indices = Enumerable.Range(0, test.Count).ToArray();
         var (x, _) = new BatchBuilder().Build(test, indices);
         var ours = model.Forward(x);
@@ -107,7 +107,7 @@ public class ModelCommandSpecs : IClassFixture<ModelCommandSpecs.TrainedModel>
     [Fact]
     public void Predict_should_read_ordinary_pictures_of_digits_like_the_mnist_originals()
     {
-        var test = MnistLoader.Load(Data.MnistLoaderSpecs.BundledData, 1, 20).Test;
+        var test = MnistLoader.Load(RepositoryRoot.BundledData, 1, 20).Test;
         var (model, _) = ModelFile.Load(_trained.ModelPath);
         var (x, _) = new BatchBuilder().Build(test, Enumerable.Range(0, 20).ToArray());
         var ours = model.Forward(x);

@@ -11,7 +11,7 @@ public class DefaultRecipeSpecs
     [Fact]
     public void The_default_recipe_should_reach_97_8_percent_in_three_epochs()
     {
-        var data = MnistLoader.Load(Data.MnistLoaderSpecs.BundledData);
+        var data = MnistLoader.Load(RepositoryRoot.BundledData);
         var options = new TrainingOptions();
         Assert.Equal((3, 128), (options.Epochs, options.BatchSize));
         var result = new LocalTrainer(options, data, _ => { }).Run();

@@ -5,6 +5,9 @@ public static class RepositoryRoot
 {
     public static string Path { get; } = Find();
 
+    /// <summary>The MNIST copy the repository bundles (data/mnist).</summary>
+    public static string BundledData => System.IO.Path.Combine(Path, "data", "mnist");
+
     private static string Find()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

@@ -6,38 +6,26 @@ using OpenTelemetry.Metrics;
 namespace Distributed.Shared.Diagnostics;
 
 /// <summary>
-/// The trainer's metrics as System.Diagnostics.Metrics instruments (meter "Distributed"): steps,
-/// samples, loss, step, shard and reduce times, bytes sent and received, members up. Any OpenTelemetry
-/// listener can read them; <see cref="StartPrometheus"/> serves them for Prometheus to scrape.
+/// The cluster's metrics as System.Diagnostics.Metrics instruments (meter "Distributed", beside the
+/// engine's <see cref="Training.StepMetrics"/>): shard and reduce times, bytes sent and received,
+/// members up. Any OpenTelemetry listener can read them; <see cref="StartPrometheus"/> serves both
+/// for Prometheus to scrape.
 /// </summary>
 public static class TrainingMetrics
 {
-    public const string MeterName = "Distributed";
+    public const string MeterName = Training.StepMetrics.MeterName;
 
     private static readonly Meter Meter = new(MeterName, "1.0");
-    private static readonly Counter<long> StepsCounter = Meter.CreateCounter<long>("distributed.steps", "{step}", "Optimizer steps completed.");
-    private static readonly Counter<long> SamplesCounter = Meter.CreateCounter<long>("distributed.samples", "{sample}", "Training samples processed.");
-    private static readonly Histogram<double> StepTime = Meter.CreateHistogram<double>("distributed.step.duration", "ms", "Wall time of a training step (gradient, reduction and optimizer).");
     private static readonly Histogram<double> ReduceTime = Meter.CreateHistogram<double>("distributed.reduce.duration", "ms", "Coordinator time to reduce a step's shards and step the optimizer.");
     private static readonly Counter<long> ShardsCounter = Meter.CreateCounter<long>("distributed.shards", "{shard}", "Shards computed by this node.");
     private static readonly Histogram<double> ShardTime = Meter.CreateHistogram<double>("distributed.shard.duration", "ms", "Time to compute one shard's forward and backward.");
-    private static double s_loss = double.NaN;
     private static int s_membersUp;
 
     static TrainingMetrics()
     {
-        Meter.CreateObservableGauge("distributed.loss", () => s_loss, "{loss}", "Mean training loss of the last completed step.");
         Meter.CreateObservableGauge("distributed.members.up", () => s_membersUp, "{member}", "Cluster members up, as the coordinator sees them.");
         Meter.CreateObservableCounter("distributed.sent", () => ProtocolCodec.Totals.Bytes, "By", "Bytes of protocol messages serialized (sent) by this process.");
         Meter.CreateObservableCounter("distributed.received", () => ProtocolCodec.BytesRead, "By", "Bytes of protocol messages deserialized (received) by this process.");
-    }
-
-    public static void Step(int samples, double lossSum, double milliseconds)
-    {
-        StepsCounter.Add(1);
-        SamplesCounter.Add(samples);
-        StepTime.Record(milliseconds);
-        if (samples > 0) s_loss = lossSum / samples;
     }
 
     public static void Shard(double milliseconds)

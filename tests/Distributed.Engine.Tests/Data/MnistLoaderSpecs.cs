@@ -4,7 +4,7 @@ namespace Distributed.Tests.Data;
 
 public class MnistLoaderSpecs
 {
-    public static string BundledData => Path.Combine(RepositoryRoot.Path, "data", "mnist");
+    public static string BundledData => RepositoryRoot.BundledData;
 
     [Fact]
     public void The_bundled_MNIST_should_load_and_verify_against_its_checksums()

@@ -45,7 +45,7 @@ public class ReductionPlanSpecs
     [InlineData(3)]
     public void Pieces_from_workers_should_reduce_to_the_single_process_bits(int blocks)
     {
-        var data = MnistLoader.Load(Data.MnistLoaderSpecs.BundledData, trainLimit: 300, testLimit: 1).Train;
+        var data = MnistLoader.Load(RepositoryRoot.BundledData, trainLimit: 300, testLimit: 1).Train;
         var order = ShardPlan.EpochOrder(1, 1, data.Count);
         const int shards = 6, batchStart = 11, batchCount = 150;
         var plan = new ReductionPlan(shards, blocks);
@@ -106,7 +106,7 @@ public class ReductionPlanSpecs
     [Fact]
     public void Single_process_blocks_should_give_the_same_bits_one_pass_or_on_replicas()
     {
-        var data = MnistLoader.Load(Data.MnistLoaderSpecs.BundledData, trainLimit: 300, testLimit: 1).Train;
+        var data = MnistLoader.Load(RepositoryRoot.BundledData, trainLimit: 300, testLimit: 1).Train;
         var order = ShardPlan.EpochOrder(1, 1, data.Count);
         float[] Gradient(int replicas, bool onePass)
         {
@@ -121,17 +121,6 @@ public class ReductionPlanSpecs
         Assert.Equal(one, Gradient(1, onePass: true));
     }
 
-    [Fact]
-    public void The_warm_up_should_leave_a_run_exactly_as_it_would_have_been()
-    {
-        var data = MnistLoader.Load(Data.MnistLoaderSpecs.BundledData, trainLimit: 512, testLimit: 100);
-        var options = new TrainingOptions { Epochs = 1, BatchSize = 64, Hidden = [24], TrainLimit = 512, TestLimit = 100 };
-        string before = new Distributed.Coordinator.Training.LocalTrainer(options, data, _ => { }, replicas: 2).Run().FinalWeightsSha256;
-        Warmup.Run(options, threads: 2);
-        string after = new Distributed.Coordinator.Training.LocalTrainer(options, data, _ => { }, replicas: 2).Run().FinalWeightsSha256;
-        Assert.Equal(before, after);
-    }
-
     [Theory]
     [InlineData(1, true)]
     [InlineData(2, true)]
@@ -141,7 +130,7 @@ public class ReductionPlanSpecs
     {
         // 3 samples over 5 shards: shards 0, 2 and 4 hold one each, 1 and 3 are empty (the one-pass
         // piece spans them). Expected: each shard alone, added left to right by a loop written here, / 3.
-        var data = MnistLoader.Load(Data.MnistLoaderSpecs.BundledData, trainLimit: 50, testLimit: 1).Train;
+        var data = MnistLoader.Load(RepositoryRoot.BundledData, trainLimit: 50, testLimit: 1).Train;
         var order = ShardPlan.EpochOrder(1, 2, data.Count);
         const int shards = 5, batchStart = 7, batchCount = 3;
         var reference = new ShardTrainer(Mlp.Create<float>(784, [12], 10, seed: 5));

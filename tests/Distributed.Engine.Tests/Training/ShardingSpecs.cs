@@ -68,7 +68,7 @@ public class ShardingSpecs
     [Fact]
     public void Shard_gradient_sums_over_the_batch_size_should_equal_the_batch_mean_gradient()
     {
-        var data = MnistLoader.Load(Data.MnistLoaderSpecs.BundledData, trainLimit: 64, testLimit: 1).Train;
+        var data = MnistLoader.Load(RepositoryRoot.BundledData, trainLimit: 64, testLimit: 1).Train;
         var indices = Enumerable.Range(0, 64).ToArray();
         var sharded = Mlp.Create<float>(784, [32], 10, seed: 2);
         var acc = new GradientAccumulator(sharded.ParameterCount);
@@ -103,7 +103,7 @@ public class ShardedStepSpecs
     [Fact]
     public void Replicas_side_by_side_should_give_the_same_bits_as_one_replica()
     {
-        var data = MnistLoader.Load(Data.MnistLoaderSpecs.BundledData, trainLimit: 300, testLimit: 1).Train;
+        var data = MnistLoader.Load(RepositoryRoot.BundledData, trainLimit: 300, testLimit: 1).Train;
         var order = ShardPlan.EpochOrder(1, 1, data.Count);
         float[] Gradient(int replicas, bool onePass = false)
         {
@@ -124,7 +124,7 @@ public class ShardedStepSpecs
     [Fact]
     public void One_pass_over_a_batch_should_equal_its_shards_added_in_order_bit_for_bit()
     {
-        var data = MnistLoader.Load(Data.MnistLoaderSpecs.BundledData, trainLimit: 300, testLimit: 1).Train;
+        var data = MnistLoader.Load(RepositoryRoot.BundledData, trainLimit: 300, testLimit: 1).Train;
         var samples = Enumerable.Range(40, 130).ToArray();
         int[] bounds = [0, 33, 65, 98, 130];
 

@@ -125,7 +125,7 @@ public sealed class TrainingRun
         _optimizer.Step(Model.Parameters, lr);
         Step++;
         var now = _epochClock.Elapsed;
-        Diagnostics.TrainingMetrics.Step(CurrentBatch.Count, lossSum, (now - _lastStepAt).TotalMilliseconds);
+        StepMetrics.Step(CurrentBatch.Count, lossSum, (now - _lastStepAt).TotalMilliseconds);
         _lastStepAt = now;
         if (++Batch < BatchesPerEpoch)
         {
