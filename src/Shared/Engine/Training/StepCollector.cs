@@ -131,9 +131,11 @@ public sealed class StepCollector
     /// <param name="consumed">Called once the gradient has been added (and its array is no longer needed); only for accepted pieces.</param>
     public ShardVerdict Offer(long step, int first, int count, int samples, double lossSum, int correct, float[] gradientSum, Action? consumed = null)
     {
-        var verdict = Check(step, first, count, samples, lossSum, correct, gradientSum.Length);
+        var verdict = Check(step, first, count, samples, gradientSum.Length);
         if (verdict != ShardVerdict.Accepted) return verdict;
-        if (!AllFinite(gradientSum)) return ShardVerdict.NotFinite;
+        if (!double.IsFinite(lossSum) || !AllFinite(gradientSum)) return ShardVerdict.NotFinite;
+        // Cross-entropy is never negative, and a shard cannot classify more samples than it holds.
+        if (lossSum < 0 || correct < 0 || correct > samples) return ShardVerdict.Malformed;
         int block = Accept(ref first, ref count, correct, samples);
         _waiting[first] = (count, gradientSum, lossSum, consumed);
         while (_waiting.Remove(_nextInBlock[block], out var next)) Consume(block, next.Count, next.Loss, a => a.Add(next.Gradient), next.Consumed);
@@ -144,11 +146,12 @@ public sealed class StepCollector
     /// <summary>
     /// A piece this process computed, its gradient sum in <paramref name="model"/>'s gradients; it must
     /// be next in its block's order (a local caller computes in order). A single piece holding the
-    /// whole step is left where it is: <see cref="WriteMeanTo"/> divides it in place.
+    /// whole step is left where it is: <see cref="WriteMeanTo"/> divides it in place. Its own
+    /// computation is trusted: a non-finite loss passes, for the run to stop on it as diverged.
     /// </summary>
     public void Offer(long step, int first, int count, int samples, double lossSum, int correct, Sequential<float> model)
     {
-        var verdict = Check(step, first, count, samples, lossSum, correct, model.ParameterCount);
+        var verdict = Check(step, first, count, samples, model.ParameterCount);
         if (verdict != ShardVerdict.Accepted) throw new InvalidOperationException($"A local piece of shards {first}+{count} was refused: {verdict}.");
         int block = Accept(ref first, ref count, correct, samples);
         if (_nextInBlock[block] != first) throw new InvalidOperationException($"A local piece must come in order: shard {first} before {_nextInBlock[block]}.");
@@ -170,7 +173,8 @@ public sealed class StepCollector
         else _total.WriteMeanTo(model, Samples);
     }
 
-    private ShardVerdict Check(long step, int first, int count, int samples, double lossSum, int correct, int gradientLength)
+    /// <summary>Whether a piece fits the step: its step, shards, sample count and gradient length.</summary>
+    private ShardVerdict Check(long step, int first, int count, int samples, int gradientLength)
     {
         if (step != Step) return ShardVerdict.WrongStep;
         if (first < 0 || count < 1 || first + count > _received.Length) return ShardVerdict.UnknownShard;
@@ -181,11 +185,7 @@ public sealed class StepCollector
             if (_received[s] && _expectedSamples[s] > 0) return ShardVerdict.Duplicate;
             expected += _expectedSamples[s];
         }
-        if (expected == 0 || samples != expected || gradientLength != _total.Length) return ShardVerdict.Malformed;
-        if (!double.IsFinite(lossSum)) return ShardVerdict.NotFinite;
-        // Cross-entropy is never negative, and a shard cannot classify more samples than it holds.
-        if (lossSum < 0 || correct < 0 || correct > samples) return ShardVerdict.Malformed;
-        return ShardVerdict.Accepted;
+        return expected == 0 || samples != expected || gradientLength != _total.Length ? ShardVerdict.Malformed : ShardVerdict.Accepted;
     }
 
     /// <summary>Marks a checked piece received and trims the empty shards it starts with (they were skipped already); returns its block.</summary>
