@@ -32,12 +32,6 @@ public sealed class WorkerStats(string name, IActorRef worker, int threads)
     /// <summary>Samples of accepted shards since the last epoch ended.</summary>
     public int SamplesThisEpoch { get; set; }
 
-    /// <summary>Results rejected as bad (non-finite, malformed, unassigned).</summary>
-    public int BadResults { get; set; }
-
-    /// <summary>Step deadlines in a row at which this worker still held shards (reset by any accepted result).</summary>
-    public int SilentDeadlines { get; set; }
-
     /// <summary>A result arrived covering <paramref name="shards"/> shards (a piece covers several).</summary>
     public void CountShards(int shards, double computeMs, long now)
     {
@@ -53,7 +47,8 @@ public sealed class WorkerStats(string name, IActorRef worker, int threads)
         }
     }
 
-    public object Summary() => new
+    /// <param name="badResults">Results the run engine rejected as bad (non-finite, malformed, unassigned).</param>
+    public object Summary(int badResults) => new
     {
         Name,
         Address,
@@ -61,6 +56,6 @@ public sealed class WorkerStats(string name, IActorRef worker, int threads)
         ShardsDone,
         MeanComputeMs = ShardsDone == 0 ? 0 : ComputeMilliseconds / ShardsDone,
         MeanWaitMsPerStep = StepsServed == 0 ? 0 : WaitMilliseconds / StepsServed,
-        BadResults,
+        BadResults = badResults,
     };
 }

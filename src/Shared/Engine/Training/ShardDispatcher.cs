@@ -1,4 +1,4 @@
-namespace Distributed.Coordinator.Cluster;
+namespace Distributed.Shared.Training;
 
 /// <summary>
 /// Who computes which shard of the current step (pure bookkeeping, no actors). Shards go in

@@ -1,0 +1,30 @@
+using Distributed.Shared.Training;
+
+namespace Distributed.Coordinator.Cluster;
+
+/// <summary>A cluster run that could not finish; the message says why and at which step.</summary>
+public sealed class ClusterRunFailedException(string reason, long step) : Exception($"the cluster run stopped at step {step}: {reason}.")
+{
+    public long Step { get; } = step;
+}
+
+/// <summary>A cluster run stopped on request (a signal) at a step boundary; its state can be checkpointed and resumed.</summary>
+public sealed class ClusterRunInterruptedException(string reason, long step) : Exception($"the cluster run was stopped at step {step}: {reason}.")
+{
+    public long Step { get; } = step;
+}
+
+/// <summary>A cluster run's result with the per-worker figures.</summary>
+public sealed record ClusterRunOutcome(TrainingResult Result, Shared.Layers.Sequential<float> Model, object[] Workers, StepBreakdown Breakdown,
+    IReadOnlyList<Reporting.WorkerEpoch> WorkerEpochs)
+{
+    /// <summary>What metrics.json adds for a cluster run.</summary>
+    public object Extra => new { Workers, StepBreakdown = Breakdown };
+}
+
+/// <summary>
+/// Where a cluster step's time goes, per step on average. Serialization figures are process-wide:
+/// in the single-machine simulation they cover every node; in a multi-process run only the
+/// coordinator's side. Workers' compute is in the per-worker figures.
+/// </summary>
+public sealed record StepBreakdown(double StepMs, double ReduceAndOptimizerMs, double SerializeMs, double DeserializeMs, double BytesSerialized);

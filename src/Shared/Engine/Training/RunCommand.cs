@@ -1,0 +1,92 @@
+namespace Distributed.Shared.Training;
+
+/// <summary>The limits a run engine decides by.</summary>
+/// <param name="MinWorkers">Workers to wait for before training starts.</param>
+/// <param name="MaxBadResults">Bad results, or step deadlines in a row passed still holding shards, after which a worker's node is excluded.</param>
+/// <param name="StepTimeout">A worker silent this long within a step loses its shards to the others (also the grace to finish a step on stop).</param>
+/// <param name="WorkerTimeout">How long to wait with no worker alive (or too few to start) before giving up.</param>
+public sealed record RunRules(int MinWorkers, int MaxBadResults, TimeSpan StepTimeout, TimeSpan WorkerTimeout);
+
+public enum RunPhase
+{
+    WaitingForWorkers,
+    Training,
+    Done,
+}
+
+/// <summary>The deadlines a run engine asks its host to keep.</summary>
+public enum RunTimer
+{
+    /// <summary>The current step's results are due (payload: the step).</summary>
+    Step,
+
+    /// <summary>No worker alive, or too few to start.</summary>
+    NoWorkers,
+
+    /// <summary>A stop was requested: the step under way is abandoned when this passes.</summary>
+    Abandon,
+}
+
+/// <summary>One piece result as the engine judges it (the wire's ShardResult, less its transport).</summary>
+/// <param name="ForThisRun">False when the result names another run.</param>
+/// <param name="Release">Returns the gradient's buffer to its pool once it is no longer needed.</param>
+public sealed record PieceResult(bool ForThisRun, long Step, int First, int Count, int Samples, double LossSum, int Correct,
+    float[] Gradient, double ComputeMilliseconds, Action? Release = null);
+
+/// <summary>How a run ended, for the host to tell workers and its caller.</summary>
+public enum RunEnding
+{
+    Finished,
+    Interrupted,
+    Failed,
+}
+
+public sealed partial class RunEngine<TWorker>
+{
+    /// <summary>What the engine asks its host to do, in order.</summary>
+    public abstract record RunCommand
+    {
+        /// <summary>Accept the worker; <paramref name="Joining"/>: it is new to the run and needs a data-plane ticket.</summary>
+        public sealed record Welcome(TWorker Worker, bool Joining) : RunCommand;
+
+        public sealed record Refuse(TWorker Worker, string Reason) : RunCommand;
+
+        /// <summary>A new member of the run: watch it (and count its work).</summary>
+        public sealed record Watch(TWorker Worker, string Name) : RunCommand;
+
+        /// <summary>The worker is out of the run: stop watching it, close its data connection.</summary>
+        public sealed record Release(TWorker Worker) : RunCommand;
+
+        /// <summary>Training begins (after the first workers registered).</summary>
+        public sealed record TrainingStarted : RunCommand;
+
+        /// <summary>A step begins: the model holds the weights its work is computed from.</summary>
+        public sealed record StepStarted(long Step) : RunCommand;
+
+        /// <summary>Send the worker these pieces of the step (shards [First, First+Count), summed per piece).</summary>
+        public sealed record Compute(TWorker Worker, long Step, IReadOnlyList<(int First, int Count)> Pieces) : RunCommand;
+
+        /// <summary>An accepted result: the worker computed <paramref name="Shards"/> shards of <paramref name="Samples"/> samples.</summary>
+        public sealed record Credit(TWorker Worker, int Shards, int Samples, double ComputeMilliseconds) : RunCommand;
+
+        /// <summary>The step lost a worker or a result and will complete later than it would have.</summary>
+        public sealed record Disturbed : RunCommand;
+
+        public sealed record Arm(RunTimer Timer, long Step, TimeSpan After) : RunCommand;
+
+        public sealed record Cancel(RunTimer Timer) : RunCommand;
+
+        public sealed record CancelAll : RunCommand;
+
+        /// <summary>The optimizer stepped; <paramref name="Epoch"/> is set when the step ended an epoch.</summary>
+        public sealed record StepCompleted(long Step, EpochMetrics? Epoch) : RunCommand;
+
+        /// <summary>
+        /// The run is over: tell the live workers and the caller. <paramref name="Reason"/> and
+        /// <paramref name="Error"/> say why for an interrupted or failed run.
+        /// </summary>
+        public sealed record Ended(RunEnding How, string? Reason = null, Exception? Error = null) : RunCommand;
+
+        public sealed record Log(string Line) : RunCommand;
+    }
+}

@@ -1,0 +1,172 @@
+using Distributed.Shared.Data;
+using Distributed.Shared.Training;
+using Command = Distributed.Shared.Training.RunEngine<string>.RunCommand;
+
+namespace Distributed.Tests.Training;
+
+/// <summary>
+/// The coordinator's decisions with no ActorSystem and no real time: workers are strings, results
+/// are computed here with <see cref="ShardTrainer"/>, deadlines pass when the spec says so.
+/// </summary>
+public sealed class RunEngineSpecs
+{
+    private static readonly TrainingOptions Options = new() { Epochs = 1, BatchSize = 64, Shards = 4, Hidden = [16], TrainLimit = 256, TestLimit = 50 };
+    private static readonly MnistData Data = MnistLoader.Load(RepositoryRoot.BundledData, trainLimit: 256, testLimit: 50);
+    private static readonly RunRules Rules = new(MinWorkers: 2, MaxBadResults: 3, StepTimeout: TimeSpan.FromSeconds(5), WorkerTimeout: TimeSpan.FromSeconds(60));
+
+    private readonly TrainingRun _run = new(Options, Data);
+    private readonly RunEngine<string> _engine;
+
+    public RunEngineSpecs() => _engine = new RunEngine<string>(_run, Rules);
+
+    /// <summary>Two workers registered: the commands that started step 0.</summary>
+    private IReadOnlyList<Command> Started()
+    {
+        _engine.Start();
+        var first = _engine.Admit("w1", "node-1", "w1");
+        Assert.DoesNotContain(first, c => c is Command.StepStarted); // one of the two needed
+        return _engine.Admit("w2", "node-2", "w2");
+    }
+
+    private static (int First, int Count)[] PiecesOf(IEnumerable<Command> commands, string worker) =>
+        commands.OfType<Command.Compute>().Where(c => c.Worker == worker).SelectMany(c => c.Pieces).ToArray();
+
+    /// <summary>What a worker would send for a piece of the current step, computed from the run's current weights.</summary>
+    private PieceResult Computed((int First, int Count) piece, long? step = null)
+    {
+        var trainer = new ShardTrainer(_run.Model.ReplicaSharingValues());
+        var parts = Enumerable.Range(piece.First, piece.Count).Select(_run.ShardSamples).ToArray();
+        var segments = parts.Select(p => p.Length).Prepend(0).ToArray();
+        for (int i = 1; i < segments.Length; i++) segments[i] += segments[i - 1];
+        var outcomes = trainer.Run(Data.Train, parts.SelectMany(p => p).ToArray(), segments);
+        var gradient = new float[_run.Model.ParameterCount];
+        trainer.Model.CopyGradientsTo(gradient);
+        double loss = 0;
+        foreach (var o in outcomes) loss += o.LossSum;
+        return new PieceResult(true, step ?? _run.Step, piece.First, piece.Count, outcomes.Sum(o => o.Samples), loss, outcomes.Sum(o => o.Correct), gradient, 1.0);
+    }
+
+    [Fact]
+    public void Training_should_start_with_enough_workers_and_give_each_a_contiguous_run_of_shards()
+    {
+        var commands = Started();
+        Assert.Contains(commands, c => c is Command.Welcome { Worker: "w2", Joining: true });
+        Assert.Contains(commands, c => c is Command.TrainingStarted);
+        Assert.Contains(commands, c => c is Command.StepStarted { Step: 0 });
+        // One block: w1's run [0, 1] starts it and travels as one piece; w2's shards go one by one.
+        Assert.Equal([(0, 2)], PiecesOf(commands, "w1"));
+        Assert.Equal([(2, 1), (3, 1)], PiecesOf(commands, "w2"));
+        Assert.Contains(commands, c => c is Command.Arm { Timer: RunTimer.Step, Step: 0 });
+        Assert.Equal(RunPhase.Training, _engine.Phase);
+    }
+
+    [Fact]
+    public void A_step_reduced_from_results_in_any_order_should_equal_the_single_process_step()
+    {
+        var twin = new TrainingRun(Options, Data);
+        var (loss, correct) = new ShardedStep(twin.Model, Options.Shards, replicas: 1).Run(Data.Train, twin.Order, twin.CurrentBatch.Start, twin.CurrentBatch.Count);
+        twin.CompleteStep(loss, correct);
+
+        var commands = Started();
+        var pieces = PiecesOf(commands, "w2").Select(p => ("w2", p)).Concat(PiecesOf(commands, "w1").Select(p => ("w1", p))).ToList(); // last first
+        var results = pieces.Select(p => (p.Item1, Computed(p.p))).ToList();
+        IReadOnlyList<Command> last = [];
+        foreach (var (worker, result) in results)
+        {
+            var (verdict, c) = _engine.Offer(worker, result);
+            Assert.Equal(ShardVerdict.Accepted, verdict);
+            last = c;
+        }
+        Assert.Contains(last, c => c is Command.StepCompleted { Step: 0 });
+        Assert.Contains(last, c => c is Command.StepStarted { Step: 1 });
+        Assert.Equal(twin.Model.FlattenValues(), _run.Model.FlattenValues());
+    }
+
+    [Fact]
+    public void A_worker_silent_for_three_deadlines_should_be_excluded_with_its_node()
+    {
+        // w1 answers everything it is given; w2 takes shards and never answers.
+        IReadOnlyList<Command> step = Started();
+        for (int deadline = 1; deadline <= 3; deadline++)
+        {
+            foreach (var piece in PiecesOf(step, "w1")) _engine.Offer("w1", Computed(piece));
+            var after = _engine.StepDeadlinePassed(_run.Step);
+            if (deadline == 3)
+            {
+                Assert.Contains(after, c => c is Command.Refuse { Worker: "w2" } r && r.Reason.Contains("3 step deadlines in a row"));
+                Assert.Contains(after, c => c is Command.Release { Worker: "w2" });
+                break;
+            }
+            Assert.Equal(PiecesOf(step, "w2").SelectMany(p => Enumerable.Range(p.First, p.Count)),
+                PiecesOf(after, "w1").SelectMany(p => Enumerable.Range(p.First, p.Count))); // w2's shards go to w1 too
+            IReadOnlyList<Command> last = [];
+            foreach (var piece in PiecesOf(after, "w1")) last = _engine.Offer("w1", Computed(piece)).Commands;
+            Assert.Contains(last, c => c is Command.StepCompleted);
+            step = last;
+        }
+        Assert.Equal(["w1"], _engine.Live);
+        Assert.True(_engine.IsExcluded("node-2"));
+        var again = _engine.Admit("w2-renamed", "node-2", "w2-renamed");
+        Assert.Contains(again, c => c is Command.Refuse r && r.Reason.Contains("is excluded from this run"));
+        Assert.DoesNotContain(again, c => c is Command.Welcome);
+    }
+
+    [Fact]
+    public void A_lost_worker_should_hand_its_missing_shards_to_the_others_and_the_last_one_arm_the_wait()
+    {
+        var commands = Started();
+        Assert.Equal(ShardVerdict.Accepted, _engine.Offer("w1", Computed((0, 2))).Verdict);
+        var lost = _engine.Lose("w2", "is unreachable");
+        Assert.Contains(lost, c => c is Command.Release { Worker: "w2" });
+        Assert.Contains(lost, c => c is Command.Disturbed);
+        Assert.Equal([2, 3], PiecesOf(lost, "w1").SelectMany(p => Enumerable.Range(p.First, p.Count)));
+        var none = _engine.Lose("w1", "stopped");
+        Assert.Contains(none, c => c is Command.Arm { Timer: RunTimer.NoWorkers });
+        var failed = _engine.NoWorkersDeadlinePassed();
+        var end = Assert.Single(failed.OfType<Command.Ended>());
+        Assert.Equal(RunEnding.Failed, end.How);
+        Assert.Contains("no worker for 60 s at step 0", end.Reason);
+        Assert.Equal(RunPhase.Done, _engine.Phase);
+    }
+
+    [Fact]
+    public void Impossible_results_should_be_refused_and_their_shards_computed_elsewhere()
+    {
+        Started();
+        var honest = Computed((2, 1));
+        var (first, redo) = _engine.Offer("w2", honest with { Correct = honest.Samples + 1 });
+        Assert.Equal(ShardVerdict.Malformed, first);
+        Assert.Equal([(2, 1)], PiecesOf(redo, "w1")); // someone else computes the shard now
+        Assert.Equal(ShardVerdict.NotAssigned, _engine.Offer("w1", Computed((3, 1))).Verdict); // shard 3 is w2's alone
+        Assert.Equal(ShardVerdict.Malformed, _engine.Offer("w2", honest with { ComputeMilliseconds = double.NaN }).Verdict);
+        var (verdict, commands) = _engine.Offer("w2", honest with { LossSum = -1 });
+        Assert.Equal(ShardVerdict.Malformed, verdict);
+        Assert.Contains(commands, c => c is Command.Refuse { Worker: "w2" } r && r.Reason.Contains("3 bad results"));
+        Assert.Equal(3, _engine.BadResults("w2"));
+        Assert.Equal(ShardVerdict.Accepted, _engine.Offer("w1", honest).Verdict); // the redone shard counts from w1
+    }
+
+    [Fact]
+    public void A_stop_should_let_the_step_finish_then_end_the_run_interrupted()
+    {
+        var commands = Started();
+        var stop = _engine.StopRequested("SIGTERM");
+        Assert.Contains(stop, c => c is Command.Arm { Timer: RunTimer.Abandon });
+        IReadOnlyList<Command> last = [];
+        foreach (var worker in new[] { "w1", "w2" })
+            foreach (var piece in PiecesOf(commands, worker)) last = _engine.Offer(worker, Computed(piece)).Commands;
+        Assert.Contains(last, c => c is Command.StepCompleted { Step: 0 });
+        Assert.DoesNotContain(last, c => c is Command.StepStarted);
+        Assert.Equal(RunEnding.Interrupted, Assert.Single(last.OfType<Command.Ended>()).How);
+        Assert.Equal(1, _run.Step); // a step boundary: checkpointable
+    }
+
+    [Fact]
+    public void Too_few_workers_in_time_should_fail_naming_how_many_came()
+    {
+        _engine.Start();
+        _engine.Admit("w1", "node-1", "w1");
+        var end = Assert.Single(_engine.NoWorkersDeadlinePassed().OfType<Command.Ended>());
+        Assert.Contains("only 1 of the 2 worker(s) needed registered within 60 s", end.Reason);
+    }
+}
