@@ -137,12 +137,13 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             _status[u.Member.Address] = "unreachable";
             _settings.Log($"coordinator: member unreachable {u.Member.Address}");
             // Act at once: waiting for the member's removal would cost seconds more.
-            foreach (var worker in _engine.Live.Where(w => w.Path.Address == u.Member.Address).ToList()) Execute(_engine.Lose(worker, "is unreachable"));
+            foreach (var worker in _engine.Live.Where(w => w.Path.Address == u.Member.Address).ToList()) Execute(_engine.Lose(worker, "is unreachable", mayReturn: true));
         });
         Receive<ClusterEvent.ReachableMember>(r =>
         {
             _status[r.Member.Address] = "up";
             _settings.Log($"coordinator: member reachable again {r.Member.Address}");
+            foreach (var worker in _engine.Away.Where(w => w.Path.Address == r.Member.Address).ToList()) Execute(_engine.Returned(worker));
         });
         Receive<ClusterEvent.MemberRemoved>(m =>
         {

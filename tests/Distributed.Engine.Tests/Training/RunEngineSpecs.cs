@@ -169,4 +169,20 @@ public sealed class RunEngineSpecs
         var end = Assert.Single(_engine.NoWorkersDeadlinePassed().OfType<Command.Ended>());
         Assert.Contains("only 1 of the 2 worker(s) needed registered within 60 s", end.Reason);
     }
+
+    [Fact]
+    public void A_worker_lost_as_unreachable_should_be_welcomed_back_when_reachable_again()
+    {
+        Started();
+        _engine.Lose("w2", "is unreachable", mayReturn: true);
+        _engine.Lose("w1", "stopped");
+        Assert.Equal(["w2"], _engine.Away);
+        var back = _engine.Returned("w2");
+        Assert.Contains(back, c => c is Command.Welcome { Worker: "w2", Joining: true });
+        Assert.Contains(back, c => c is Command.Cancel { Timer: RunTimer.NoWorkers });
+        // The step's missing shards (all four: nobody answered) go to the returning worker at once.
+        Assert.Equal([0, 1, 2, 3], PiecesOf(back, "w2").SelectMany(p => Enumerable.Range(p.First, p.Count)));
+        Assert.Equal(["w2"], _engine.Live);
+        Assert.Empty(_engine.Returned("w1")); // stopped, not cut off: it must register again itself
+    }
 }

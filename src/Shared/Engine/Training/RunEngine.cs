@@ -18,6 +18,8 @@ public sealed partial class RunEngine<TWorker> where TWorker : notnull
     private readonly ShardDispatcher<TWorker> _dispatch = new();
     private readonly Dictionary<TWorker, Member> _members = [];
     private readonly HashSet<string> _excluded = [];
+    /// <summary>Workers lost while they may come back (unreachable, not stopped): re-admitted when they do.</summary>
+    private readonly HashSet<TWorker> _away = [];
     private readonly List<RunCommand> _out = [];
     private StepCollector? _collector;
     private ShardTrainer? _verifier;
@@ -57,6 +59,12 @@ public sealed partial class RunEngine<TWorker> where TWorker : notnull
     /// <summary>A worker offers itself from <paramref name="node"/>.</summary>
     public IReadOnlyList<RunCommand> Admit(TWorker worker, string node, string name) => Emit(() =>
     {
+        _away.Remove(worker);
+        AdmitMember(worker, node, name);
+    });
+
+    private void AdmitMember(TWorker worker, string node, string name)
+    {
         if (Phase == RunPhase.Done)
         {
             _out.Add(new RunCommand.Refuse(worker, "the run is over"));
@@ -90,10 +98,29 @@ public sealed partial class RunEngine<TWorker> where TWorker : notnull
         _out.Add(new RunCommand.Cancel(RunTimer.NoWorkers));
         // Shards orphaned while no worker was alive go to the newcomer; others start with the next step.
         if (_collector is { IsComplete: false }) Compute(_dispatch.Assign(_dispatch.Unowned(_collector.Missing)));
-    });
+    }
 
     /// <summary>A worker is gone (stopped, unreachable, failed): its missing shards go to the others now.</summary>
-    public IReadOnlyList<RunCommand> Lose(TWorker worker, string why) => Emit(() => Remove(worker, why));
+    /// <param name="mayReturn">It was cut off, not stopped (unreachable): <see cref="Returned"/> re-admits it.</param>
+    public IReadOnlyList<RunCommand> Lose(TWorker worker, string why, bool mayReturn = false) => Emit(() =>
+    {
+        if (mayReturn && _dispatch.Live.Contains(worker)) _away.Add(worker);
+        Remove(worker, why);
+    });
+
+    /// <summary>Workers lost while unreachable that have not come back.</summary>
+    public IReadOnlyCollection<TWorker> Away => _away;
+
+    /// <summary>
+    /// A worker lost as unreachable is reachable again (a network blip): it is welcomed back at once
+    /// (with a new data-plane ticket) rather than left idle until it registers again by itself.
+    /// </summary>
+    public IReadOnlyList<RunCommand> Returned(TWorker worker) => Emit(() =>
+    {
+        if (!_away.Remove(worker) || Phase == RunPhase.Done || !_members.TryGetValue(worker, out var member) || _excluded.Contains(member.Node)) return;
+        Log($"coordinator: worker {member.Name} at {member.Node} is reachable again; re-admitted");
+        AdmitMember(worker, member.Node, member.Name);
+    });
 
     /// <summary>A piece result from <paramref name="worker"/>; the verdict says what became of it.</summary>
     public (ShardVerdict Verdict, IReadOnlyList<RunCommand> Commands) Offer(TWorker worker, PieceResult result)
