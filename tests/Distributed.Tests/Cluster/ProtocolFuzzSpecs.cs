@@ -88,7 +88,7 @@ public sealed class ProtocolFuzzSpecs
     [Fact]
     public void A_declared_2_GB_string_should_be_refused_before_anything_is_allocated()
     {
-        var bytes = new byte[] { 0xFF, 0xFF, 0xFF, 0xFF, 0x07, (byte)'x' };
+        var bytes = new byte[] { ProtocolCodec.WireVersion, 0xFF, 0xFF, 0xFF, 0xFF, 0x07, (byte)'x' };
         long before = GC.GetAllocatedBytesForCurrentThread();
         var error = Decode(bytes, "RJ", seekable: false);
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
@@ -124,10 +124,20 @@ public sealed class ProtocolFuzzSpecs
     [Fact]
     public void An_unknown_manifest_or_tensor_format_should_be_a_serialization_error()
     {
-        Assert.Contains("Unknown protocol manifest 'ZZ'", Decode([0], "ZZ")!.Message);
+        Assert.Contains("Unknown protocol manifest 'ZZ'", Decode([ProtocolCodec.WireVersion, 0], "ZZ")!.Message);
         var bytes = ProtocolCodec.ToBytes(new ShardResult("run", 1, 0, 1, 1, 1, TensorEnvelope.Of(new float[4]), 0));
-        bytes[4 + 28 + 4] = 9;
+        bytes[1 + 4 + 28 + 4] = 9; // version, run id, fixed fields, tensor length: the tensor's format byte
         Assert.Contains("tensor format 9", Assert.IsType<SerializationException>(Decode(bytes, "SR")).Message);
+    }
+
+    [Fact]
+    public void A_message_of_another_wire_version_should_be_refused_saying_so()
+    {
+        var bytes = ProtocolCodec.ToBytes(new Rejected("no"));
+        Assert.Equal(ProtocolCodec.WireVersion, bytes[0]);
+        bytes[0] = ProtocolCodec.WireVersion + 1;
+        var error = Assert.IsType<SerializationException>(Decode(bytes, "RJ"));
+        Assert.Contains($"wire format version {ProtocolCodec.WireVersion + 1}; this node speaks version {ProtocolCodec.WireVersion}", error.Message);
     }
 
     /// <summary>A network-like stream: no length, no seeking.</summary>

@@ -20,6 +20,12 @@ public static class ProtocolCodec
     /// <summary>Longest string field in UTF-8 bytes: names, run ids, reasons and hashes are far shorter; a longer one means a corrupt or hostile stream.</summary>
     public const int MaxStringBytes = 4096;
 
+    /// <summary>
+    /// The wire format's version, the first byte of every message: a node of another version is
+    /// refused with an error that says so, instead of misreading its fields.
+    /// </summary>
+    public const byte WireVersion = 1;
+
     private static readonly UTF8Encoding s_strictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     private static long s_bytesWritten, s_bytesRead, s_ticks, s_readTicks;
@@ -62,6 +68,7 @@ public static class ProtocolCodec
 
     public static void Write(BinaryWriter w, object obj)
     {
+        w.Write(WireVersion);
         switch (obj)
         {
             case RegisterWorker m: w.Write(m.Name); w.Write(m.Threads); w.Write(m.Challenge); break;
@@ -108,6 +115,9 @@ public static class ProtocolCodec
     {
         try
         {
+            byte version = r.ReadByte();
+            if (version != WireVersion)
+                throw new SerializationException($"'{Printable(manifest)}' message in wire format version {version}; this node speaks version {WireVersion}: every node of a cluster must run the same release.");
             return ReadFields(r, manifest, new Budget(maxLength));
         }
         catch (Exception e) when (e is EndOfStreamException or FormatException or ArgumentException or OverflowException or InvalidCastException)
