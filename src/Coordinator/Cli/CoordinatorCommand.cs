@@ -82,7 +82,8 @@ public static class CoordinatorCommand
             using (var progress = TrainCommand.Progress(stdout, job.Plain))
             {
                 void Log(string line) => progress.Message($"{DateTime.UtcNow:HH:mm:ss.fff} {line}");
-                var checkpoints = new Checkpointer(job.Out, job.CheckpointEvery, Log);
+                // Disposed (pending writes waited for) before the outcome is acted on.
+                using var checkpoints = new Checkpointer(job.Out, job.CheckpointEvery, Log);
                 coordinator = CoordinatorNode.Start(node.ToClusterSettings(Roles.Coordinator) with { Wire = job.Wire }, run,
                     job.Supervision, Log, onStep: (r, epoch) =>
                     {

@@ -66,7 +66,8 @@ public static class TrainCommand
             if (job.MetricsPort is { } port) stdout.WriteLine($"metrics: http://localhost:{port}/metrics");
             using (var progress = Progress(stdout, job.Plain))
             {
-                var checkpoints = new Checkpointer(job.Out, job.CheckpointEvery, progress.Message);
+                // Disposed (pending writes waited for) before the outcome is acted on.
+                using var checkpoints = new Checkpointer(job.Out, job.CheckpointEvery, progress.Message);
                 void OnStep(TrainingRun r, EpochMetrics? epoch)
                 {
                     checkpoints.OnStep(r, epoch);

@@ -1,31 +1,62 @@
 using System.Diagnostics;
+using System.Threading.Channels;
 using Distributed.Shared.Data;
 using Distributed.Shared.Training;
 
 namespace Distributed.Coordinator.Training;
 
 /// <summary>
-/// Writes a checkpoint every <paramref name="everySteps"/> steps and at every epoch end. A failed
-/// write is logged and training goes on: the previous checkpoint is untouched (writes are atomic).
+/// Writes a checkpoint every <paramref name="everySteps"/> steps and at every epoch end. The step's
+/// state is captured on the caller's thread (a copy in memory); the file is written, flushed to
+/// disk and renamed on a background writer, in order, so the training loop or coordinator actor
+/// does not wait for the disk. A failed write is logged and training goes on: the previous
+/// checkpoint is untouched (writes are atomic). <see cref="Dispose"/> waits for pending writes.
 /// </summary>
-public sealed class Checkpointer(string folder, int everySteps, Action<string> log)
+public sealed class Checkpointer : IDisposable
 {
-    public string Folder { get; } = folder;
+    private readonly int _everySteps;
+    private readonly Action<string> _log;
+    private readonly Channel<(Checkpoint State, bool EpochEnded)> _pending = Channel.CreateUnbounded<(Checkpoint, bool)>(new() { SingleReader = true });
+    private readonly Task _writer;
+    private readonly Func<string, Checkpoint, string> _save;
+
+    /// <param name="save">Writes one checkpoint into the folder and returns its path (specs pass a slow or failing disk).</param>
+    public Checkpointer(string folder, int everySteps, Action<string> log, Func<string, Checkpoint, string>? save = null)
+    {
+        (Folder, _everySteps, _log, _save) = (folder, everySteps, log, save ?? CheckpointFile.Save);
+        _writer = Task.Run(WriteAll);
+    }
+
+    public string Folder { get; }
 
     public void OnStep(TrainingRun run, EpochMetrics? epochEnded)
     {
         // The last epoch's end is checkpointed too: resuming a finished run then says it is finished.
-        bool due = epochEnded is not null || (everySteps > 0 && run.Step % everySteps == 0);
-        if (!due) return;
-        var clock = Stopwatch.StartNew();
-        try
+        bool due = epochEnded is not null || (_everySteps > 0 && run.Step % _everySteps == 0);
+        if (due) _pending.Writer.TryWrite((run.Capture(), epochEnded is not null));
+    }
+
+    /// <summary>Waits until every captured checkpoint is on disk (or its failure logged).</summary>
+    public void Dispose()
+    {
+        _pending.Writer.TryComplete();
+        _writer.GetAwaiter().GetResult();
+    }
+
+    private async Task WriteAll()
+    {
+        await foreach (var (state, epochEnded) in _pending.Reader.ReadAllAsync())
         {
-            string path = CheckpointFile.Save(Folder, run.Capture());
-            if (epochEnded is not null) log($"checkpoint: step {run.Step} (epoch {run.Epoch}, batch {run.Batch}) written to {path} in {clock.ElapsedMilliseconds} ms");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            log($"checkpoint: could not write step {run.Step} to {Folder} ({e.Message}); the previous checkpoint is kept");
+            var clock = Stopwatch.StartNew();
+            try
+            {
+                string path = _save(Folder, state);
+                if (epochEnded) _log($"checkpoint: step {state.Step} (epoch {state.Epoch}, batch {state.Batch}) written to {path} in {clock.ElapsedMilliseconds} ms");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                _log($"checkpoint: could not write step {state.Step} to {Folder} ({e.Message}); the previous checkpoint is kept");
+            }
         }
     }
 
