@@ -243,7 +243,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         _stepsPerEpoch = welcome.StepsPerEpoch;
         _wire = welcome.Wire;
         _thisEpoch = (0, 0, 0);
-        _settings.Log($"worker {_settings.Name}: joined run {welcome.RunId} at {_coordinatorAddress} (model {Mlp.Describe(welcome.Model.Inputs, welcome.Model.Hidden, welcome.Model.Classes)})");
+        _settings.Log($"worker {_settings.Name}: joined run {welcome.RunId} at {_coordinatorAddress} (model {welcome.Model.Description})");
         Become(Ready);
         _transport.Accept(welcome.DataPlane, _coordinator, Self);
     }
@@ -282,8 +282,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         return null;
     }
 
-    private static IEnumerable<ILayer<float>> BuildLayers(ModelSpec spec) =>
-        Mlp.Create<float>(spec.Inputs, spec.Hidden, spec.Classes, seed: 0).Layers;
+    // The replica's initial values do not matter: the coordinator's weights come with the first work.
+    private static IEnumerable<ILayer<float>> BuildLayers(ModelSpec spec) => spec.Description.Build<float>(seed: 0).Layers;
 
     private void Compute(ComputeShards work)
     {

@@ -210,7 +210,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     {
         var r = _registrations.GetValueOrDefault(worker);
         return new(_settings.RunId,
-            new ModelSpec(_run.Data.Train.PixelsPerImage, _run.Options.Hidden.ToArray(), _run.Data.Train.Classes),
+            new ModelSpec(_run.Description),
             new DataSpec(_run.Data.Train.Count, _run.Data.Train.Fingerprint(_run.Data.Train.Count)), _run.BatchesPerEpoch, ticket, _settings.Wire,
             _settings.Identity?.Prove(new WelcomeClaim(r?.Challenge ?? "", _cluster.SelfAddress.ToString(), _settings.RunId, r?.Name ?? "", ticket)));
     }

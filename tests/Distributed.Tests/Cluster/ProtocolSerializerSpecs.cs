@@ -46,8 +46,12 @@ public class ProtocolSerializerSpecs() : Akka.TestKit.Xunit2.TestKit(new Cluster
         Assert.Equal(new RunFinished("r", "abc"), RoundTrip(new RunFinished("r", "abc")));
         var welcome = RoundTrip(new Welcome("r", new ModelSpec(784, [256, 128], 10), new DataSpec(60000, "ff"), 469));
         Assert.Equal(469, welcome.StepsPerEpoch);
-        Assert.Equal([256, 128], welcome.Model.Hidden);
-        Assert.Equal((784, 10, 60000, "ff"), (welcome.Model.Inputs, welcome.Model.Classes, welcome.Data.TrainSamples, welcome.Data.Fingerprint));
+        Assert.Equal(Shared.Layers.ModelDescription.Mlp(784, [256, 128], 10), welcome.Model.Description);
+        Assert.Equal("784-256-128-10", welcome.Model.Description.ToString());
+        Assert.Equal((60000, "ff"), (welcome.Data.TrainSamples, welcome.Data.Fingerprint));
+        // Any layer list travels, not only an MLP's.
+        var other = new Shared.Layers.ModelDescription(4, [new Shared.Layers.LayerSpec.Dense(3), new Shared.Layers.LayerSpec.Dense(2), new Shared.Layers.LayerSpec.Relu()]);
+        Assert.Equal(other, RoundTrip(new Welcome("r", new ModelSpec(other), new DataSpec(1, "ff"))).Model.Description);
         Assert.Null(welcome.Proof);
         var proven = RoundTrip(new Welcome("r", new ModelSpec(784, [16], 10), new DataSpec(1, "ff"), 1, Proof: new CoordinatorProof("Y2VydA==", "c2ln")));
         Assert.Equal(new CoordinatorProof("Y2VydA==", "c2ln"), proven.Proof);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Runtime.Serialization;
 using System.Text;
+using Distributed.Shared.Layers;
 using static Distributed.Shared.Protocol.CoordinatorProtocol;
 using static Distributed.Shared.Protocol.WorkerProtocol;
 
@@ -78,7 +79,7 @@ public static class ProtocolCodec
                 break;
             case WorkerFailed m: w.Write(m.RunId); w.Write(m.Reason); break;
             case Welcome m:
-                w.Write(m.RunId); w.Write(m.Model.Inputs); WriteInts(w, m.Model.Hidden); w.Write(m.Model.Classes);
+                w.Write(m.RunId); WriteModel(w, m.Model);
                 w.Write(m.Data.TrainSamples); w.Write(m.Data.Fingerprint); w.Write(m.StepsPerEpoch);
                 w.Write(m.DataPlane is not null);
                 if (m.DataPlane is { } t) { w.Write(t.Host); w.Write(t.Port); w.Write(t.Token); }
@@ -144,7 +145,7 @@ public static class ProtocolCodec
         "RW" => new RegisterWorker(ReadText(r), r.ReadInt32(), ReadText(r)),
         "SR" => new ShardResult(ReadText(r), r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), r.ReadInt32(), ReadTensor(r, maxLength), r.ReadDouble(), r.ReadInt32()),
         "WF" => new WorkerFailed(ReadText(r), ReadText(r)),
-        "WE" => new Welcome(ReadText(r), new ModelSpec(r.ReadInt32(), ReadInts(r, maxLength), r.ReadInt32()), new DataSpec(r.ReadInt32(), ReadText(r)), r.ReadInt32(),
+        "WE" => new Welcome(ReadText(r), ReadModel(r, maxLength), new DataSpec(r.ReadInt32(), ReadText(r)), r.ReadInt32(),
             r.ReadBoolean() ? new DataPlaneTicket(ReadText(r), r.ReadInt32(), ReadText(r)) : null, ReadWire(r),
             r.ReadBoolean() ? new CoordinatorProof(ReadText(r), ReadText(r)) : null),
         "RJ" => new Rejected(ReadText(r)),
@@ -153,6 +154,44 @@ public static class ProtocolCodec
         "RS" => new RunStopped(ReadText(r), ReadText(r)),
         _ => throw new SerializationException($"Unknown protocol manifest '{Printable(manifest)}'."),
     };
+
+    /// <summary>Kinds of layer on the wire (a new layer type adds one, and its fields).</summary>
+    private enum LayerKind : byte
+    {
+        Dense = 1,
+        Relu = 2,
+    }
+
+    // The model: its inputs, then each layer as a kind byte and its fields.
+    private static void WriteModel(BinaryWriter w, ModelSpec model)
+    {
+        w.Write(model.Inputs);
+        w.Write(model.Layers.Length);
+        foreach (var layer in model.Layers)
+        {
+            switch (layer)
+            {
+                case LayerSpec.Dense d: w.Write((byte)LayerKind.Dense); w.Write(d.Outputs); break;
+                case LayerSpec.Relu: w.Write((byte)LayerKind.Relu); break;
+                default: throw new ArgumentException($"Layer {layer} has no wire form.");
+            }
+        }
+    }
+
+    private static ModelSpec ReadModel(BinaryReader r, Budget budget)
+    {
+        int inputs = r.ReadInt32();
+        int count = ReadLength(r, "layer count", budget, elementBytes: 1);
+        var layers = new LayerSpec[count];
+        for (int i = 0; i < count; i++)
+            layers[i] = (LayerKind)r.ReadByte() switch
+            {
+                LayerKind.Dense => new LayerSpec.Dense(r.ReadInt32()),
+                LayerKind.Relu => new LayerSpec.Relu(),
+                var kind => throw new SerializationException($"Corrupt message: layer kind {(byte)kind}."),
+            };
+        return new ModelSpec(inputs, layers);
+    }
 
     /// <summary>A string field: its 7-bit-encoded byte length (as BinaryWriter writes it), capped before anything is allocated, then strict UTF-8.</summary>
     private static string ReadText(BinaryReader r)

@@ -1,10 +1,20 @@
+using Distributed.Shared.Layers;
+
 namespace Distributed.Shared.Protocol;
 
 /// <summary>Messages workers receive from the coordinator.</summary>
 public static class WorkerProtocol
 {
-    /// <summary>Architecture of the model (weights are sent with each step).</summary>
-    public sealed record ModelSpec(int Inputs, int[] Hidden, int Classes);
+    /// <summary>The model to build, as data: its input width and layers in order (weights are sent with each step).</summary>
+    public sealed record ModelSpec(int Inputs, LayerSpec[] Layers)
+    {
+        /// <summary>The MLP preset: (Dense → ReLU)* → Dense.</summary>
+        public ModelSpec(int inputs, int[] hidden, int classes) : this(ModelDescription.Mlp(inputs, hidden, classes)) { }
+
+        public ModelSpec(ModelDescription model) : this(model.Inputs, [.. model.Layers]) { }
+
+        public ModelDescription Description => new(Inputs, Layers);
+    }
 
     /// <summary>What the worker's copy of the training data must be: its first TrainSamples images, with this <see cref="Data.ImageSet.Fingerprint"/>.</summary>
     public sealed record DataSpec(int TrainSamples, string Fingerprint);

@@ -28,7 +28,8 @@ public sealed class TrainingRun
     {
         Options = options;
         Data = data;
-        Model = Mlp.Create<float>(data.Train.PixelsPerImage, options.Hidden, data.Train.Classes, options.Seed);
+        Description = ModelDescription.Mlp(data.Train.PixelsPerImage, options.Hidden, data.Train.Classes);
+        Model = Description.Build<float>(options.Seed);
         _optimizer = OptimizerNames.Create(options);
         BatchesPerEpoch = ShardPlan.BatchesPerEpoch(data.Train.Count, options.BatchSize);
         _schedule = new LearningRateSchedule(options.Schedule, options.LearningRate, (long)BatchesPerEpoch * options.Epochs);
@@ -42,6 +43,9 @@ public sealed class TrainingRun
     public Sequential<float> Model { get; }
 
     public int BatchesPerEpoch { get; }
+
+    /// <summary>The model as data (what workers are told to build); <see cref="Model"/> is built from it.</summary>
+    public ModelDescription Description { get; }
 
     /// <summary>Global step number, from 0; also the version of the weights the step starts from.</summary>
     public long Step { get; private set; }
