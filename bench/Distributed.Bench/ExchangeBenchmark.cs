@@ -31,9 +31,9 @@ public static class ExchangeBenchmark
         ITensorTransport client = dataPlane ? new DataPlaneClient(null, _ => { }) : InlineTensorTransport.Instance;
         try
         {
-            var echo = workerSystem.ActorOf(Props.Create(() => new Echo(client)), "echo");
+            var echo = workerSystem.ActorOf(Props.Create(() => new Echo(client)), "worker"); // the worker's path: untrusted mode lets remote selections reach only trusted paths
             var done = new TaskCompletionSource<double[]>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var remoteEcho = coordinatorSystem.ActorSelection(new RootActorPath(Akka.Cluster.Cluster.Get(workerSystem).SelfAddress) / "user" / "echo")
+            var remoteEcho = coordinatorSystem.ActorSelection(new RootActorPath(Akka.Cluster.Cluster.Get(workerSystem).SelfAddress) / "user" / "worker")
                 .ResolveOne(TimeSpan.FromSeconds(10)).Result;
             var driver = coordinatorSystem.ActorOf(Props.Create(() => new Driver(server, remoteEcho, warmup, exchanges, done)), "driver");
             // Give the data connection time to open before the first exchange.
