@@ -10,8 +10,8 @@ namespace Distributed.Bench;
 
 /// <summary>
 /// One parameter exchange with one worker, as a training step does it: the coordinator sends the
-/// weights (940 KB for the default MLP) in a ComputeShards message, the worker answers with a
-/// gradient of the same size in a ShardResult, with no computation in between. Two nodes (two
+/// weights (940 KB for the default MLP) in a ComputePieces message, the worker answers with a
+/// gradient of the same size in a PieceResult, with no computation in between. Two nodes (two
 /// ActorSystems on loopback, the worker a cluster member), over the tensor data plane and over
 /// Akka.Remote; median round trip and the garbage collections it caused.
 /// </summary>
@@ -27,8 +27,8 @@ public static class ExchangeBenchmark
         var cluster = Akka.Cluster.Cluster.Get(coordinatorSystem);
         cluster.Join(cluster.SelfAddress);
         var workerSystem = new ClusterSettings(Roles.Worker, SeedNodes: [cluster.SelfAddress.ToString()]).CreateSystem();
-        ITensorTransport server = dataPlane ? DataPlaneServer.Start("127.0.0.1", "127.0.0.1", 0, null, _ => { }) : InlineTensorTransport.Instance;
-        ITensorTransport client = dataPlane ? new DataPlaneClient(null, _ => { }) : InlineTensorTransport.Instance;
+        ITensorTransport server = dataPlane ? DataPlaneServer.Start("127.0.0.1", "127.0.0.1", 0, null, _ => { }) : AkkaRemoteTransport.Instance;
+        ITensorTransport client = dataPlane ? new DataPlaneClient(null, _ => { }) : AkkaRemoteTransport.Instance;
         try
         {
             var echo = workerSystem.ActorOf(Props.Create(() => new Echo(client)), "worker"); // the worker's path: untrusted mode lets remote selections reach only trusted paths
@@ -60,11 +60,11 @@ public static class ExchangeBenchmark
         {
             var gradient = new float[DefaultMlpParameters];
             Receive<DataPlaneTicket>(t => transport.Accept(t, Sender, Self));
-            Receive<ComputeShards>(c =>
+            Receive<ComputePieces>(c =>
             {
                 c.Weights?.Release();
                 transport.Send(Sender,
-                    new ShardResult(c.RunId, c.Step, 0, 32, 1.0, 1, TensorEnvelope.Of(gradient), 0), Self);
+                    new PieceResult(c.RunId, c.Step, 0, 32, 1.0, 1, TensorEnvelope.Of(gradient), 0), Self);
             });
         }
     }
@@ -83,12 +83,12 @@ public static class ExchangeBenchmark
             void Send()
             {
                 sentAt = Stopwatch.GetTimestamp();
-                transport.Send(echo, new ComputeShards("bench", round, round, TensorEnvelope.Of(weights), [new ShardAssignment(0, new int[32])]), Self);
+                transport.Send(echo, new ComputePieces("bench", round, round, TensorEnvelope.Of(weights), [new PieceAssignment(0, new int[32])]), Self);
             }
             var ticket = transport.Offer(echo, Self);
             if (ticket is not null) echo.Tell(ticket, Self);
             Receive<string>(_ => Send());
-            Receive<ShardResult>(r =>
+            Receive<PieceResult>(r =>
             {
                 r.GradientSum.Release();
                 round++;

@@ -15,7 +15,7 @@ namespace Distributed.Worker;
 
 /// <summary>
 /// A worker: finds the coordinator through cluster membership, registers, and computes the shards
-/// it is assigned with the pure <see cref="ShardTrainer"/>, replying one <see cref="ShardResult"/>
+/// it is assigned with the pure <see cref="ShardTrainer"/>, replying one <see cref="PieceResult"/>
 /// per shard. Behaviours: Searching → Registering → Ready (→ Finished).
 /// </summary>
 public sealed class WorkerActor : ReceiveActor, IWithTimers
@@ -82,7 +82,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     public WorkerActor(Settings settings)
     {
         _settings = settings;
-        _transport = settings.Transport ?? InlineTensorTransport.Instance;
+        _transport = settings.Transport ?? AkkaRemoteTransport.Instance;
         Searching();
     }
 
@@ -157,7 +157,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private void Ready()
     {
         // Work and verdicts count only from the coordinator this worker joined.
-        Receive<ComputeShards>(_ => FromCoordinator, Compute);
+        Receive<ComputePieces>(_ => FromCoordinator, Compute);
         // Answer to an idle re-registration: still in (nothing to do), or re-admitted with a new data-plane ticket.
         Receive<Welcome>(w => w.RunId == _runId && w.DataPlane is null, _ => _sinceContact.Restart());
         Receive<Welcome>(w =>
@@ -285,7 +285,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     // The replica's initial values do not matter: the coordinator's weights come with the first work.
     private static IEnumerable<ILayer<float>> BuildLayers(ModelSpec spec) => spec.Description.Build<float>(seed: 0).Layers;
 
-    private void Compute(ComputeShards work)
+    private void Compute(ComputePieces work)
     {
         _sinceContact.Restart();
         _sinceWork.Restart();
@@ -331,16 +331,16 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             _computeMilliseconds += ms;
             _thisEpoch = (_thisEpoch.Epoch, _thisEpoch.Shards + shard.Count, _thisEpoch.Milliseconds + ms);
             TrainingMetrics.Shard(ms / shard.Count);
-            _transport.Send(Sender, new ShardResult(_runId, work.Step, shard.Shard, samples, lossSum, correct,
+            _transport.Send(Sender, new PieceResult(_runId, work.Step, shard.Shard, samples, lossSum, correct,
                 new TensorEnvelope(gradient, Pooled: true, Wire: _wire), ms, shard.Count), Self);
         }
     }
 
-    private static bool IsValid(ShardAssignment shard) => shard.Samples.Length > 0 && (shard.Segments is not { } b ||
+    private static bool IsValid(PieceAssignment shard) => shard.Samples.Length > 0 && (shard.Segments is not { } b ||
         (b.Length >= 2 && b[0] == 0 && b[^1] == shard.Samples.Length && b.Zip(b.Skip(1)).All(p => p.Second > p.First && p.Second - p.First <= Gemm.KC)));
 
     /// <summary>A shard, or a piece of consecutive shards in one segmented pass; the model's gradients then hold their sum.</summary>
-    private (int Samples, double LossSum, int Correct) Run(ShardAssignment shard)
+    private (int Samples, double LossSum, int Correct) Run(PieceAssignment shard)
     {
         if (shard.Segments is null)
         {

@@ -18,7 +18,7 @@ public static class WorkerNode
         var system = cluster.CreateSystem();
         settings = settings with
         {
-            Transport = settings.Transport ?? (cluster.DataPort is null ? InlineTensorTransport.Instance : new DataPlaneClient(cluster.Tls, settings.Log, cluster.MaximumFrameSize)),
+            Transport = settings.Transport ?? (cluster.DataPort is null ? AkkaRemoteTransport.Instance : new DataPlaneClient(cluster.Tls, settings.Log, cluster.MaximumFrameSize)),
             Verifier = settings.Verifier ?? CoordinatorVerifier.For(cluster.Tls),
             NotJoinedHint = settings.NotJoinedHint ?? NotJoinedHint(cluster),
         };

@@ -103,7 +103,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             _registrations[Sender] = r;
             Execute(_engine.Admit(Sender, NodeOf(Sender), r.Name));
         });
-        Receive<ShardResult>(Collect);
+        Receive<PieceResult>(Collect);
         Receive<WorkerFailed>(f => Execute(_engine.Lose(Sender, $"cannot take part: {f.Reason}")));
         Receive<Deadline>(d => Execute(d.Timer switch
         {
@@ -119,7 +119,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     private void Done()
     {
-        Receive<ShardResult>(r => Collect(r));
+        Receive<PieceResult>(r => Collect(r));
         Receive<RegisterWorker>(r => Execute(_engine.Admit(Sender, NodeOf(Sender), r.Name)));
         ReceiveAny(_ => { });
     }
@@ -153,10 +153,10 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         });
     }
 
-    private void Collect(ShardResult r)
+    private void Collect(PieceResult r)
     {
         long started = Stopwatch.GetTimestamp();
-        var (_, commands) = _engine.Offer(Sender, new PieceResult(r.RunId == _settings.RunId, r.Step, r.Shard, r.ShardCount, r.Samples, r.LossSum, r.Correct,
+        var (_, commands) = _engine.Offer(Sender, new OfferedPiece(r.RunId == _settings.RunId, r.Step, r.Shard, r.ShardCount, r.Samples, r.LossSum, r.Correct,
             r.GradientSum.Inline, r.ComputeMilliseconds, r.GradientSum.Release));
         // The reduce and optimizer time of a completing step (validation and the last add included).
         if (commands.Any(c => c is Command.StepCompleted))
@@ -233,17 +233,17 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             stats.ComputeThisStep = 0;
         }
         stats.OutstandingThisStep += c.Pieces.Sum(p => p.Count);
-        _settings.Transport.Send(c.Worker, new ComputeShards(_settings.RunId, c.Step, c.Step, _weights, c.Pieces.Select(Assignment).ToArray()), Self);
+        _settings.Transport.Send(c.Worker, new ComputePieces(_settings.RunId, c.Step, c.Step, _weights, c.Pieces.Select(Assignment).ToArray()), Self);
     }
 
     /// <summary>A piece as the wire carries it: its samples, and for several shards where each one starts.</summary>
-    private ShardAssignment Assignment((int First, int Count) p)
+    private PieceAssignment Assignment((int First, int Count) p)
     {
-        if (p.Count == 1) return new ShardAssignment(p.First, _run.ShardSamples(p.First));
+        if (p.Count == 1) return new PieceAssignment(p.First, _run.ShardSamples(p.First));
         var parts = Enumerable.Range(p.First, p.Count).Select(_run.ShardSamples).ToArray();
         var segments = new int[p.Count + 1];
         for (int i = 0; i < p.Count; i++) segments[i + 1] = segments[i] + parts[i].Length;
-        return new ShardAssignment(p.First, parts.SelectMany(x => x).ToArray(), segments);
+        return new PieceAssignment(p.First, parts.SelectMany(x => x).ToArray(), segments);
     }
 
     /// <summary>A worker's node: its ActorSystem's address; for an actor in the coordinator's own ActorSystem (specs' probes), the actor itself.</summary>

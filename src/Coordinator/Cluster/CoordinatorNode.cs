@@ -46,7 +46,7 @@ public sealed class CoordinatorNode
         if (cluster.SeedNodes is null or { Count: 0 }) akkaCluster.Join(akkaCluster.SelfAddress);
         var done = new TaskCompletionSource<ClusterRunOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         string runId = $"{Environment.MachineName}-{DateTime.UtcNow:yyyyMMddHHmmss}-{Random.Shared.Next(0x10000):x4}";
-        var settings = new CoordinatorActor.Settings(runId, supervision.MinWorkers, log, transport ?? InlineTensorTransport.Instance, done,
+        var settings = new CoordinatorActor.Settings(runId, supervision.MinWorkers, log, transport ?? AkkaRemoteTransport.Instance, done,
             supervision.StepTimeout, supervision.WorkerTimeout, supervision.MaxBadResults, onStep, onMembers, cluster.Wire, identity);
         var actor = system.ActorOf(CoordinatorActor.Props(run, settings), "coordinator");
         // If this node is downed (e.g. the split-brain resolver downs both ends of a link that only
@@ -59,7 +59,7 @@ public sealed class CoordinatorNode
 
     private static ITensorTransport StartDataPlane(ClusterSettings cluster, Action<string> log)
     {
-        if (cluster.DataPort is not { } port) return InlineTensorTransport.Instance;
+        if (cluster.DataPort is not { } port) return AkkaRemoteTransport.Instance;
         var server = DataPlaneServer.Start(cluster.Hostname, cluster.PublicHostname ?? cluster.Hostname, port, cluster.Tls, log, cluster.MaximumFrameSize);
         log($"coordinator: tensor data plane on {cluster.PublicHostname ?? cluster.Hostname}:{server.Port}{(cluster.Tls is null ? "" : " (TLS)")}");
         return server;

@@ -32,7 +32,7 @@ public sealed class RunEngineSpecs
         commands.OfType<Command.Compute>().Where(c => c.Worker == worker).SelectMany(c => c.Pieces).ToArray();
 
     /// <summary>What a worker would send for a piece of the current step, computed from the run's current weights.</summary>
-    private PieceResult Computed((int First, int Count) piece, long? step = null)
+    private OfferedPiece Computed((int First, int Count) piece, long? step = null)
     {
         var trainer = new ShardTrainer(_run.Model.ReplicaSharingValues());
         var parts = Enumerable.Range(piece.First, piece.Count).Select(_run.ShardSamples).ToArray();
@@ -43,7 +43,7 @@ public sealed class RunEngineSpecs
         trainer.Model.CopyGradientsTo(gradient);
         double loss = 0;
         foreach (var o in outcomes) loss += o.LossSum;
-        return new PieceResult(true, step ?? _run.Step, piece.First, piece.Count, outcomes.Sum(o => o.Samples), loss, outcomes.Sum(o => o.Correct), gradient, 1.0);
+        return new OfferedPiece(true, step ?? _run.Step, piece.First, piece.Count, outcomes.Sum(o => o.Samples), loss, outcomes.Sum(o => o.Correct), gradient, 1.0);
     }
 
     [Fact]

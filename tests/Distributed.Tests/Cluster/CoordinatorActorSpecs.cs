@@ -23,19 +23,19 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
 
     private TimeSpan WorkerTimeout = TimeSpan.FromSeconds(30);
 
-    private (IActorRef Coordinator, TestProbe W1, TestProbe W2, ComputeShards Work1, ComputeShards Work2) Started()
+    private (IActorRef Coordinator, TestProbe W1, TestProbe W2, ComputePieces Work1, ComputePieces Work2) Started()
     {
         var coordinator = Sys.ActorOf(CoordinatorActor.Props(_run, new CoordinatorActor.Settings("run-1", 2, line => { lock (_log) _log.Add(line); },
-            InlineTensorTransport.Instance, _done, StepTimeout, WorkerTimeout)));
+            AkkaRemoteTransport.Instance, _done, StepTimeout, WorkerTimeout)));
         var (w1, w2) = (CreateTestProbe(), CreateTestProbe());
         w1.Send(coordinator, new RegisterWorker("w1", 1));
         Assert.Equal("run-1", w1.ExpectMsg<Welcome>().RunId);
         w2.Send(coordinator, new RegisterWorker("w2", 1));
         w2.ExpectMsg<Welcome>();
-        return (coordinator, w1, w2, w1.ExpectMsg<ComputeShards>(), w2.ExpectMsg<ComputeShards>());
+        return (coordinator, w1, w2, w1.ExpectMsg<ComputePieces>(), w2.ExpectMsg<ComputePieces>());
     }
 
-    private static ShardResult Result(long step, int shard, float value, int samples = 16, int shards = 1) =>
+    private static PieceResult Result(long step, int shard, float value, int samples = 16, int shards = 1) =>
         new("run-1", step, shard, samples, 1.0, 1, TensorEnvelope.Of(Enumerable.Repeat(value, ParameterCount).ToArray()), 1.0, shards);
 
     private static int ParameterCount => 784 * 16 + 16 + 16 * 10 + 10;
@@ -50,7 +50,7 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
     }
 
     /// <summary>The shards an assignment covers (a piece covers a run of them).</summary>
-    private static int[] Covered(ComputeShards work) => work.Shards.SelectMany(a => Enumerable.Range(a.Shard, a.Count)).ToArray();
+    private static int[] Covered(ComputePieces work) => work.Shards.SelectMany(a => Enumerable.Range(a.Shard, a.Count)).ToArray();
 
     [Fact]
     public void Coordinator_should_assign_every_shard_once_with_the_current_weights()
@@ -75,7 +75,7 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         w2.Send(coordinator, Result(0, 2, -1e8f));
         w1.Send(coordinator, Result(0, 1, 1f));
         w1.Send(coordinator, Result(0, 0, 1e8f));
-        var next = w1.ExpectMsg<ComputeShards>();
+        var next = w1.ExpectMsg<ComputePieces>();
         Assert.Equal(1, next.Step);
 
         Assert.Equal(WeightsAfterFirstStep(((1e8f + 1f) + -1e8f + 1f) / 64), next.Weights!.Inline);
@@ -90,7 +90,7 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         w2.Send(coordinator, Result(0, 3, 1f));
         w2.Send(coordinator, Result(0, 2, -1e8f));
         w1.Send(coordinator, Result(0, 0, 1e8f + 1f, samples: 32, shards: 2));
-        var next = w1.ExpectMsg<ComputeShards>();
+        var next = w1.ExpectMsg<ComputePieces>();
         Assert.Equal(1, next.Step);
         Assert.Equal(WeightsAfterFirstStep(((1e8f + 1f) + -1e8f + 1f) / 64), next.Weights!.Inline);
     }
@@ -120,13 +120,13 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         w1.Send(coordinator, Result(7, 2, 0.5f));            // another step
         w1.Send(coordinator, Result(0, 9, 0.5f));            // no such shard
         w1.Send(coordinator, Result(0, 1, 0.5f, samples: 3)); // not what was assigned: shard 1 goes to w2 as well
-        Assert.Equal([1], Covered(w2.ExpectMsg<ComputeShards>()));
+        Assert.Equal([1], Covered(w2.ExpectMsg<ComputePieces>()));
         w1.Send(coordinator, Result(0, 1, 0.5f));
         w2.Send(coordinator, Result(0, 2, 0.5f));
         w1.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
         w2.Send(coordinator, Result(0, 3, 0.5f));
-        Assert.Equal(1, w1.ExpectMsg<ComputeShards>().Step);
-        Assert.Equal(1, w2.ExpectMsg<ComputeShards>().Step);
+        Assert.Equal(1, w1.ExpectMsg<ComputePieces>().Step);
+        Assert.Equal(1, w2.ExpectMsg<ComputePieces>().Step);
         lock (_log)
         {
             Assert.Contains(_log, l => l.Contains("shard 0") && l.Contains("Duplicate"));
@@ -142,7 +142,7 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         var (coordinator, w1, w2, _, work2) = Started();
         w1.Send(coordinator, Result(0, 0, 0.5f));
         Sys.Stop(w2.Ref);
-        var reassigned = w1.ExpectMsg<ComputeShards>();
+        var reassigned = w1.ExpectMsg<ComputePieces>();
         Assert.Equal(0, reassigned.Step);
         Assert.Equal(Covered(work2), Covered(reassigned));
         Assert.Equal(work2.Shards.SelectMany(s => s.Samples), reassigned.Shards.SelectMany(s => s.Samples));
@@ -153,7 +153,7 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
     {
         var (coordinator, w1, w2, _, _) = Started();
         w1.Send(coordinator, Result(0, 0, float.NaN));
-        var retry = w2.ExpectMsg<ComputeShards>();
+        var retry = w2.ExpectMsg<ComputePieces>();
         Assert.Equal([0], Covered(retry));
         lock (_log) Assert.Contains(_log, l => l.Contains("NotFinite"));
     }
@@ -177,11 +177,11 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         for (int i = 0; i < 3; i++)
         {
             w1.Send(coordinator, Result(0, 0, float.PositiveInfinity));
-            if (i < 2) w2.ExpectMsg<ComputeShards>();
+            if (i < 2) w2.ExpectMsg<ComputePieces>();
         }
         Assert.Contains("excluded", w1.ExpectMsg<Rejected>().Reason);
         // Everything now goes to w2, and w1 cannot come back.
-        var rest = Covered(w2.ExpectMsg<ComputeShards>());
+        var rest = Covered(w2.ExpectMsg<ComputePieces>());
         Assert.Contains(1, rest);
         w1.Send(coordinator, new RegisterWorker("w1", 1));
         Assert.Contains("excluded", w1.ExpectMsg<Rejected>().Reason);
@@ -194,11 +194,11 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         var (coordinator, w1, w2, _, work2) = Started();
         w1.Send(coordinator, Result(0, 0, 0.5f));
         w1.Send(coordinator, Result(0, 1, 0.5f));
-        var late = w1.ExpectMsg<ComputeShards>(TimeSpan.FromSeconds(3));
+        var late = w1.ExpectMsg<ComputePieces>(TimeSpan.FromSeconds(3));
         Assert.Equal(Covered(work2), Covered(late));
         w1.Send(coordinator, Result(0, 2, 0.5f));
         w1.Send(coordinator, Result(0, 3, 0.5f));
-        Assert.Equal(1, w1.ExpectMsg<ComputeShards>().Step);
+        Assert.Equal(1, w1.ExpectMsg<ComputePieces>().Step);
         // The slow worker's answer arrives after all: a duplicate, ignored.
         w2.Send(coordinator, Result(0, 2, 0.5f));
         AwaitAssert(() => { lock (_log) Assert.Contains(_log, l => l.Contains("step 0 shard 2") && l.Contains("WrongStep")); });
@@ -209,7 +209,7 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
     {
         var (coordinator, w1, w2, _, _) = Started();
         w2.Send(coordinator, new WorkerFailed("run-1", "disk on fire"));
-        var taken = w1.ExpectMsg<ComputeShards>();
+        var taken = w1.ExpectMsg<ComputePieces>();
         Assert.Equal([2, 3], Covered(taken));
         w1.Send(coordinator, Result(0, 2, 0.5f));
         w2.Send(coordinator, Result(0, 2, 0.5f));
@@ -225,7 +225,7 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         w3.ExpectMsg<Welcome>();
         w3.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
         foreach (var (probe, shard) in new[] { (w1, 0), (w1, 1), (w2, 2), (w2, 3) }) probe.Send(coordinator, Result(0, shard, 0.5f));
-        var work = w3.ExpectMsg<ComputeShards>();
+        var work = w3.ExpectMsg<ComputePieces>();
         Assert.Equal(1, work.Step);
         Assert.Equal(_run.Model.FlattenValues(), work.Weights!.Inline);
         // Four shards over three workers: [0, 1], [2], [3].
@@ -253,7 +253,7 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         var w3 = CreateTestProbe();
         w3.Send(coordinator, new RegisterWorker("w3", 1));
         w3.ExpectMsg<Welcome>();
-        Assert.Equal([0, 1, 2, 3], Covered(w3.ExpectMsg<ComputeShards>()));
+        Assert.Equal([0, 1, 2, 3], Covered(w3.ExpectMsg<ComputePieces>()));
     }
 
     [Theory]
@@ -268,14 +268,14 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         var good = Result(0, 2, 0.5f);
         w2.Send(coordinator, good with { Correct = correct, LossSum = loss, ComputeMilliseconds = computeMs });
         // Not counted: the shard goes to the other worker, whose honest answer completes the step.
-        var redo = w1.ExpectMsg<ComputeShards>();
+        var redo = w1.ExpectMsg<ComputePieces>();
         Assert.Equal(0, redo.Step);
         Assert.Equal([2], Covered(redo));
         lock (_log) Assert.Contains(_log, l => l.Contains("step 0 shard 2") && l.Contains("Malformed"));
         w1.Send(coordinator, Result(0, 0, 0.5f, samples: 32, shards: 2));
         w2.Send(coordinator, Result(0, 3, 0.5f));
         w1.Send(coordinator, good);
-        Assert.Equal(1, w1.ExpectMsg<ComputeShards>().Step);
+        Assert.Equal(1, w1.ExpectMsg<ComputePieces>().Step);
     }
 
     [Fact]
@@ -284,7 +284,7 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         StepTimeout = TimeSpan.FromMilliseconds(300);
         using var otherNode = ActorSystem.Create("other-node", new ClusterSettings(Roles.Worker).ToConfig());
         var coordinator = Sys.ActorOf(CoordinatorActor.Props(_run, new CoordinatorActor.Settings("run-1", 2, line => { lock (_log) _log.Add(line); },
-            InlineTensorTransport.Instance, _done, StepTimeout, WorkerTimeout)));
+            AkkaRemoteTransport.Instance, _done, StepTimeout, WorkerTimeout)));
         var honest = CreateTestProbe();
         var silent = CreateTestProbe(otherNode);
         honest.Send(coordinator, new RegisterWorker("honest", 1));
@@ -299,7 +299,7 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         {
             if (silent.HasMessages && silent.ReceiveOne(TimeSpan.Zero) is Rejected r) rejected = r;
             if (!honest.HasMessages) { Thread.Sleep(20); continue; }
-            var work = honest.ExpectMsg<ComputeShards>();
+            var work = honest.ExpectMsg<ComputePieces>();
             foreach (var a in work.Shards) honest.Send(coordinator, Result(work.Step, a.Shard, 0.5f, samples: 16 * a.Count, shards: a.Count));
         }
         rejected ??= silent.FishForMessage<Rejected>(_ => true, TimeSpan.FromSeconds(5));
@@ -317,14 +317,14 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
     {
         // The checkpoint hook hits a full disk after step 0.
         var coordinator = Sys.ActorOf(CoordinatorActor.Props(_run, new CoordinatorActor.Settings("run-1", 2, line => { lock (_log) _log.Add(line); },
-            InlineTensorTransport.Instance, _done, StepTimeout, WorkerTimeout, OnStep: (_, _) => throw new IOException("No space left on device"))));
+            AkkaRemoteTransport.Instance, _done, StepTimeout, WorkerTimeout, OnStep: (_, _) => throw new IOException("No space left on device"))));
         Watch(coordinator);
         var (w1, w2) = (CreateTestProbe(), CreateTestProbe());
         w1.Send(coordinator, new RegisterWorker("w1", 1));
         w1.ExpectMsg<Welcome>();
         w2.Send(coordinator, new RegisterWorker("w2", 1));
         w2.ExpectMsg<Welcome>();
-        foreach (var (probe, work) in new[] { (w1, w1.ExpectMsg<ComputeShards>()), (w2, w2.ExpectMsg<ComputeShards>()) })
+        foreach (var (probe, work) in new[] { (w1, w1.ExpectMsg<ComputePieces>()), (w2, w2.ExpectMsg<ComputePieces>()) })
             foreach (var a in work.Shards) probe.Send(coordinator, Result(0, a.Shard, 0.5f, samples: 16 * a.Count, shards: a.Count));
 
         var failure = await Assert.ThrowsAsync<ClusterRunFailedException>(() => _done.Task.WaitAsync(TimeSpan.FromSeconds(10)));

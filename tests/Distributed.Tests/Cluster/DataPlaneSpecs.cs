@@ -50,9 +50,9 @@ public sealed class DataPlaneSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
     {
         var (coordinator, worker) = Connected();
         var weights = Tensor(235_146, 1);
-        var work = new ComputeShards("run", 3, 3, TensorEnvelope.Of(weights), [new ShardAssignment(0, [5, 6, 7], [0, 1, 3])]);
+        var work = new ComputePieces("run", 3, 3, TensorEnvelope.Of(weights), [new PieceAssignment(0, [5, 6, 7], [0, 1, 3])]);
         _server!.Send(worker.Ref, work, coordinator.Ref);
-        var received = worker.ExpectMsg<ComputeShards>();
+        var received = worker.ExpectMsg<ComputePieces>();
         // A different object: it was written to the socket and read back, not handed over in memory.
         Assert.NotSame(work, received);
         Assert.Equal(coordinator.Ref, worker.LastSender);
@@ -60,9 +60,9 @@ public sealed class DataPlaneSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         Assert.Equal([0, 1, 3], received.Shards[0].Segments!);
 
         var gradient = Tensor(235_146, 2);
-        var result = new ShardResult("run", 3, 0, 3, 1.5, 2, TensorEnvelope.Of(gradient), 0.7, ShardCount: 2);
+        var result = new PieceResult("run", 3, 0, 3, 1.5, 2, TensorEnvelope.Of(gradient), 0.7, ShardCount: 2);
         _client!.Send(coordinator.Ref, result, worker.Ref);
-        var back = coordinator.ExpectMsg<ShardResult>();
+        var back = coordinator.ExpectMsg<PieceResult>();
         Assert.NotSame(result, back);
         Assert.Equal(worker.Ref, coordinator.LastSender);
         Assert.Equal(2, back.ShardCount);
@@ -81,9 +81,9 @@ public sealed class DataPlaneSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         Assert.True(Logged("unknown or used ticket"));
         Assert.False(intruder.IsConnected);
         // Without a connection, messages still arrive, over Akka (the same object, handed over in memory).
-        var result = new ShardResult("run", 0, 0, 1, 1, 1, TensorEnvelope.Of([1f]), 0);
+        var result = new PieceResult("run", 0, 0, 1, 1, 1, TensorEnvelope.Of([1f]), 0);
         intruder.Send(coordinator.Ref, result, stranger.Ref);
-        Assert.Same(result, coordinator.ExpectMsg<ShardResult>());
+        Assert.Same(result, coordinator.ExpectMsg<PieceResult>());
     }
 
     [Fact]
@@ -92,9 +92,9 @@ public sealed class DataPlaneSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         var (coordinator, worker) = Connected();
         _client!.Dispose();
         AwaitCondition(() => !_server!.IsConnected(worker.Ref), TimeSpan.FromSeconds(10));
-        var work = new ComputeShards("run", 1, 1, null, [new ShardAssignment(0, [1])]);
+        var work = new ComputePieces("run", 1, 1, null, [new PieceAssignment(0, [1])]);
         _server!.Send(worker.Ref, work, coordinator.Ref);
-        Assert.Same(work, worker.ExpectMsg<ComputeShards>());
+        Assert.Same(work, worker.ExpectMsg<ComputePieces>());
     }
 
     [Fact]
@@ -105,7 +105,7 @@ public sealed class DataPlaneSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         _client = new DataPlaneClient(null, Note);
         _client.Accept(_server.Offer(worker.Ref, coordinator.Ref), coordinator.Ref, worker.Ref);
         AwaitCondition(() => _client.IsConnected && _server.IsConnected(worker.Ref), TimeSpan.FromSeconds(10));
-        _client.Send(coordinator.Ref, new ShardResult("run", 0, 0, 1, 1, 1, TensorEnvelope.Of(new float[2000]), 0), worker.Ref);
+        _client.Send(coordinator.Ref, new PieceResult("run", 0, 0, 1, 1, 1, TensorEnvelope.Of(new float[2000]), 0), worker.Ref);
         AwaitCondition(() => Logged("at most 1000"), TimeSpan.FromSeconds(10));
         AwaitCondition(() => !_server.IsConnected(worker.Ref), TimeSpan.FromSeconds(10));
         coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
@@ -126,9 +126,9 @@ public sealed class DataPlaneSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
         using var member = new DataPlaneClient(tls, Note);
         member.Accept(_server.Offer(worker.Ref, coordinator.Ref), coordinator.Ref, worker.Ref);
         AwaitCondition(() => member.IsConnected && _server.IsConnected(worker.Ref), TimeSpan.FromSeconds(15));
-        var work = new ComputeShards("run", 1, 1, TensorEnvelope.Of(Tensor(1000, 3)), [new ShardAssignment(0, [1])]);
+        var work = new ComputePieces("run", 1, 1, TensorEnvelope.Of(Tensor(1000, 3)), [new PieceAssignment(0, [1])]);
         _server.Send(worker.Ref, work, coordinator.Ref);
-        Assert.NotSame(work, worker.ExpectMsg<ComputeShards>());
+        Assert.NotSame(work, worker.ExpectMsg<ComputePieces>());
     }
 
     /// <summary>Opens a data connection by hand with a valid ticket (as a hostile insider could), ready for raw bytes.</summary>

@@ -22,7 +22,7 @@ public class PartitionSpecs
 
     private static ActorSystem Worker(string seed, string name, List<string> log, TimeSpan? idle = null) =>
         WorkerNode.Start(new ClusterSettings(Roles.Worker, SeedNodes: [seed], ExtraHocon: Throttler),
-            new WorkerActor.Settings(name, TestData.Subset(1280, 100).Train, 1, l => { lock (log) log.Add(l); }, InlineTensorTransport.Instance, Idle: idle));
+            new WorkerActor.Settings(name, TestData.Subset(1280, 100).Train, 1, l => { lock (log) log.Add(l); }, AkkaRemoteTransport.Instance, Idle: idle));
 
     private static bool Logged(List<string> log, string text)
     {

@@ -16,12 +16,12 @@ public sealed class ProtocolFuzzSpecs
     private static readonly object[] Messages =
     [
         new RegisterWorker("worker-1", 2, "0123456789abcdef"),
-        new ShardResult("run", 12, 3, 32, 71.25, 30, TensorEnvelope.Of([1f, 2f, 3f, 4f]), 0.75, 1),
+        new PieceResult("run", 12, 3, 32, 71.25, 30, TensorEnvelope.Of([1f, 2f, 3f, 4f]), 0.75, 1),
         new WorkerFailed("run", "data differs"),
         new Welcome("run", new ModelSpec(784, [256, 128], 10), new DataSpec(60000, "ff00"), 469, new DataPlaneTicket("127.0.0.1", 4000, "ABCD"), TensorWire.BFloat16,
             new CoordinatorProof("MIIBcert", "c2lnbmF0dXJl")),
         new Rejected("no"),
-        new ComputeShards("run", 4, 3, TensorEnvelope.Of([0.5f, -0.5f]), [new ShardAssignment(1, [7, 8]), new ShardAssignment(2, [9, 10, 11], [0, 1, 3])]),
+        new ComputePieces("run", 4, 3, TensorEnvelope.Of([0.5f, -0.5f]), [new PieceAssignment(1, [7, 8]), new PieceAssignment(2, [9, 10, 11], [0, 1, 3])]),
         new RunFinished("run", "abc"),
     ];
 
@@ -101,7 +101,7 @@ public sealed class ProtocolFuzzSpecs
     public void Arrays_of_one_message_should_share_one_budget()
     {
         // Two integer arrays of 600 each fit a cap of 1000 apart, not together.
-        var work = new ComputeShards("run", 1, 1, null, [new ShardAssignment(0, new int[600]), new ShardAssignment(1, new int[600])]);
+        var work = new ComputePieces("run", 1, 1, null, [new PieceAssignment(0, new int[600]), new PieceAssignment(1, new int[600])]);
         var error = Decode(ProtocolCodec.ToBytes(work), "CS", seekable: false, maxLength: 1000);
         Assert.IsType<SerializationException>(error);
         Assert.Contains("integer array length 600 (at most 398 left of 1000)", error!.Message);
@@ -111,7 +111,7 @@ public sealed class ProtocolFuzzSpecs
     [Fact]
     public void A_length_beyond_the_bytes_received_should_be_refused_without_allocating_it()
     {
-        var bytes = ProtocolCodec.ToBytes(new ShardResult("run", 1, 0, 1, 1, 1, TensorEnvelope.Of(new float[4]), 0));
+        var bytes = ProtocolCodec.ToBytes(new PieceResult("run", 1, 0, 1, 1, 1, TensorEnvelope.Of(new float[4]), 0));
         // The tensor's length field follows the run id (1 + 3 bytes) and 8 + 4 + 4 + 8 + 4 bytes of fields.
         BitConverter.TryWriteBytes(bytes.AsSpan(4 + 28), 200_000_000);
         long before = GC.GetAllocatedBytesForCurrentThread();
@@ -125,7 +125,7 @@ public sealed class ProtocolFuzzSpecs
     public void An_unknown_manifest_or_tensor_format_should_be_a_serialization_error()
     {
         Assert.Contains("Unknown protocol manifest 'ZZ'", Decode([ProtocolCodec.WireVersion, 0], "ZZ")!.Message);
-        var bytes = ProtocolCodec.ToBytes(new ShardResult("run", 1, 0, 1, 1, 1, TensorEnvelope.Of(new float[4]), 0));
+        var bytes = ProtocolCodec.ToBytes(new PieceResult("run", 1, 0, 1, 1, 1, TensorEnvelope.Of(new float[4]), 0));
         bytes[1 + 4 + 28 + 4] = 9; // version, run id, fixed fields, tensor length: the tensor's format byte
         Assert.Contains("tensor format 9", Assert.IsType<SerializationException>(Decode(bytes, "SR")).Message);
     }

@@ -20,7 +20,7 @@ public class ProtocolSerializerSpecs() : Akka.TestKit.Xunit2.TestKit(new Cluster
     public void Shard_results_should_travel_as_raw_floats_and_round_trip_exactly()
     {
         var gradient = new[] { 1.5f, -0f, float.Epsilon, 3.4e38f, float.NaN };
-        var message = new ShardResult("run", 12, 3, 32, 71.25, 30, TensorEnvelope.Of(gradient), 0.75);
+        var message = new PieceResult("run", 12, 3, 32, 71.25, 30, TensorEnvelope.Of(gradient), 0.75);
         var copy = RoundTrip(message);
         Assert.Equal(gradient.Select(BitConverter.SingleToInt32Bits), copy.GradientSum.Inline.Select(BitConverter.SingleToInt32Bits));
         Assert.Equal((message.RunId, message.Step, message.Shard, message.Samples, message.LossSum, message.Correct, message.ComputeMilliseconds),
@@ -31,7 +31,7 @@ public class ProtocolSerializerSpecs() : Akka.TestKit.Xunit2.TestKit(new Cluster
     public void A_weights_message_should_cost_4_bytes_per_parameter_plus_a_little()
     {
         var weights = new float[235_146];
-        var message = new ComputeShards("run", 1, 1, TensorEnvelope.Of(weights), [new ShardAssignment(0, Enumerable.Range(0, 32).ToArray())]);
+        var message = new ComputePieces("run", 1, 1, TensorEnvelope.Of(weights), [new PieceAssignment(0, Enumerable.Range(0, 32).ToArray())]);
         var bytes = Sys.Serialization.FindSerializerFor(message).ToBinary(message);
         Assert.InRange(bytes.Length, 4 * 235_146, 4 * 235_146 + 400);
         Assert.True(bytes.Length < ClusterSettings.MessageBytesFor(235_146));
@@ -55,7 +55,7 @@ public class ProtocolSerializerSpecs() : Akka.TestKit.Xunit2.TestKit(new Cluster
         Assert.Null(welcome.Proof);
         var proven = RoundTrip(new Welcome("r", new ModelSpec(784, [16], 10), new DataSpec(1, "ff"), 1, Proof: new CoordinatorProof("Y2VydA==", "c2ln")));
         Assert.Equal(new CoordinatorProof("Y2VydA==", "c2ln"), proven.Proof);
-        var work = RoundTrip(new ComputeShards("r", 4, 3, null, [new ShardAssignment(1, [7, 8]), new ShardAssignment(5, [])]));
+        var work = RoundTrip(new ComputePieces("r", 4, 3, null, [new PieceAssignment(1, [7, 8]), new PieceAssignment(5, [])]));
         Assert.Null(work.Weights);
         Assert.Equal((4L, 3L), (work.Step, work.WeightsVersion));
         Assert.Equal([7, 8], work.Shards[0].Samples);

@@ -122,7 +122,7 @@ public sealed class RoleBindingSpecs : IDisposable
         cluster.Join(cluster.SelfAddress);
         impostor.ActorOf(Props.Create(() => new PosingCoordinator(_worker, cluster.SelfAddress, heard)), "coordinator");
         var honest = WorkerNode.Start(new ClusterSettings(Roles.Worker, SeedNodes: [cluster.SelfAddress.ToString()], Tls: _worker),
-            new WorkerActor.Settings("honest", data.Train, 1, l => { lock (log) log.Add(l); }, InlineTensorTransport.Instance));
+            new WorkerActor.Settings("honest", data.Train, 1, l => { lock (log) log.Add(l); }, AkkaRemoteTransport.Instance));
         try
         {
             var deadline = DateTime.UtcNow.AddSeconds(60);

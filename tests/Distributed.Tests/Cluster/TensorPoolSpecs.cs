@@ -9,16 +9,16 @@ public class TensorPoolSpecs
     public void A_received_tensor_should_come_from_the_pool_and_go_back_once_released()
     {
         var gradient = Enumerable.Range(0, 1001).Select(i => i * 0.5f).ToArray();
-        var bytes = ProtocolCodec.ToBytes(new ShardResult("run", 1, 0, 3, 1, 1, TensorEnvelope.Of(gradient), 0));
-        var received = (ShardResult)ProtocolCodec.FromBytes(bytes, "SR");
+        var bytes = ProtocolCodec.ToBytes(new PieceResult("run", 1, 0, 3, 1, 1, TensorEnvelope.Of(gradient), 0));
+        var received = (PieceResult)ProtocolCodec.FromBytes(bytes, "SR");
         Assert.True(received.GradientSum.Pooled);
         Assert.Equal(gradient, received.GradientSum.Inline);
 
         var array = received.GradientSum.Inline;
         received.GradientSum.Release();
         received.GradientSum.Release(); // a second release must not hand the same array out twice
-        var next = (ShardResult)ProtocolCodec.FromBytes(bytes, "SR");
-        var other = (ShardResult)ProtocolCodec.FromBytes(bytes, "SR");
+        var next = (PieceResult)ProtocolCodec.FromBytes(bytes, "SR");
+        var other = (PieceResult)ProtocolCodec.FromBytes(bytes, "SR");
         Assert.Same(array, next.GradientSum.Inline);
         Assert.NotSame(array, other.GradientSum.Inline);
         Assert.Equal(gradient, other.GradientSum.Inline);

@@ -50,16 +50,16 @@ public class TensorWireSpecs
     public void A_bfloat16_tensor_should_take_half_the_bytes_and_arrive_rounded()
     {
         var gradient = Enumerable.Range(0, 10_000).Select(i => MathF.Sin(i) * 1e-3f).ToArray();
-        ShardResult Message(TensorWire wire) => new("run", 1, 0, 32, 1.0, 3, new TensorEnvelope(gradient, Wire: wire), 0.5);
+        PieceResult Message(TensorWire wire) => new("run", 1, 0, 32, 1.0, 3, new TensorEnvelope(gradient, Wire: wire), 0.5);
         var exact = ProtocolCodec.ToBytes(Message(TensorWire.Float32));
         var half = ProtocolCodec.ToBytes(Message(TensorWire.BFloat16));
         Assert.InRange(half.Length, exact.Length / 2 - 100, exact.Length / 2 + 100);
 
-        var received = (ShardResult)ProtocolCodec.FromBytes(half, "SR");
+        var received = (PieceResult)ProtocolCodec.FromBytes(half, "SR");
         Assert.Equal(TensorWire.BFloat16, received.GradientSum.Wire);
         var expected = new ushort[gradient.Length];
         BFloat16.Encode(gradient, expected);
         Assert.Equal(expected.Select(b => (uint)b << 16), received.GradientSum.Inline.Select(BitConverter.SingleToUInt32Bits));
-        Assert.Equal(gradient, ((ShardResult)ProtocolCodec.FromBytes(exact, "SR")).GradientSum.Inline);
+        Assert.Equal(gradient, ((PieceResult)ProtocolCodec.FromBytes(exact, "SR")).GradientSum.Inline);
     }
 }

@@ -68,7 +68,7 @@ public class TlsSpecs : IDisposable
                 {
                     var seed = simulated!.Coordinator.Address.Replace("akka.ssl.tcp", ClusterSettings.Scheme(tls is not null));
                     intruders.Add(WorkerNode.Start(new ClusterSettings(Roles.Worker, SeedNodes: [seed], Tls: tls),
-                        new WorkerActor.Settings(name, data.Train, 1, l => { lock (log) log.Add(l); }, InlineTensorTransport.Instance)));
+                        new WorkerActor.Settings(name, data.Train, 1, l => { lock (log) log.Add(l); }, AkkaRemoteTransport.Instance)));
                 }
                 Thread.Sleep(4000); // their join attempts happen while the run waits here
             });
@@ -112,7 +112,7 @@ public class TlsSpecs : IDisposable
                 // The worker's command line writes the scheme of its own TLS setting into the seed address.
                 string seedAddress = $"{ClusterSettings.Scheme(workerTls is not null)}://{address.System}@{address.Host}:{address.Port}";
                 systems.Add(WorkerNode.Start(new ClusterSettings(Roles.Worker, SeedNodes: [seedAddress], Tls: workerTls),
-                    new WorkerActor.Settings(workerTls is null ? "plain" : "tls", data.Train, 1, l => { lock (log) log.Add(l); }, InlineTensorTransport.Instance,
+                    new WorkerActor.Settings(workerTls is null ? "plain" : "tls", data.Train, 1, l => { lock (log) log.Add(l); }, AkkaRemoteTransport.Instance,
                         NotJoinedAfter: TimeSpan.FromSeconds(2))));
             }
             var deadline = DateTime.UtcNow.AddSeconds(30);

@@ -16,7 +16,7 @@ public class WorkerActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSetting
 
     private (IActorRef Worker, Akka.TestKit.TestProbe Coordinator) Joined()
     {
-        var worker = Sys.ActorOf(WorkerActor.Props(new WorkerActor.Settings("w", Data, 1, _ => { }, InlineTensorTransport.Instance)));
+        var worker = Sys.ActorOf(WorkerActor.Props(new WorkerActor.Settings("w", Data, 1, _ => { }, AkkaRemoteTransport.Instance)));
         var coordinator = CreateTestProbe();
         coordinator.Send(worker, new Welcome("run-1", Spec, new DataSpec(Data.Count, Data.Fingerprint(Data.Count))));
         return (worker, coordinator);
@@ -29,8 +29,8 @@ public class WorkerActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSetting
     {
         var (worker, coordinator) = Joined();
         int[] samples = [5, 6, 7, 8, 150];
-        coordinator.Send(worker, new ComputeShards("run-1", 0, 0, TensorEnvelope.Of(Weights(3)), [new ShardAssignment(2, samples)]));
-        var result = coordinator.ExpectMsg<ShardResult>();
+        coordinator.Send(worker, new ComputePieces("run-1", 0, 0, TensorEnvelope.Of(Weights(3)), [new PieceAssignment(2, samples)]));
+        var result = coordinator.ExpectMsg<PieceResult>();
 
         // Directly: forward, summed fused loss, backward on the same weights.
         var model = Mlp.Create<float>(784, [32], 10, seed: 3);
@@ -51,9 +51,9 @@ public class WorkerActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSetting
     {
         var (worker, coordinator) = Joined();
         int[] first = [5, 6, 7], second = [40, 41, 42, 43];
-        coordinator.Send(worker, new ComputeShards("run-1", 0, 0, TensorEnvelope.Of(Weights(2)),
-            [new ShardAssignment(0, [.. first, .. second], [0, 3, 7]), new ShardAssignment(4, [1], [0, 1, 1])]));
-        var result = coordinator.ExpectMsg<ShardResult>();
+        coordinator.Send(worker, new ComputePieces("run-1", 0, 0, TensorEnvelope.Of(Weights(2)),
+            [new PieceAssignment(0, [.. first, .. second], [0, 3, 7]), new PieceAssignment(4, [1], [0, 1, 1])]));
+        var result = coordinator.ExpectMsg<PieceResult>();
         Assert.Equal((0, 2, 7), (result.Shard, result.ShardCount, result.Samples));
 
         // The two shards apart, on the same weights, added in shard order.
@@ -73,10 +73,10 @@ public class WorkerActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSetting
     public void Worker_should_reply_once_per_assigned_shard()
     {
         var (worker, coordinator) = Joined();
-        coordinator.Send(worker, new ComputeShards("run-1", 0, 0, TensorEnvelope.Of(Weights(1)),
-            [new ShardAssignment(0, [1, 2]), new ShardAssignment(3, [9, 10, 11])]));
-        Assert.Equal((0, 2), (coordinator.ExpectMsg<ShardResult>().Shard, 2));
-        Assert.Equal(3, coordinator.ExpectMsg<ShardResult>().Shard);
+        coordinator.Send(worker, new ComputePieces("run-1", 0, 0, TensorEnvelope.Of(Weights(1)),
+            [new PieceAssignment(0, [1, 2]), new PieceAssignment(3, [9, 10, 11])]));
+        Assert.Equal((0, 2), (coordinator.ExpectMsg<PieceResult>().Shard, 2));
+        Assert.Equal(3, coordinator.ExpectMsg<PieceResult>().Shard);
         coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
     }
 
@@ -84,9 +84,9 @@ public class WorkerActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSetting
     public void Work_for_a_stale_step_should_be_ignored()
     {
         var (worker, coordinator) = Joined();
-        coordinator.Send(worker, new ComputeShards("run-1", 5, 5, TensorEnvelope.Of(Weights(1)), [new ShardAssignment(0, [1])]));
-        Assert.Equal(5, coordinator.ExpectMsg<ShardResult>().Step);
-        coordinator.Send(worker, new ComputeShards("run-1", 3, 3, TensorEnvelope.Of(Weights(1)), [new ShardAssignment(0, [1])]));
+        coordinator.Send(worker, new ComputePieces("run-1", 5, 5, TensorEnvelope.Of(Weights(1)), [new PieceAssignment(0, [1])]));
+        Assert.Equal(5, coordinator.ExpectMsg<PieceResult>().Step);
+        coordinator.Send(worker, new ComputePieces("run-1", 3, 3, TensorEnvelope.Of(Weights(1)), [new PieceAssignment(0, [1])]));
         coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
     }
 
@@ -94,34 +94,34 @@ public class WorkerActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSetting
     public void Work_for_another_run_or_without_the_needed_weights_should_be_ignored()
     {
         var (worker, coordinator) = Joined();
-        coordinator.Send(worker, new ComputeShards("other-run", 0, 0, TensorEnvelope.Of(Weights(1)), [new ShardAssignment(0, [1])]));
-        coordinator.Send(worker, new ComputeShards("run-1", 1, 1, null, [new ShardAssignment(0, [1])]));
+        coordinator.Send(worker, new ComputePieces("other-run", 0, 0, TensorEnvelope.Of(Weights(1)), [new PieceAssignment(0, [1])]));
+        coordinator.Send(worker, new ComputePieces("run-1", 1, 1, null, [new PieceAssignment(0, [1])]));
         coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
     }
 
     [Fact]
     public void A_worker_whose_data_differs_should_say_so_instead_of_joining()
     {
-        var worker = Sys.ActorOf(WorkerActor.Props(new WorkerActor.Settings("w", Data, 1, _ => { }, InlineTensorTransport.Instance)));
+        var worker = Sys.ActorOf(WorkerActor.Props(new WorkerActor.Settings("w", Data, 1, _ => { }, AkkaRemoteTransport.Instance)));
         var coordinator = CreateTestProbe();
         coordinator.Send(worker, new Welcome("run-1", Spec, new DataSpec(Data.Count, new string('0', 64))));
         var failed = coordinator.ExpectMsg<WorkerFailed>();
         Assert.Contains("differ from the coordinator's", failed.Reason);
-        coordinator.Send(worker, new ComputeShards("run-1", 0, 0, TensorEnvelope.Of(Weights(1)), [new ShardAssignment(0, [1])]));
+        coordinator.Send(worker, new ComputePieces("run-1", 0, 0, TensorEnvelope.Of(Weights(1)), [new PieceAssignment(0, [1])]));
         coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
     }
 
     [Fact]
     public void An_idle_worker_should_register_again_and_carry_on_when_still_counted()
     {
-        var worker = Sys.ActorOf(WorkerActor.Props(new WorkerActor.Settings("w", Data, 1, _ => { }, InlineTensorTransport.Instance, Idle: TimeSpan.FromMilliseconds(300))));
+        var worker = Sys.ActorOf(WorkerActor.Props(new WorkerActor.Settings("w", Data, 1, _ => { }, AkkaRemoteTransport.Instance, Idle: TimeSpan.FromMilliseconds(300))));
         var coordinator = CreateTestProbe();
         coordinator.Send(worker, new Welcome("run-1", Spec, new DataSpec(Data.Count, Data.Fingerprint(Data.Count))));
         Assert.Equal("w", coordinator.ExpectMsg<RegisterWorker>(TimeSpan.FromSeconds(3)).Name);
         // Still counted: a plain Welcome, and work goes on as before.
         coordinator.Send(worker, new Welcome("run-1", Spec, new DataSpec(Data.Count, Data.Fingerprint(Data.Count))));
-        coordinator.Send(worker, new ComputeShards("run-1", 0, 0, TensorEnvelope.Of(Weights(3)), [new ShardAssignment(0, [1, 2])]));
-        Assert.Equal(2, coordinator.FishForMessage<ShardResult>(_ => true, TimeSpan.FromSeconds(5)).Samples);
+        coordinator.Send(worker, new ComputePieces("run-1", 0, 0, TensorEnvelope.Of(Weights(3)), [new PieceAssignment(0, [1, 2])]));
+        Assert.Equal(2, coordinator.FishForMessage<PieceResult>(_ => true, TimeSpan.FromSeconds(5)).Samples);
     }
 
     [Fact]
@@ -129,7 +129,7 @@ public class WorkerActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSetting
     {
         var gaveUp = new TaskCompletionSource<string>();
         var lines = new List<string>();
-        Sys.ActorOf(WorkerActor.Props(new WorkerActor.Settings("w", Data, 1, l => { lock (lines) lines.Add(l); }, InlineTensorTransport.Instance,
+        Sys.ActorOf(WorkerActor.Props(new WorkerActor.Settings("w", Data, 1, l => { lock (lines) lines.Add(l); }, AkkaRemoteTransport.Instance,
             Orphaned: TimeSpan.FromMilliseconds(500), OnOrphaned: why => gaveUp.TrySetResult(why))));
         string why = await gaveUp.Task.WaitAsync(TimeSpan.FromSeconds(5));
         Assert.Contains("no work or welcome from a coordinator for 0 s", why);
@@ -140,12 +140,12 @@ public class WorkerActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSetting
     public async Task A_worker_told_it_is_excluded_should_stop_taking_part()
     {
         var stopped = new TaskCompletionSource<RunStopped>();
-        var worker = Sys.ActorOf(WorkerActor.Props(new WorkerActor.Settings("w", Data, 1, _ => { }, InlineTensorTransport.Instance, OnStopped: s => stopped.TrySetResult(s))));
+        var worker = Sys.ActorOf(WorkerActor.Props(new WorkerActor.Settings("w", Data, 1, _ => { }, AkkaRemoteTransport.Instance, OnStopped: s => stopped.TrySetResult(s))));
         var coordinator = CreateTestProbe();
         coordinator.Send(worker, new Welcome("run-1", Spec, new DataSpec(Data.Count, Data.Fingerprint(Data.Count))));
         coordinator.Send(worker, new Rejected("excluded from this run after 3 bad results"));
         Assert.Contains("excluded", (await stopped.Task.WaitAsync(TimeSpan.FromSeconds(5))).Reason);
-        coordinator.Send(worker, new ComputeShards("run-1", 0, 0, TensorEnvelope.Of(Weights(3)), [new ShardAssignment(0, [1, 2])]));
+        coordinator.Send(worker, new ComputePieces("run-1", 0, 0, TensorEnvelope.Of(Weights(3)), [new PieceAssignment(0, [1, 2])]));
         coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
     }
 }

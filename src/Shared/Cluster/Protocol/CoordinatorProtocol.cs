@@ -14,7 +14,7 @@ public static class CoordinatorProtocol
     /// <b>sum</b> over its samples (flat, parameter order), the loss sum and correct count, and the
     /// worker's compute time.
     /// </summary>
-    public sealed record ShardResult(string RunId, long Step, int Shard, int Samples, double LossSum, int Correct,
+    public sealed record PieceResult(string RunId, long Step, int Shard, int Samples, double LossSum, int Correct,
         TensorEnvelope GradientSum, double ComputeMilliseconds, int ShardCount = 1) : IClusterMessage;
 
     /// <summary>The worker cannot take part (e.g. its data differs from the coordinator's).</summary>

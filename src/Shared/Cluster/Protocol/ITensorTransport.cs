@@ -5,7 +5,7 @@ namespace Distributed.Shared.Protocol;
 /// <summary>
 /// How the protocol messages that carry tensors (weights out, gradients back) travel between the
 /// coordinator and a worker. Actors decide what to send and to whom; a transport decides the wire:
-/// <see cref="InlineTensorTransport"/> uses Akka.Remote, <see cref="DataPlane.DataPlaneServer"/> and
+/// <see cref="AkkaRemoteTransport"/> uses Akka.Remote, <see cref="DataPlane.DataPlaneServer"/> and
 /// <see cref="DataPlane.DataPlaneClient"/> a dedicated TCP connection per worker. Either way the
 /// message arrives in the recipient's mailbox with the same sender, so actors cannot tell the difference.
 /// </summary>
@@ -22,18 +22,4 @@ public interface ITensorTransport
 
     /// <summary>The peer is gone or no longer trusted: drop its connection.</summary>
     void Forget(IActorRef peer);
-}
-
-/// <summary>Every message over Akka.Remote, tensors inline (raw little-endian float32 via <see cref="ProtocolSerializer"/>).</summary>
-public sealed class InlineTensorTransport : ITensorTransport
-{
-    public static readonly InlineTensorTransport Instance = new();
-
-    public DataPlaneTicket? Offer(IActorRef worker, IActorRef self) => null;
-
-    public void Accept(DataPlaneTicket? ticket, IActorRef coordinator, IActorRef self) { }
-
-    public void Send(IActorRef recipient, IClusterMessage message, IActorRef sender) => recipient.Tell(message, sender);
-
-    public void Forget(IActorRef peer) { }
 }

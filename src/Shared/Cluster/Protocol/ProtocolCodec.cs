@@ -49,11 +49,11 @@ public static class ProtocolCodec
     public static string Manifest(object o) => o switch
     {
         RegisterWorker => "RW",
-        ShardResult => "SR",
+        PieceResult => "SR",
         WorkerFailed => "WF",
         Welcome => "WE",
         Rejected => "RJ",
-        ComputeShards => "CS",
+        ComputePieces => "CS",
         RunFinished => "RF",
         RunStopped => "RS",
         _ => throw new ArgumentException($"{o.GetType()} is not a protocol message."),
@@ -62,8 +62,8 @@ public static class ProtocolCodec
     /// <summary>Upper bound of the encoded size, so buffers are sized once (a growing stream would copy a 940 KB tensor several times).</summary>
     public static int SizeHint(object o) => 256 + 4 * o switch
     {
-        ShardResult m => m.GradientSum.Length + 1,
-        ComputeShards m => (m.Weights?.Length ?? 0) + m.Shards.Sum(s => s.Samples.Length + (s.Segments?.Length ?? 0) + 3),
+        PieceResult m => m.GradientSum.Length + 1,
+        ComputePieces m => (m.Weights?.Length ?? 0) + m.Shards.Sum(s => s.Samples.Length + (s.Segments?.Length ?? 0) + 3),
         _ => 0,
     };
 
@@ -73,7 +73,7 @@ public static class ProtocolCodec
         switch (obj)
         {
             case RegisterWorker m: w.Write(m.Name); w.Write(m.Threads); w.Write(m.Challenge); break;
-            case ShardResult m:
+            case PieceResult m:
                 w.Write(m.RunId); w.Write(m.Step); w.Write(m.Shard); w.Write(m.Samples); w.Write(m.LossSum); w.Write(m.Correct);
                 WriteTensor(w, m.GradientSum); w.Write(m.ComputeMilliseconds); w.Write(m.ShardCount);
                 break;
@@ -88,7 +88,7 @@ public static class ProtocolCodec
                 if (m.Proof is { } p) { w.Write(p.Certificate); w.Write(p.Signature); }
                 break;
             case Rejected m: w.Write(m.Reason); break;
-            case ComputeShards m:
+            case ComputePieces m:
                 w.Write(m.RunId); w.Write(m.Step); w.Write(m.WeightsVersion);
                 w.Write(m.Weights is not null);
                 if (m.Weights is not null) WriteTensor(w, m.Weights);
@@ -143,7 +143,7 @@ public static class ProtocolCodec
     private static object ReadFields(BinaryReader r, string manifest, Budget maxLength) => manifest switch
     {
         "RW" => new RegisterWorker(ReadText(r), r.ReadInt32(), ReadText(r)),
-        "SR" => new ShardResult(ReadText(r), r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), r.ReadInt32(), ReadTensor(r, maxLength), r.ReadDouble(), r.ReadInt32()),
+        "SR" => new PieceResult(ReadText(r), r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), r.ReadInt32(), ReadTensor(r, maxLength), r.ReadDouble(), r.ReadInt32()),
         "WF" => new WorkerFailed(ReadText(r), ReadText(r)),
         "WE" => new Welcome(ReadText(r), ReadModel(r, maxLength), new DataSpec(r.ReadInt32(), ReadText(r)), r.ReadInt32(),
             r.ReadBoolean() ? new DataPlaneTicket(ReadText(r), r.ReadInt32(), ReadText(r)) : null, ReadWire(r),
@@ -237,15 +237,15 @@ public static class ProtocolCodec
         }
     }
 
-    private static ComputeShards ReadComputeShards(BinaryReader r, Budget maxLength)
+    private static ComputePieces ReadComputeShards(BinaryReader r, Budget maxLength)
     {
         string runId = ReadText(r);
         long step = r.ReadInt64();
         long version = r.ReadInt64();
         var weights = r.ReadBoolean() ? ReadTensor(r, maxLength) : null;
-        var shards = new ShardAssignment[ReadLength(r, "shard count", maxLength)];
-        for (int i = 0; i < shards.Length; i++) shards[i] = new ShardAssignment(r.ReadInt32(), ReadInts(r, maxLength), r.ReadBoolean() ? ReadInts(r, maxLength) : null);
-        return new ComputeShards(runId, step, version, weights, shards);
+        var shards = new PieceAssignment[ReadLength(r, "shard count", maxLength)];
+        for (int i = 0; i < shards.Length; i++) shards[i] = new PieceAssignment(r.ReadInt32(), ReadInts(r, maxLength), r.ReadBoolean() ? ReadInts(r, maxLength) : null);
+        return new ComputePieces(runId, step, version, weights, shards);
     }
 
     private static void WriteTensor(BinaryWriter w, TensorEnvelope t)

@@ -41,7 +41,7 @@ public static class WorkerProtocol
     /// <paramref name="Segments"/>, a piece: shards s, s+1, … whose samples start at those offsets
     /// (the last entry is the end), to be computed in one pass and answered with their summed gradient.
     /// </summary>
-    public sealed record ShardAssignment(int Shard, int[] Samples, int[]? Segments = null)
+    public sealed record PieceAssignment(int Shard, int[] Samples, int[]? Segments = null)
     {
         /// <summary>Shards this assignment covers.</summary>
         public int Count => Segments is null ? 1 : Segments.Length - 1;
@@ -51,7 +51,7 @@ public static class WorkerProtocol
     /// Compute these shards of step <paramref name="Step"/> from weights version <paramref name="WeightsVersion"/>;
     /// <paramref name="Weights"/> is present unless the coordinator knows the worker already holds that version.
     /// </summary>
-    public sealed record ComputeShards(string RunId, long Step, long WeightsVersion, TensorEnvelope? Weights, ShardAssignment[] Shards) : IClusterMessage;
+    public sealed record ComputePieces(string RunId, long Step, long WeightsVersion, TensorEnvelope? Weights, PieceAssignment[] Shards) : IClusterMessage;
 
     /// <summary>The run is over; workers may leave.</summary>
     public sealed record RunFinished(string RunId, string FinalWeightsSha256) : IClusterMessage;

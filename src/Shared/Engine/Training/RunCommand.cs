@@ -27,10 +27,10 @@ public enum RunTimer
     Abandon,
 }
 
-/// <summary>One piece result as the engine judges it (the wire's ShardResult, less its transport).</summary>
+/// <summary>One piece result as the engine judges it (the wire's PieceResult, less its transport).</summary>
 /// <param name="ForThisRun">False when the result names another run.</param>
 /// <param name="Release">Returns the gradient's buffer to its pool once it is no longer needed.</param>
-public sealed record PieceResult(bool ForThisRun, long Step, int First, int Count, int Samples, double LossSum, int Correct,
+public sealed record OfferedPiece(bool ForThisRun, long Step, int First, int Count, int Samples, double LossSum, int Correct,
     float[] Gradient, double ComputeMilliseconds, Action? Release = null);
 
 /// <summary>How a run ended, for the host to tell workers and its caller.</summary>

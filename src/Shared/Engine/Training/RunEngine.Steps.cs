@@ -23,7 +23,7 @@ public sealed partial class RunEngine<TWorker>
         }
     }
 
-    private ShardVerdict Collect(TWorker worker, PieceResult r)
+    private ShardVerdict Collect(TWorker worker, OfferedPiece r)
     {
         if (Phase == RunPhase.Done)
         {
@@ -55,7 +55,7 @@ public sealed partial class RunEngine<TWorker>
     }
 
     /// <summary>Logs a dropped result; a bad one (not merely late or repeated) also costs the worker a strike and the shard a new owner.</summary>
-    private void Reject(TWorker worker, PieceResult r, ShardVerdict verdict)
+    private void Reject(TWorker worker, OfferedPiece r, ShardVerdict verdict)
     {
         var collector = _collector!;
         if (verdict == ShardVerdict.NotFinite && r.Step == collector.Step && Diverged(r))
@@ -86,7 +86,7 @@ public sealed partial class RunEngine<TWorker>
     /// high): the engine recomputes the shards itself from the same weights (the model holds them
     /// until the step completes) and blames the worker only if its own loss is finite.
     /// </summary>
-    private bool Diverged(PieceResult r)
+    private bool Diverged(OfferedPiece r)
     {
         _verifier ??= new ShardTrainer(_run.Model);
         double loss = 0;

@@ -123,7 +123,7 @@ public sealed partial class RunEngine<TWorker> where TWorker : notnull
     });
 
     /// <summary>A piece result from <paramref name="worker"/>; the verdict says what became of it.</summary>
-    public (ShardVerdict Verdict, IReadOnlyList<RunCommand> Commands) Offer(TWorker worker, PieceResult result)
+    public (ShardVerdict Verdict, IReadOnlyList<RunCommand> Commands) Offer(TWorker worker, OfferedPiece result)
     {
         var verdict = ShardVerdict.WrongStep;
         var commands = Emit(() => verdict = Collect(worker, result));
