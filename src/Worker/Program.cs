@@ -58,8 +58,28 @@ public static class Program
             return Run(given, parse.GetValue(data), parse.GetValue(threads), parse.GetValue(name)!,
                 parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
         });
-        return root.Parse(args).Invoke();
+        int code = root.Parse(args).Invoke();
+        Console.Out.Flush();
+        Console.Error.Flush();
+        // The node has left the cluster and said so. The runtime's own exit path (ProcessExit
+        // handlers racing the node's last network threads) turned about one clean exit in four
+        // into 255, and Environment.Exit did too; end the process with the code directly.
+        if (OperatingSystem.IsLinux())
+        {
+            try
+            {
+                ExitNow(code);
+            }
+            catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+            {
+                // Not glibc: the runtime's exit path it is.
+            }
+        }
+        return code;
     }
+
+    [System.Runtime.InteropServices.DllImport("libc.so.6", EntryPoint = "_exit")]
+    private static extern void ExitNow(int code);
 
     /// <param name="given">Node settings given on the command line, keyed like Node:Port.</param>
     public static int Run(IReadOnlyDictionary<string, string?> given, string? dataFolder, int threads, string name, TextWriter stdout, TextWriter stderr)
