@@ -25,9 +25,14 @@ public sealed class ChildNode : IDisposable
         Path.Combine(RepositoryRoot.Path, "src", project, "bin", "Release", "net10.0", $"Distributed.{project}.dll");
 
     /// <summary>Starts <c>dotnet Distributed.Coordinator.dll args</c> (or the worker's).</summary>
-    public static ChildNode Start(string project, params string[] args)
+    public static ChildNode Start(string project, params string[] args) => StartIn(null, project, args);
+
+    /// <summary>As <see cref="Start"/>, inside network namespace <paramref name="netns"/> (an emulated host) when given.</summary>
+    public static ChildNode StartIn(string? netns, string project, params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = RepositoryRoot.Path };
+        var psi = new ProcessStartInfo(netns is null ? "dotnet" : "ip") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = RepositoryRoot.Path };
+        if (netns is not null)
+            foreach (var a in new[] { "netns", "exec", netns, "dotnet" }) psi.ArgumentList.Add(a);
         psi.ArgumentList.Add(Dll(project));
         foreach (var a in args) psi.ArgumentList.Add(a);
         return new ChildNode(Process.Start(psi)!);
