@@ -60,9 +60,10 @@ public sealed class InterruptSpecs : IDisposable
     [Fact]
     public void A_multi_process_run_should_stop_on_SIGTERM_and_tell_its_worker_which_leaves()
     {
-        using var coordinator = Coordinator(minWorkers: 1, epochs: 60, out string address);
+        // Long enough that the signal always lands mid-run (the run is stopped, not finished).
+        using var coordinator = Coordinator(minWorkers: 1, epochs: 5000, out string address);
         using var worker = ChildNode.Start("Worker", "--seed-node", address, "--port", "0", "--threads", "1", "--name", "w1");
-        coordinator.WaitFor("epoch 2/60", TimeSpan.FromSeconds(60));
+        coordinator.WaitFor("epoch 2/5000", TimeSpan.FromSeconds(60));
         coordinator.Signal("TERM");
         Assert.Equal(143, coordinator.WaitForExit(TimeSpan.FromSeconds(30)));
         Assert.Contains("interrupted (SIGTERM) at step", coordinator.Output);
