@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""PyTorch DistributedDataParallel with the gloo backend on loopback: the same MLP and recipe,
-global batch 128 split over `world` processes (one thread each). Prints one JSON line."""
+"""PyTorch DistributedDataParallel with the gloo backend: the same MLP and recipe, global batch 128
+split over `world` processes (one thread each). On loopback it spawns every rank; with --rank and
+--master it is one rank of a run across hosts (GLOO_SOCKET_IFNAME names the interface). Rank 0
+prints one JSON line."""
 import argparse
 import json
 import os
@@ -18,8 +20,8 @@ import blasinfo
 from mlp import read_idx
 
 
-def worker(rank, world, port, args, queue):
-    os.environ["MASTER_ADDR"] = "127.0.0.1"
+def worker(rank, world, port, args, queue, master="127.0.0.1"):
+    os.environ["MASTER_ADDR"] = master
     os.environ["MASTER_PORT"] = str(port)
     torch.set_num_threads(1)
     dist.init_process_group("gloo", rank=rank, world_size=world)
@@ -62,6 +64,15 @@ def worker(rank, world, port, args, queue):
     dist.destroy_process_group()
 
 
+class ListQueue:
+    """What worker() reports into, for a single rank in this process."""
+    def __init__(self):
+        self.items = []
+
+    def put(self, item):
+        self.items.append(item)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--data", required=True)
@@ -70,7 +81,19 @@ def main():
     p.add_argument("--lr", type=float, default=0.002)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--rank", type=int, help="this process's rank, for a run across hosts (with --master)")
+    p.add_argument("--master", help="host:port of rank 0, for a run across hosts")
     args = p.parse_args()
+    if args.rank is not None:
+        host, port = args.master.rsplit(":", 1)
+        queue = ListQueue()
+        worker(args.rank, args.world, int(port), args, queue, master=host)
+        if args.rank == 0:
+            r = queue.items[0]
+            print(json.dumps({"world": args.world, "rank": 0, "epochs": r["epochs"], "openblas_core": r["openblas_core"],
+                              "samples_per_second": r["epochs"][-1]["samples_per_second"], "test_accuracy": r["epochs"][-1]["test_accuracy"],
+                              "peak_rss_mb": r["rss_mb"]}))
+        return
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

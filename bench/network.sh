@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Ours against PyTorch DDP gloo across emulated hosts (deploy/emulated-hosts.sh): a coordinator
+# host plus N worker hosts for ours, N hosts for DDP (one rank each), every link tbf-limited each
+# way. 1 epoch of full MNIST, the default recipe, exact f32 for ours. Prints a markdown table with
+# samples/s, the ratio, and the coordinator's bytes sent per step (from metrics.json) beside the
+# 2(N-1)/N x model-bytes bound of a bandwidth-optimal exchange.
+#
+#   bench/network.sh [RATES] [WORKERS]      default: "1gbit 10gbit" "2 3 4"
+#
+# All nodes share this machine's 2 cores: where ours or DDP is compute-bound rather than
+# link-bound, the figure says more about the cores than the network. Namespaces are removed at the
+# end, also on failure or Ctrl-C. Needs root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rates=${1:-"1gbit 10gbit"}
+counts=${2:-"2 3 4"}
+hosts=deploy/emulated-hosts.sh
+prefix=bn
+C=src/Coordinator/bin/Release/net10.0/Distributed.Coordinator.dll
+W=src/Worker/bin/Release/net10.0/Distributed.Worker.dll
+out=$(mktemp -d)
+trap '"$hosts" down $prefix; rm -rf "$out"' EXIT
+dotnet build -c Release src/Coordinator src/Worker >/dev/null 2>&1 || dotnet build -c Release >/dev/null
+model_bytes=940584   # 235,146 parameters x 4 bytes
+
+ours() { # rate n -> "samples/s bytes-per-step"
+  local n=$1 run=$out/ours-$1
+  "$hosts" exec 0 $prefix -- dotnet $C coordinator --hostname 10.213.0.1 --port 4053 --data-port 4054 --min-workers "$n" \
+    --epochs 1 --plain --out "$run" > "$run.log" 2>&1 &
+  local coordinator=$!
+  sleep 3
+  for (( i = 1; i <= n; i++ )); do
+    "$hosts" exec "$i" $prefix -- dotnet $W --coordinator 10.213.0.1:4053 --hostname "$("$hosts" addr "$i")" --threads 1 --name "w$i" > "$run-w$i.log" 2>&1 &
+  done
+  wait $coordinator
+  wait
+  python3 - "$run/metrics.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+print(f'{m["epochs"][-1]["samples_per_second"]:.0f} {m["extra"]["step_breakdown"]["bytes_serialized"]:.0f} {m["final_weights_sha256"][:12]}')
+PY
+}
+
+ddp() { # n -> samples/s
+  local n=$1 pids=()
+  for (( r = n - 1; r >= 0; r-- )); do
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 GLOO_SOCKET_IFNAME=eth0 \
+      "$hosts" exec "$(( r + 1 ))" $prefix -- /usr/bin/python3 bench/pytorch/ddp.py --data data/mnist --world "$n" --rank "$r" \
+      --master 10.213.0.2:29500 --epochs 1 > "$out/ddp-$n-$r.json" 2> "$out/ddp-$n-$r.err" &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
+  python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['samples_per_second']))" "$out/ddp-$n-0.json"
+}
+
+echo "| link | workers | ours samples/s | DDP gloo samples/s | ours ÷ DDP | coordinator sent per step | 2(N−1)/N × model | ours' hash |"
+echo "|---|---|---|---|---|---|---|---|"
+for rate in $rates; do
+  for n in $counts; do
+    "$hosts" up $(( n + 1 )) "$rate" $prefix > /dev/null
+    read -r our bytes hash <<< "$(ours "$n")"
+    their=$(ddp "$n")
+    "$hosts" down $prefix
+    bound=$(( 2 * (n - 1) * model_bytes / n ))
+    printf '| %s | %d | %s | %s | %s | %.2f MB | %.2f MB | %s… |\n' "$rate" "$n" "$our" "$their" \
+      "$(python3 -c "print(f'{$our/$their:.2f}× ({$their/$our:.2f}×)')")" "$(python3 -c "print($bytes/1e6)")" "$(python3 -c "print($bound/1e6)")" "$hash"
+  done
+done
