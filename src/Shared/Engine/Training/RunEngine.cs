@@ -45,8 +45,6 @@ public sealed partial class RunEngine<TWorker> where TWorker : notnull
 
     public RunPhase Phase { get; private set; } = RunPhase.WaitingForWorkers;
 
-    public TrainingRun Run => _run;
-
     public IReadOnlyList<TWorker> Live => _dispatch.Live;
 
     public bool IsExcluded(string node) => _excluded.Contains(node);
