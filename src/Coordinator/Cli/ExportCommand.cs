@@ -21,7 +21,7 @@ public static class ExportCommand
         var (model, architecture) = ModelFile.Load(modelPath);
         try
         {
-            OnnxExporter.Write(onnxPath, model);
+            OnnxExporter.Write(onnxPath, model, architecture.Inputs);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -32,7 +32,7 @@ public static class TrainCommand
     {
         var binder = new TrainingOptionsBinder();
         var workers = new Option<int>("--workers") { Description = "Worker nodes of the single-machine cluster simulation (0: train in this process).", DefaultValueFactory = _ => 2 };
-        var command = new Command("train", "Train the MLP on MNIST and write metrics.json and model.safetensors.") { workers };
+        var command = new Command("train", "Train a model (the MLP by default) on MNIST and write metrics.json and model.safetensors.") { workers };
         foreach (var option in binder.All) command.Options.Add(option);
         command.SetAction(parse => Run(binder.Bind(parse), binder.Job(parse, parse.GetValue(workers)),
             parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
@@ -161,6 +161,8 @@ public static class TrainCommand
         if (!(job.WorkerTimeoutSeconds >= 0.01 && job.WorkerTimeoutSeconds <= MaxTimeoutSeconds)) yield return $"--worker-timeout must be 0.01–{MaxTimeoutSeconds} seconds (got {job.WorkerTimeoutSeconds}).";
         foreach (var e in TlsOptions.Validate(job.Tls)) yield return e;
         if (job.MetricsPort is < 1 or > 65535) yield return $"--metrics-port must be in 1–65535 (got {job.MetricsPort}).";
+        if (job.GivenTrainingOptions.Contains("--hidden") && job.GivenTrainingOptions.Contains("--arch"))
+            yield return "--hidden and --arch both describe the model: give one (e.g. --arch dense256,relu,dense10 for --hidden 256).";
         if (job.CheckpointEvery < 0) yield return $"--checkpoint-every must be 0 (epoch ends only) or a positive number of steps (got {job.CheckpointEvery}).";
     }
 
@@ -209,7 +211,7 @@ public static class TrainCommand
     }
 
     public static string Describe(TrainingOptions options, MnistData data, JobOptions job) =>
-        $"model: {Mlp.Describe(data.Train.PixelsPerImage, options.Hidden, data.Train.Classes)}  optimizer {options.Optimizer} lr {options.LearningRate} {options.Schedule}  " +
+        $"model: {options.Model(data.Train.PixelsPerImage, data.Train.Classes)}  optimizer {options.Optimizer} lr {options.LearningRate} {options.Schedule}  " +
         $"batch {options.BatchSize} in {options.Shards} shards{(options.Blocks > 1 ? $" ({options.Blocks} reduction blocks)" : "")}  seed {options.Seed}  kernel {Gemm.KernelName}  " +
         (job.Workers == 0 ? $"single process on {job.Threads} thread(s)" : $"cluster of {job.Workers} worker(s)") + WireNote(job);
 

@@ -25,6 +25,10 @@ public sealed class TrainingOptionsBinder
         DefaultValueFactory = _ => Defaults.Hidden.ToArray(),
         CustomParser = ParseSizes,
     };
+    public Option<string?> Architecture { get; } = new("--arch")
+    {
+        Description = "The model's layers, comma-separated: dense<width> and relu, e.g. dense512,relu,dense10 (instead of --hidden; see docs/models.md).",
+    };
     public Option<int> Seed { get; } = new("--seed") { Description = "Seed for initialisation and shuffling.", DefaultValueFactory = _ => Defaults.Seed };
     public Option<int?> TrainLimit { get; } = new("--train-limit") { Description = "Use only the first N training images." };
     public Option<int?> TestLimit { get; } = new("--test-limit") { Description = "Use only the first N test images." };
@@ -75,7 +79,7 @@ public sealed class TrainingOptionsBinder
 
     public Option<int?> MetricsPort { get; } = new("--metrics-port") { Description = "Serve OpenTelemetry metrics for Prometheus at http://localhost:PORT/metrics." };
 
-    public IEnumerable<Option> All => [Epochs, BatchSize, Shards, Blocks, Optimizer, LearningRate, Schedule, Momentum, WeightDecay, Hidden, Seed, TrainLimit, TestLimit,
+    public IEnumerable<Option> All => [Epochs, BatchSize, Shards, Blocks, Optimizer, LearningRate, Schedule, Momentum, WeightDecay, Hidden, Architecture, Seed, TrainLimit, TestLimit,
         Data, Out, Threads, FrameSize, StepTimeout, WorkerTimeout, CheckpointEvery, Resume, Plain, MetricsPort, NoDataPlane, Wire, .. Tls.All];
 
     public TrainCommand.JobOptions Job(ParseResult r, int workers)
@@ -96,7 +100,7 @@ public sealed class TrainingOptionsBinder
     [
         (Epochs, o => Text(o.Epochs)), (BatchSize, o => Text(o.BatchSize)), (Shards, o => Text(o.Shards)), (Blocks, o => Text(o.Blocks)),
         (Optimizer, o => o.Optimizer), (LearningRate, o => Text(o.LearningRate)), (Schedule, o => o.Schedule), (Momentum, o => Text(o.Momentum)),
-        (WeightDecay, o => Text(o.WeightDecay)), (Hidden, o => string.Join(",", o.Hidden)), (Seed, o => Text(o.Seed)),
+        (WeightDecay, o => Text(o.WeightDecay)), (Hidden, o => string.Join(",", o.Hidden)), (Architecture, o => o.Architecture ?? "none"), (Seed, o => Text(o.Seed)),
         (TrainLimit, o => o.TrainLimit is { } t ? Text(t) : "all"), (TestLimit, o => o.TestLimit is { } t ? Text(t) : "all"),
     ];
 
@@ -122,6 +126,7 @@ public sealed class TrainingOptionsBinder
         Momentum = r.GetValue(Momentum),
         WeightDecay = r.GetValue(WeightDecay),
         Hidden = r.GetValue(Hidden)!,
+        Architecture = r.GetValue(Architecture),
         Seed = r.GetValue(Seed),
         TrainLimit = r.GetValue(TrainLimit),
         TestLimit = r.GetValue(TestLimit),

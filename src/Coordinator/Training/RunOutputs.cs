@@ -41,10 +41,12 @@ public static class RunOutputs
 
     public static void Write(string folder, string mode, TrainingOptions options, MnistData data, Sequential<float> model, TrainingResult result, object? extra = null)
     {
+        var description = options.Model(data.Train.PixelsPerImage, data.Train.Classes);
         var metrics = new
         {
             Mode = mode,
-            Model = Mlp.Describe(data.Train.PixelsPerImage, options.Hidden, data.Train.Classes),
+            Model = description.ToString(),
+            Layers = description.LayersText,
             ParameterCount = model.ParameterCount,
             Config = options,
             Data = new { data.Folder, TrainSamples = data.Train.Count, TestSamples = data.Test.Count, Sha256Verified = data.VerifiedFiles },
@@ -58,7 +60,7 @@ public static class RunOutputs
             Extra = extra,
         };
         WriteAtomically(Path.Combine(folder, MetricsFile), path => File.WriteAllText(path, JsonSerializer.Serialize(metrics, Json)));
-        var meta = new Dictionary<string, string>
+        var meta = new Dictionary<string, string>(Distributed.Shared.Models.ModelFile.Metadata(description))
         {
             ["format"] = "pt",
             ["architecture"] = metrics.Model,

@@ -35,10 +35,44 @@ public sealed class ModelDescriptionSpecs
         Assert.Equal(10, mlp.Outputs);
         // Not an MLP (two dense layers in a row): named by its layers, and still built and counted.
         var other = new ModelDescription(4, [new LayerSpec.Dense(3), new LayerSpec.Dense(2), new LayerSpec.Relu()]);
-        Assert.Equal("4 → dense 3 → dense 2 → relu", other.ToString());
+        Assert.Equal("4 → dense3 → dense2 → relu", other.ToString());
         Assert.Equal(4 * 3 + 3 + 3 * 2 + 2, other.ParameterCount);
         Assert.Equal(other.ParameterCount, other.Build<double>(1).ParameterCount);
         Assert.Equal(new ModelDescription(4, [new LayerSpec.Dense(3), new LayerSpec.Dense(2), new LayerSpec.Relu()]), other);
         Assert.NotEqual(mlp, other);
+    }
+
+    [Fact]
+    public void The_text_form_should_read_back_as_the_same_description()
+    {
+        var mlp = ModelDescription.Mlp(784, [256, 128], 10);
+        Assert.Equal("dense256,relu,dense128,relu,dense10", mlp.LayersText);
+        Assert.Equal(mlp, ModelDescription.Parse(784, mlp.LayersText));
+        // Spaces and case are forgiven; the parsed layers are the kinds the tokens name.
+        var other = ModelDescription.Parse(12, " Dense5 , RELU,dense3,dense2 ");
+        Assert.Equal(new ModelDescription(12, [new LayerSpec.Dense(5), new LayerSpec.Relu(), new LayerSpec.Dense(3), new LayerSpec.Dense(2)]), other);
+        Assert.Equal(12 * 5 + 5 + 5 * 3 + 3 + 3 * 2 + 2, other.ParameterCount);
+    }
+
+    [Theory]
+    [InlineData("dense128,,dense10", "empty layer")]
+    [InlineData("dense128,tanh,dense10", "'tanh' is not a layer; the layers are dense<width> (e.g. dense128) and relu")]
+    [InlineData("dense0", "'dense0': dense takes a width in 1–16,384")]
+    [InlineData("dense99999", "'dense99999': dense takes a width in 1–16,384")]
+    [InlineData("dense-3", "'dense-3': dense takes a width")]
+    [InlineData("dense", "'dense': dense takes a width")]
+    public void A_bad_description_should_be_refused_naming_the_token(string text, string expected)
+    {
+        var e = Assert.Throws<FormatException>(() => ModelDescription.Parse(784, text));
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void Layers_should_get_the_model_file_shapes_pytorch_gives_them()
+    {
+        var model = ModelDescription.Parse(6, "dense4,relu,dense3").Build<float>(seed: 1);
+        // nn.Linear(6, 4).weight is [4, 6]; its bias [4].
+        Assert.Equal([[4, 6], [4], [3, 4], [3]], model.Parameters.Select(p => p.Shape));
+        Assert.All(model.Parameters, p => Assert.Equal(p.Count, p.Shape.Aggregate(1, (a, d) => a * d)));
     }
 }

@@ -99,4 +99,44 @@ public class SafeTensorsSpecs : IDisposable
         Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
         foreach (var (name, shape) in expected) Assert.Equal(shape, actual[name]);
     }
+
+    [Fact]
+    public void A_model_file_should_carry_its_description_so_any_stack_loads_back()
+    {
+        // Not an MLP: two dense layers in a row, which the tensors alone could not tell.
+        var description = ModelDescription.Parse(6, "dense5,relu,dense4,dense3");
+        var model = description.Build<float>(seed: 3);
+        string path = Path.Combine(_folder, "described.safetensors");
+        SafeTensorsFile.Write(path, SafeTensorsFile.FromModel(model), ModelFile.Metadata(description));
+
+        var (loaded, read) = ModelFile.Load(path);
+        Assert.Equal(description, read);
+        Assert.Equal(model.FlattenValues(), loaded.FlattenValues());
+        var x = MathNet.Numerics.LinearAlgebra.Matrix<float>.Build.Dense(2, 6, (i, j) => i - j * 0.5f);
+        Assert.Equal(model.Forward(x).ToColumnMajorArray(), loaded.Forward(x).ToColumnMajorArray());
+    }
+
+    [Fact]
+    public void A_model_file_without_a_description_should_load_as_the_mlp_its_tensors_chain_into()
+    {
+        var model = Mlp.Create<float>(6, [5, 4], 3, seed: 3);
+        string path = Path.Combine(_folder, "legacy.safetensors");
+        SafeTensorsFile.Write(path, SafeTensorsFile.FromModel(model), new Dictionary<string, string> { ["format"] = "pt" });
+        var (loaded, read) = ModelFile.Load(path);
+        Assert.Equal(ModelDescription.Mlp(6, [5, 4], 3), read);
+        Assert.Equal(model.FlattenValues(), loaded.FlattenValues());
+    }
+
+    [Theory]
+    [InlineData("dense16384,relu,dense16384,relu,dense16384,relu,dense10", "has 537,","file holds 47")]
+    [InlineData("dense4,conv3", "'conv3' is not a layer", null)]
+    public void A_description_that_does_not_fit_the_file_should_be_refused_before_anything_is_built(string layers, string expected, string? also)
+    {
+        var model = Mlp.Create<float>(6, [5], 2, seed: 3);
+        string path = Path.Combine(_folder, "lying.safetensors");
+        SafeTensorsFile.Write(path, SafeTensorsFile.FromModel(model), new Dictionary<string, string> { [ModelFile.InputsKey] = "6", [ModelFile.LayersKey] = layers });
+        var e = Assert.Throws<DataFormatException>(() => ModelFile.Load(path));
+        Assert.Contains(expected, e.Message);
+        if (also is not null) Assert.Contains(also, e.Message);
+    }
 }

@@ -25,7 +25,7 @@ public static class ProtocolCodec
     /// The wire format's version, the first byte of every message: a node of another version is
     /// refused with an error that says so, instead of misreading its fields.
     /// </summary>
-    public const byte WireVersion = 1;
+    public const byte WireVersion = 2;
 
     private static readonly UTF8Encoding s_strictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
@@ -145,7 +145,7 @@ public static class ProtocolCodec
         "RW" => new RegisterWorker(ReadText(r), r.ReadInt32(), ReadText(r)),
         "SR" => new PieceResult(ReadText(r), r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), r.ReadInt32(), ReadTensor(r, maxLength), r.ReadDouble(), r.ReadInt32()),
         "WF" => new WorkerFailed(ReadText(r), ReadText(r)),
-        "WE" => new Welcome(ReadText(r), ReadModel(r, maxLength), new DataSpec(r.ReadInt32(), ReadText(r)), r.ReadInt32(),
+        "WE" => new Welcome(ReadText(r), ReadModel(r), new DataSpec(r.ReadInt32(), ReadText(r)), r.ReadInt32(),
             r.ReadBoolean() ? new DataPlaneTicket(ReadText(r), r.ReadInt32(), ReadText(r)) : null, ReadWire(r),
             r.ReadBoolean() ? new CoordinatorProof(ReadText(r), ReadText(r)) : null),
         "RJ" => new Rejected(ReadText(r)),
@@ -156,41 +156,27 @@ public static class ProtocolCodec
     };
 
     /// <summary>Kinds of layer on the wire (a new layer type adds one, and its fields).</summary>
-    private enum LayerKind : byte
-    {
-        Dense = 1,
-        Relu = 2,
-    }
-
-    // The model: its inputs, then each layer as a kind byte and its fields.
+    // The model: its inputs, then its layers in the model-description syntax, read through the same
+    // parser as --arch and model files, so a new layer kind needs no wire code of its own.
     private static void WriteModel(BinaryWriter w, ModelSpec model)
     {
         w.Write(model.Inputs);
-        w.Write(model.Layers.Length);
-        foreach (var layer in model.Layers)
-        {
-            switch (layer)
-            {
-                case LayerSpec.Dense d: w.Write((byte)LayerKind.Dense); w.Write(d.Outputs); break;
-                case LayerSpec.Relu: w.Write((byte)LayerKind.Relu); break;
-                default: throw new ArgumentException($"Layer {layer} has no wire form.");
-            }
-        }
+        w.Write(model.Description.LayersText);
     }
 
-    private static ModelSpec ReadModel(BinaryReader r, Budget budget)
+    private static ModelSpec ReadModel(BinaryReader r)
     {
         int inputs = r.ReadInt32();
-        int count = ReadLength(r, "layer count", budget, elementBytes: 1);
-        var layers = new LayerSpec[count];
-        for (int i = 0; i < count; i++)
-            layers[i] = (LayerKind)r.ReadByte() switch
-            {
-                LayerKind.Dense => new LayerSpec.Dense(r.ReadInt32()),
-                LayerKind.Relu => new LayerSpec.Relu(),
-                var kind => throw new SerializationException($"Corrupt message: layer kind {(byte)kind}."),
-            };
-        return new ModelSpec(inputs, layers);
+        if (inputs is < 1 or > LayerSpec.MaxWidth * 64) throw new SerializationException($"Corrupt message: a model of {inputs} inputs.");
+        string layers = ReadText(r);
+        try
+        {
+            return new ModelSpec(ModelDescription.Parse(inputs, layers));
+        }
+        catch (FormatException e)
+        {
+            throw new SerializationException($"Corrupt message: model layers {e.Message}");
+        }
     }
 
     /// <summary>A string field: its 7-bit-encoded byte length (as BinaryWriter writes it), capped before anything is allocated, then strict UTF-8.</summary>

@@ -6,45 +6,37 @@ using Distributed.Shared.Numerics;
 namespace Distributed.Shared.Models;
 
 /// <summary>
-/// Writes a trained MLP as an ONNX model (opset 13): input "input" [batch, inputs] (pixels scaled
-/// to [0, 1] as in training), a Gemm (transB = 1, weights in PyTorch's [outputs, inputs] layout) and
-/// Relu per hidden layer, a final Gemm giving "logits" and a Softmax giving "probabilities".
-/// The protobuf is encoded here directly: the ModelProto subset an MLP needs is a few dozen fields,
-/// not worth a generated-code dependency.
+/// Writes a trained model as an ONNX model (opset 13): input "input" [batch, inputs] (pixels scaled
+/// to [0, 1] as in training), one node per layer in order (dense → Gemm with transB = 1 and weights
+/// in PyTorch's [outputs, inputs] layout, relu → Relu), the last layer's output as "logits" and a
+/// Softmax giving "probabilities". <see cref="Nodes"/> is the one place a new layer kind is mapped.
+/// The protobuf is encoded here directly: the ModelProto subset needed is a few dozen fields, not
+/// worth a generated-code dependency.
 /// </summary>
 public static class OnnxExporter
 {
     private const int FloatType = 1;     // TensorProto.DataType.FLOAT
     private const int AttributeInt = 2;  // AttributeProto.AttributeType.INT
 
-    public static void Write(string path, Sequential<float> model)
+    public static void Write(string path, Sequential<float> model, int inputs)
     {
-        var dense = model.Layers.OfType<Dense<float>>().ToList();
         var graph = new Proto();
         string current = "input";
-        for (int i = 0; i < dense.Count; i++)
+        int width = inputs;
+        for (int i = 0; i < model.Layers.Count; i++)
         {
-            var d = dense[i];
-            string w = d.Weight.Name, b = d.Bias.Name;
-            string output = i == dense.Count - 1 ? "logits" : $"dense{i}";
-            graph.Message(1, Node("Gemm", $"gemm{i}", [current, w, b], output, ("transB", 1)));
+            string output = i == model.Layers.Count - 1 ? "logits" : $"layers.{i}.output";
+            foreach (var node in Nodes(model.Layers[i], $"layers.{i}", current, output)) graph.Message(1, node);
             current = output;
-            if (i < dense.Count - 1)
-            {
-                graph.Message(1, Node("Relu", $"relu{i}", [current], $"relu{i}"));
-                current = $"relu{i}";
-            }
+            if (model.Layers[i] is Dense<float> d) width = d.Outputs;
         }
+        if (current != "logits") throw new ArgumentException("A model with no layers cannot be exported.", nameof(model));
         graph.Message(1, Node("Softmax", "softmax", [current], "probabilities", ("axis", 1)));
-        graph.String(2, "mlp");
-        foreach (var d in dense)
-        {
-            graph.Message(5, Tensor(d.Weight.Name, [d.Outputs, d.Inputs], d.Weight.Value.Values()));
-            graph.Message(5, Tensor(d.Bias.Name, [d.Outputs], d.Bias.Value.Values()));
-        }
-        graph.Message(11, ValueInfo("input", dense[0].Inputs));
-        graph.Message(12, ValueInfo("probabilities", dense[^1].Outputs));
-        graph.Message(12, ValueInfo("logits", dense[^1].Outputs));
+        graph.String(2, "model");
+        foreach (var p in model.Parameters) graph.Message(5, Tensor(p.Name, [.. p.Shape.Select(d => (long)d)], p.Value.Values()));
+        graph.Message(11, ValueInfo("input", inputs));
+        graph.Message(12, ValueInfo("probabilities", width));
+        graph.Message(12, ValueInfo("logits", width));
 
         var modelProto = new Proto();
         modelProto.Varint(1, 8);                       // ir_version
@@ -57,6 +49,14 @@ public static class OnnxExporter
         modelProto.Message(8, opset);                  // opset_import
         File.WriteAllBytes(path, modelProto.ToArray());
     }
+
+    /// <summary>The ONNX nodes computing one layer from <paramref name="input"/> into <paramref name="output"/>.</summary>
+    private static IEnumerable<Proto> Nodes(ILayer<float> layer, string name, string input, string output) => layer switch
+    {
+        Dense<float> d => [Node("Gemm", name, [input, d.Weight.Name, d.Bias.Name], output, ("transB", 1))],
+        Relu<float> => [Node("Relu", name, [input], output)],
+        _ => throw new NotSupportedException($"{name} ({layer.GetType().Name}) has no ONNX form yet."),
+    };
 
     private static Proto Node(string op, string name, string[] inputs, string output, params (string Name, long Value)[] attributes)
     {

@@ -50,7 +50,10 @@ public static class SafeTensorsFile
         foreach (var t in list) WriteLittleEndian(stream, t.Values);
     }
 
-    public static IReadOnlyList<NamedTensor> Read(string path)
+    public static IReadOnlyList<NamedTensor> Read(string path) => ReadWithMetadata(path).Tensors;
+
+    /// <summary>The tensors and the header's <c>__metadata__</c> strings (empty when there are none).</summary>
+    public static (IReadOnlyList<NamedTensor> Tensors, IReadOnlyDictionary<string, string> Metadata) ReadWithMetadata(string path)
     {
         if (!File.Exists(path)) throw new DataFormatException(path, "model file not found.");
         var bytes = File.ReadAllBytes(path);
@@ -68,12 +71,18 @@ public static class SafeTensorsFile
         }
         int dataStart = 8 + (int)headerLength;
         var result = new List<NamedTensor>();
+        var metadata = new Dictionary<string, string>();
         foreach (var (name, node) in header)
         {
-            if (name == "__metadata__") continue;
+            if (name == "__metadata__")
+            {
+                foreach (var (key, value) in node as JsonObject ?? [])
+                    if (value is JsonValue v && v.TryGetValue<string>(out var text)) metadata[key] = text;
+                continue;
+            }
             result.Add(ReadTensor(path, name, node, bytes, dataStart));
         }
-        return result;
+        return (result, metadata);
     }
 
     private static NamedTensor ReadTensor(string path, string name, JsonNode? node, byte[] bytes, int dataStart)
@@ -115,9 +124,9 @@ public static class SafeTensorsFile
         }
     }
 
-    /// <summary>The model's parameters as tensors: Dense weights [outputs, inputs], biases [outputs].</summary>
+    /// <summary>The model's parameters as tensors, each with its layer's <see cref="Parameter{T}.Shape"/> (dense weights [outputs, inputs], biases [outputs]).</summary>
     public static IEnumerable<NamedTensor> FromModel(Sequential<float> model) =>
-        model.Parameters.Select(p => new NamedTensor(p.Name, Shape(p), p.Value.Values().ToArray()));
+        model.Parameters.Select(p => new NamedTensor(p.Name, p.Shape, p.Value.Values().ToArray()));
 
     /// <summary>Loads a model's parameters from a file, checking that every name and shape matches.</summary>
     public static void LoadInto(string path, Sequential<float> model)
@@ -127,7 +136,7 @@ public static class SafeTensorsFile
         {
             if (!tensors.TryGetValue(p.Name, out var t))
                 throw new DataFormatException(path, $"tensor {p.Name} is missing (the file has: {string.Join(", ", tensors.Keys)}).");
-            var expected = Shape(p);
+            var expected = p.Shape;
             if (!t.Shape.SequenceEqual(expected))
                 throw new DataFormatException(path, $"tensor {p.Name} has shape [{string.Join(", ", t.Shape)}], the model expects [{string.Join(", ", expected)}].");
             t.Values.CopyTo(p.Value.Values(), 0);
@@ -135,7 +144,4 @@ public static class SafeTensorsFile
         var extra = tensors.Keys.Except(model.Parameters.Select(p => p.Name)).ToList();
         if (extra.Count > 0) throw new DataFormatException(path, $"tensors not in the model: {string.Join(", ", extra)}.");
     }
-
-    private static int[] Shape(Parameter<float> p) =>
-        p.Value.RowCount == 1 ? [p.Value.ColumnCount] : [p.Value.ColumnCount, p.Value.RowCount];
 }

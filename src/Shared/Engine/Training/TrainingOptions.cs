@@ -25,7 +25,19 @@ public sealed record TrainingOptions
     public string Schedule { get; init; } = "cosine";
     public float Momentum { get; init; } = 0.9f;
     public float WeightDecay { get; init; }
+    /// <summary>Hidden widths of the MLP preset; ignored when <see cref="Architecture"/> is given.</summary>
     public IReadOnlyList<int> Hidden { get; init; } = [256, 128];
+
+    /// <summary>
+    /// The model's layers in the model-description syntax (<see cref="Layers.ModelDescription.Parse"/>),
+    /// e.g. <c>dense256,relu,dense10</c>; null: the MLP preset of <see cref="Hidden"/>.
+    /// </summary>
+    public string? Architecture { get; init; }
+
+    /// <summary>The model these options train on <paramref name="inputs"/> values per sample and <paramref name="classes"/> classes.</summary>
+    public Layers.ModelDescription Model(int inputs, int classes) => Architecture is null
+        ? Layers.ModelDescription.Mlp(inputs, Hidden, classes)
+        : Layers.ModelDescription.Parse(inputs, Architecture);
     public int Seed { get; init; } = 1;
     public int? TrainLimit { get; init; }
     public int? TestLimit { get; init; }
@@ -56,24 +68,34 @@ public sealed record TrainingOptions
         if (!(WeightDecay >= 0) || !float.IsFinite(WeightDecay)) errors.Add($"--weight-decay must be zero or positive (got {WeightDecay}).");
         if (!OptimizerNames.All.Contains(Optimizer)) errors.Add($"--optimizer must be one of {string.Join(", ", OptimizerNames.All)} (got '{Optimizer}').");
         if (!Optimizers.LearningRateSchedule.Kinds.Contains(Schedule)) errors.Add($"--schedule must be one of {string.Join(", ", Optimizers.LearningRateSchedule.Kinds)} (got '{Schedule}').");
-        if (Hidden.Any(h => h <= 0 || h > MaxLayerSize)) errors.Add($"--hidden sizes must be in 1–{MaxLayerSize} (got {string.Join(",", Hidden)}).");
-        else if (Hidden.Count > MaxHiddenLayers) errors.Add($"--hidden may list at most {MaxHiddenLayers} layers (got {Hidden.Count}).");
-        else if (ParameterCount(784, 10) is var n && n > MaxParameters) errors.Add($"--hidden {string.Join(",", Hidden)} gives {n:N0} parameters for MNIST, more than {MaxParameters:N0}.");
+        if (Architecture is null && Hidden.Any(h => h <= 0 || h > MaxLayerSize)) errors.Add($"--hidden sizes must be in 1–{MaxLayerSize} (got {string.Join(",", Hidden)}).");
+        else if (Architecture is null && Hidden.Count > MaxHiddenLayers) errors.Add($"--hidden may list at most {MaxHiddenLayers} layers (got {Hidden.Count}).");
+        else ValidateModel(errors);
         if (TrainLimit is <= 0) errors.Add($"--train-limit must be at least 1 (got {TrainLimit}).");
         if (TestLimit is <= 0) errors.Add($"--test-limit must be at least 1 (got {TestLimit}).");
         return errors;
     }
 
-    /// <summary>Parameters of the MLP these options describe for <paramref name="inputs"/> pixels and <paramref name="classes"/> classes (computed in 64 bits).</summary>
-    public long ParameterCount(int inputs, int classes)
+    /// <summary>Parameters of the model these options describe for <paramref name="inputs"/> values and <paramref name="classes"/> classes (in 64 bits).</summary>
+    public long ParameterCount(int inputs, int classes) => Model(inputs, classes).ParameterCount;
+
+    /// <summary>The model's problems for MNIST (784 pixels, 10 classes): a bad --arch, too many layers or parameters, the wrong output width.</summary>
+    private void ValidateModel(List<string> errors)
     {
-        long total = 0, fanIn = inputs;
-        foreach (int h in Hidden.Append(classes))
+        string option = Architecture is null ? $"--hidden {string.Join(",", Hidden)}" : $"--arch {Architecture}";
+        Layers.ModelDescription model;
+        try
         {
-            total += fanIn * h + h;
-            fanIn = h;
+            model = Model(784, 10);
         }
-        return total;
+        catch (FormatException e)
+        {
+            errors.Add($"--arch: {e.Message}");
+            return;
+        }
+        if (model.Layers.Count > 2 * MaxHiddenLayers + 1) errors.Add($"{option} has {model.Layers.Count} layers, more than {2 * MaxHiddenLayers + 1}.");
+        else if (model.ParameterCount is var n && n > MaxParameters) errors.Add($"{option} gives {n:N0} parameters for MNIST, more than {MaxParameters:N0}.");
+        else if (model.Outputs != 10) errors.Add($"{option}: the last layer gives {model.Outputs} outputs; MNIST needs 10, one per class (end with dense10).");
     }
 }
 

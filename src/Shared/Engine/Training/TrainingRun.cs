@@ -28,7 +28,7 @@ public sealed class TrainingRun
     {
         Options = options;
         Data = data;
-        Description = ModelDescription.Mlp(data.Train.PixelsPerImage, options.Hidden, data.Train.Classes);
+        Description = options.Model(data.Train.PixelsPerImage, data.Train.Classes);
         Model = Description.Build<float>(options.Seed);
         _optimizer = OptimizerNames.Create(options);
         BatchesPerEpoch = ShardPlan.BatchesPerEpoch(data.Train.Count, options.BatchSize);
@@ -163,7 +163,7 @@ public sealed class TrainingRun
                 $"but the data given has {data.Train.Count} images with fingerprint {data.Train.Fingerprint(data.Train.Count)[..12]}….");
         var run = new TrainingRun(options, data);
         if (checkpoint.Weights.Length != run.Model.ParameterCount)
-            throw new InvalidDataException($"the checkpoint holds {checkpoint.Weights.Length} weights, the model {Mlp.Describe(data.Train.PixelsPerImage, options.Hidden, data.Train.Classes)} has {run.Model.ParameterCount}.");
+            throw new InvalidDataException($"the checkpoint holds {checkpoint.Weights.Length} weights, the model {run.Description} has {run.Model.ParameterCount}.");
         if (checkpoint.Epoch < 1 || checkpoint.Batch < 0 || checkpoint.Batch >= run.BatchesPerEpoch && checkpoint.Epoch <= options.Epochs)
             throw new InvalidDataException($"the checkpoint's position (epoch {checkpoint.Epoch}, batch {checkpoint.Batch}) is outside the run.");
         run.Model.LoadValues(checkpoint.Weights);

@@ -25,7 +25,7 @@ public static class Warmup
         for (int i = 0; i < labels.Length; i++) labels[i] = (byte)(i % 10);
         var data = new ImageSet(pixels, labels, 28, 28);
         var order = Enumerable.Range(0, batch).ToArray();
-        var model = Mlp.Create<float>(784, options.Hidden, 10, seed: 0);
+        var model = options.Model(784, 10).Build<float>(seed: 0);
         var optimizer = OptimizerNames.Create(options);
         // The single-process step (one pass, and on replicas), then a worker's paths on one thread.
         new ShardedStep(model, options.Shards, Math.Max(1, threads), blocks: options.Blocks).Run(data, order, 0, batch);

@@ -16,8 +16,8 @@ public sealed class Dense<T> : ILayer<T> where T : struct, IFloatingPointIeee754
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inputs);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outputs);
-        Weight = new Parameter<T>($"{name}.weight", Matrix<T>.Build.Dense(inputs, outputs));
-        Bias = new Parameter<T>($"{name}.bias", Matrix<T>.Build.Dense(1, outputs));
+        Weight = new Parameter<T>($"{name}.weight", Matrix<T>.Build.Dense(inputs, outputs), [outputs, inputs]);
+        Bias = new Parameter<T>($"{name}.bias", Matrix<T>.Build.Dense(1, outputs), [outputs]);
         Parameters = [Weight, Bias];
     }
 

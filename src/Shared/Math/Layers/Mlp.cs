@@ -11,8 +11,4 @@ public static class Mlp
     /// </summary>
     public static Sequential<T> Create<T>(int inputs, IReadOnlyList<int> hidden, int outputs, int seed)
         where T : struct, IFloatingPointIeee754<T> => ModelDescription.Mlp(inputs, hidden, outputs).Build<T>(seed);
-
-    /// <summary>Shape as text, e.g. 784-256-128-10.</summary>
-    public static string Describe(int inputs, IReadOnlyList<int> hidden, int outputs) =>
-        string.Join('-', hidden.Prepend(inputs).Append(outputs));
 }
