@@ -1,0 +1,33 @@
+using Distributed.Shared.Cluster;
+using Distributed.Shared.Protocol;
+using Distributed.Shared.Training;
+
+namespace Distributed.Coordinator.Cluster;
+
+/// <summary>The coordinator actor's settings and the messages only its own node sends it (workers' messages are in <see cref="CoordinatorProtocol"/>).</summary>
+public sealed partial class CoordinatorActor
+{
+    /// <summary>How the coordinator is set up.</summary>
+    /// <param name="StepTimeout">A worker silent this long within a step loses its shards to the others.</param>
+    /// <param name="WorkerTimeout">How long to wait with no worker alive before giving up.</param>
+    /// <param name="MaxBadResults">
+    /// Bad results (non-finite, wrong size, unassigned), or step deadlines in a row passed still holding
+    /// shards, after which a worker's node is excluded from the run.
+    /// </param>
+    /// <param name="OnStep">Called after every completed step (checkpointing hooks in here).</param>
+    /// <param name="Identity">With TLS: signs each Welcome so that workers can check it comes from a coordinator certificate.</param>
+    public sealed record Settings(string RunId, int MinWorkers, Action<string> Log, ITensorTransport Transport,
+        TaskCompletionSource<ClusterRunOutcome> Done, TimeSpan StepTimeout, TimeSpan WorkerTimeout, int MaxBadResults = 3,
+        Action<TrainingRun, EpochMetrics?>? OnStep = null, Action<IReadOnlyList<Progress.MemberRow>>? OnMembers = null,
+        TensorWire Wire = TensorWire.Float32, CoordinatorIdentity? Identity = null);
+
+    /// <summary>A deadline the engine armed, delivered back to it.</summary>
+    private sealed record Deadline(RunTimer Timer, long Step);
+
+    /// <summary>
+    /// Stop the run cleanly (SIGINT/SIGTERM): the step under way is finished if it completes within a
+    /// step timeout, else abandoned; then workers are told and the run ends with a <see cref="ClusterRunInterruptedException"/>.
+    /// Sent locally by <see cref="CoordinatorNode.Stop"/>.
+    /// </summary>
+    public sealed record StopRequested(string Reason);
+}

@@ -1,0 +1,46 @@
+using Akka.Actor;
+using Distributed.Shared.Cluster;
+using Distributed.Shared.Protocol;
+using Distributed.Shared.Training;
+using static Distributed.Shared.Protocol.CoordinatorProtocol;
+using static Distributed.Shared.Protocol.WorkerProtocol;
+
+namespace Distributed.Coordinator.Cluster;
+
+/// <summary>
+/// What the coordinator sends, built from the run: the Welcome (model description, data check,
+/// data-plane ticket, and with TLS the proof of a coordinator certificate) and each step's pieces
+/// with the step's weights. How the messages travel is the transport's business.
+/// </summary>
+public sealed class StepMessages(TrainingRun run, string runId, TensorWire wire, CoordinatorIdentity? identity, string selfAddress)
+{
+    private readonly float[]?[] _weightBuffers = new float[]?[2];
+    private TensorEnvelope? _weights;
+
+    public Welcome Welcome(DataPlaneTicket? ticket, RegisterWorker? registration) => new(runId,
+        new ModelSpec(run.Description),
+        new DataSpec(run.Data.Train.Count, run.Data.Train.Fingerprint(run.Data.Train.Count)), run.BatchesPerEpoch, ticket, wire,
+        identity?.Prove(new WelcomeClaim(registration?.Challenge ?? "", selfAddress, runId, registration?.Name ?? "", ticket)));
+
+    /// <summary>A step begins: its weights are copied once, into one of two buffers used in turn, so a step's weights stay intact while its messages may still be on their way out.</summary>
+    public void StepStarted()
+    {
+        var buffer = _weightBuffers[run.Step % 2] ??= new float[run.Model.ParameterCount];
+        run.Model.CopyValuesTo(buffer);
+        _weights = new TensorEnvelope(buffer, Wire: wire);
+    }
+
+    /// <summary>Pieces to compute with this step's weights.</summary>
+    public ComputePieces Compute(long step, IReadOnlyList<(int First, int Count)> pieces) =>
+        new(runId, step, step, _weights, pieces.Select(Assignment).ToArray());
+
+    /// <summary>A piece as the wire carries it: its samples, and for several shards where each one starts.</summary>
+    private PieceAssignment Assignment((int First, int Count) p)
+    {
+        if (p.Count == 1) return new PieceAssignment(p.First, run.ShardSamples(p.First));
+        var parts = Enumerable.Range(p.First, p.Count).Select(run.ShardSamples).ToArray();
+        var segments = new int[p.Count + 1];
+        for (int i = 0; i < p.Count; i++) segments[i + 1] = segments[i] + parts[i].Length;
+        return new PieceAssignment(p.First, parts.SelectMany(x => x).ToArray(), segments);
+    }
+}
