@@ -105,7 +105,7 @@ public static class PhaseProfile
             Matrix<float>? g = loss.Backward().InputGradient; Lap("softmax-cross-entropy backward");
             for (int l = layers.Count - 1; l >= 0; l--)
             {
-                g = layers[l].Backward(g!, needInputGradient: l > 0, segments);
+                g = layers[l].Backward(g!, needInputGradient: l > 0, GradientSink<float>.InGroups(segments));
                 Lap(layers[l] is Dense<float> d ? $"backward {l}: dense (dW, db{(l > 0 ? ", dX" : "")})" : $"backward {l}: relu",
                     layers[l] is Dense<float> dd ? 2.0 * Batch * dd.Inputs * dd.Outputs * (l > 0 ? 2 : 1) : 0);
             }

@@ -44,7 +44,7 @@ public sealed class ShardTrainer(Sequential<float> model)
                 if (logits.ArgMaxOfRow(i) == data.Labels[samples[i]]) correct++;
             outcomes[s] = new ShardOutcome(segments[s + 1] - segments[s], losses[s], correct);
         }
-        Model.Backward(_loss.Backward().InputGradient, segments: segments);
+        Model.Backward(_loss.Backward().InputGradient, gradients: GradientSink<float>.InGroups(segments));
         return outcomes;
     }
 

@@ -65,51 +65,13 @@ public sealed class Dense<T> : ILayer<T> where T : struct, IFloatingPointIeee754
         return z;
     }
 
-    // dW = Σ_s X_sᵀ·dZ_s. In row-major terms of the column-major storage: dWᵀ = dZᵀ·X, with the k-loop
-    // (over the batch's rows) restarted at every segment boundary.
-    private void SegmentedWeightGradient(Matrix<T> x, Matrix<T> dz, int[] segments)
-    {
-        if (typeof(T) != typeof(float)) throw new NotSupportedException("Segmented gradients are implemented for float32 training.");
-        int n = x.RowCount;
-        Gemm.Multiply(false, true, Outputs, Inputs, n, 1f, (float[])(object)dz.Values(), 0, n, (float[])(object)x.Values(), 0, n,
-            0f, (float[])(object)Weight.Gradient.Values(), 0, Inputs, segments);
-    }
-
-    // Σ_i g_i in a fixed order: lane-wise partial sums over the column, then the lanes in order.
-    private static T ColumnSum(ReadOnlySpan<T> column)
-    {
-        var partial = System.Numerics.Vector<T>.Zero;
-        int i = 0;
-        for (; i <= column.Length - System.Numerics.Vector<T>.Count; i += System.Numerics.Vector<T>.Count)
-            partial += new System.Numerics.Vector<T>(column[i..]);
-        T sum = T.Zero;
-        for (int lane = 0; lane < System.Numerics.Vector<T>.Count; lane++) sum += partial[lane];
-        for (; i < column.Length; i++) sum += column[i];
-        return sum;
-    }
-
-    // dW = Xᵀ·dZ,  db = 1ᵀ·dZ (column sums),  dX = dZ·Wᵀ
-    public Matrix<T>? Backward(Matrix<T> outputGradient, bool needInputGradient = true, int[]? segments = null)
+    // dW = Xᵀ·dZ,  db = 1ᵀ·dZ (sums over rows, grouped as the sink says),  dX = dZ·Wᵀ
+    public Matrix<T>? Backward(Matrix<T> outputGradient, bool needInputGradient = true, GradientSink<T>? gradients = null)
     {
         var x = _input ?? throw new InvalidOperationException($"{Weight.Name}: Backward before Forward.");
-        var db = Bias.Gradient.Values();
-        if (segments is null)
-        {
-            x.TransposeThisAndMultiply(outputGradient, Weight.Gradient);
-            for (int j = 0; j < Outputs; j++) db[j] = ColumnSum(outputGradient.ColumnSpan(j));
-        }
-        else
-        {
-            SegmentedWeightGradient(x, outputGradient, segments);
-            // db = Σ_s (1ᵀ·dZ_s), segment sums added in order
-            for (int j = 0; j < Outputs; j++)
-            {
-                var column = outputGradient.ColumnSpan(j);
-                T sum = ColumnSum(column[segments[0]..segments[1]]);
-                for (int s = 1; s + 1 < segments.Length; s++) sum += ColumnSum(column[segments[s]..segments[s + 1]]);
-                db[j] = sum;
-            }
-        }
+        gradients ??= GradientSink<T>.WholeBatch;
+        gradients.RowProducts(Weight, x, outputGradient);
+        gradients.RowSums(Bias, outputGradient);
         if (!needInputGradient) return null;
         var dx = MatrixStorage.Reuse(ref _inputGradient, outputGradient.RowCount, Inputs);
         outputGradient.TransposeAndMultiply(Weight.Value, dx);

@@ -14,11 +14,11 @@ public interface ILayer<T> where T : struct, IFloatingPointIeee754<T>
 
     /// <summary>
     /// Given dL/d(output), sets parameter gradients and returns dL/d(input) (null when not wanted).
-    /// With <paramref name="segments"/> (row boundaries, ascending from 0 to the row count), parameter
-    /// gradients are summed segment by segment and the segment sums added in order, so a batch of
-    /// several shards gets the same bits as its shards computed apart and added in shard order.
+    /// Parameter gradients, sums over the batch's rows, go through <paramref name="gradients"/>
+    /// (default: <see cref="GradientSink{T}.WholeBatch"/>), which decides how rows are grouped; the
+    /// layer knows nothing of shards.
     /// </summary>
-    Matrix<T>? Backward(Matrix<T> outputGradient, bool needInputGradient = true, int[]? segments = null);
+    Matrix<T>? Backward(Matrix<T> outputGradient, bool needInputGradient = true, GradientSink<T>? gradients = null);
 
     /// <summary>
     /// A copy that shares this layer's parameter values but has its own gradients and buffers, so

@@ -31,7 +31,7 @@ public sealed class Relu<T> : ILayer<T> where T : struct, IFloatingPointIeee754<
     }
 
     // dx = g ⊙ [x > 0], read from the cached output: y > 0 exactly where x > 0.
-    public Matrix<T>? Backward(Matrix<T> outputGradient, bool needInputGradient = true, int[]? segments = null)
+    public Matrix<T>? Backward(Matrix<T> outputGradient, bool needInputGradient = true, GradientSink<T>? gradients = null)
     {
         if (!needInputGradient) return null;
         Span<T> y = (_output ?? throw new InvalidOperationException("Relu: Backward before Forward.")).Values();

@@ -38,13 +38,13 @@ public sealed class Sequential<T> where T : struct, IFloatingPointIeee754<T>
 
     /// <summary>
     /// Back-propagates dL/d(output); the first layer's input gradient is skipped unless asked for.
-    /// See <see cref="ILayer{T}.Backward"/> for <paramref name="segments"/>.
+    /// See <see cref="ILayer{T}.Backward"/> for <paramref name="gradients"/>.
     /// </summary>
-    public Matrix<T>? Backward(Matrix<T> outputGradient, bool needInputGradient = false, int[]? segments = null)
+    public Matrix<T>? Backward(Matrix<T> outputGradient, bool needInputGradient = false, GradientSink<T>? gradients = null)
     {
         Matrix<T>? g = outputGradient;
         for (int i = Layers.Count - 1; i >= 0; i--)
-            g = Layers[i].Backward(g!, needInputGradient: i > 0 || needInputGradient, segments);
+            g = Layers[i].Backward(g!, needInputGradient: i > 0 || needInputGradient, gradients);
         return g;
     }
 

@@ -26,7 +26,7 @@ public sealed class Softmax<T> : ILayer<T> where T : struct, IFloatingPointIeee7
     }
 
     // dx = s ⊙ (g − rowsum(g ⊙ s))
-    public Matrix<T>? Backward(Matrix<T> outputGradient, bool needInputGradient = true, int[]? segments = null)
+    public Matrix<T>? Backward(Matrix<T> outputGradient, bool needInputGradient = true, GradientSink<T>? gradients = null)
     {
         if (!needInputGradient) return null;
         var s = _output ?? throw new InvalidOperationException("Softmax: Backward before Forward.");
