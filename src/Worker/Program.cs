@@ -7,6 +7,7 @@ using Distributed.Shared.Diagnostics;
 using Distributed.Shared.Protocol;
 using Distributed.Shared.Training;
 using static Distributed.Shared.Protocol.WorkerProtocol;
+using Distributed.Shared.Security;
 
 namespace Distributed.Worker;
 

@@ -6,6 +6,7 @@ using Distributed.Shared.Cluster;
 using Distributed.Shared.Lifetime;
 using Distributed.Shared.Numerics;
 using Distributed.Shared.Training;
+using Distributed.Shared.Security;
 
 namespace Distributed.Coordinator.Cli;
 

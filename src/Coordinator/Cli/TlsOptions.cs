@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Distributed.Shared.Cluster;
+using Distributed.Shared.Security;
 
 namespace Distributed.Coordinator.Cli;
 

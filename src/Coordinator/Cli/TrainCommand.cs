@@ -8,6 +8,7 @@ using Distributed.Shared.Layers;
 using Distributed.Shared.Lifetime;
 using Distributed.Shared.Numerics;
 using Distributed.Shared.Training;
+using Distributed.Shared.Security;
 
 namespace Distributed.Coordinator.Cli;
 

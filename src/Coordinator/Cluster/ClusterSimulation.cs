@@ -4,6 +4,7 @@ using Distributed.Shared.Data;
 using Distributed.Shared.Protocol;
 using Distributed.Shared.Training;
 using Distributed.Worker;
+using Distributed.Shared.Security;
 
 namespace Distributed.Coordinator.Cluster;
 

@@ -1,4 +1,7 @@
 using Akka.Configuration;
+using Distributed.Shared.Security;
+
+using Distributed.Shared.Protocol;
 
 namespace Distributed.Shared.Cluster;
 
@@ -45,14 +48,8 @@ public sealed record ClusterSettings(string Role, string Hostname = "127.0.0.1",
     /// <summary>The address scheme of this transport: akka.tcp, or akka.ssl.tcp with TLS.</summary>
     public static string Scheme(bool tls) => tls ? "akka.ssl.tcp" : "akka.tcp";
 
-    /// <summary>
-    /// 4,000,000 bytes. Akka.Remote's default, 128,000 bytes, silently drops a message any larger
-    /// ("Discarding oversized payload") and the sender never hears back. Weights and gradients
-    /// travel as one message of 4 bytes per parameter plus a few hundred bytes, so this fits models
-    /// up to ~999,000 parameters (the default MLP has 235,146: 940,588 bytes). The coordinator refuses
-    /// a larger model at start-up with an error naming this limit.
-    /// </summary>
-    public const int DefaultMaximumFrameSize = 4_000_000;
+    /// <summary>See <see cref="MessageLimits.DefaultMaximumFrameSize"/>.</summary>
+    public const int DefaultMaximumFrameSize = MessageLimits.DefaultMaximumFrameSize;
 
     /// <summary>Bytes a message holding one tensor of the model needs, with room for its other fields.</summary>
     public static long MessageBytesFor(int parameterCount) => 4L * parameterCount + 64 * 1024;

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Distributed.Shared.Data;
 using static Distributed.Shared.Protocol.WorkerProtocol;
+using Distributed.Shared.Security;
 
 namespace Distributed.Shared.Cluster;
 

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using static Distributed.Shared.Protocol.WorkerProtocol;
+using Distributed.Shared.Security;
 
 namespace Distributed.Shared.Cluster;
 

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using Distributed.Shared.Security;
 
 namespace Distributed.Shared.Cluster;
 
@@ -52,7 +53,7 @@ public sealed class NodeOptions
     }
 
     public TlsSettings? TlsSettings => Tls.Certificate is null || Tls.Ca is null ? null
-        : new TlsSettings(Tls.Certificate, Tls.Password ?? Environment.GetEnvironmentVariable(Cluster.TlsSettings.PasswordVariable) ?? "", Tls.Ca);
+        : new TlsSettings(Tls.Certificate, Tls.Password ?? Environment.GetEnvironmentVariable(TlsSettings.PasswordVariable) ?? "", Tls.Ca);
 
     public ClusterSettings ToClusterSettings(string role) =>
         new(role, Hostname, Port, SeedNodes, MaximumFrameSize, Tls: TlsSettings, PublicHostname: PublicHostname,

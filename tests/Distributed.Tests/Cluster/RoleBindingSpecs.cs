@@ -7,6 +7,7 @@ using Distributed.Shared.Protocol;
 using Distributed.Worker;
 using static Distributed.Shared.Protocol.CoordinatorProtocol;
 using static Distributed.Shared.Protocol.WorkerProtocol;
+using Distributed.Shared.Security;
 
 namespace Distributed.Tests.Cluster;
 

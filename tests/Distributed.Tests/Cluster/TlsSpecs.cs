@@ -7,6 +7,7 @@ using Distributed.Shared.Data;
 using Distributed.Shared.Protocol;
 using Distributed.Shared.Training;
 using Distributed.Worker;
+using Distributed.Shared.Security;
 
 namespace Distributed.Tests.Cluster;
 

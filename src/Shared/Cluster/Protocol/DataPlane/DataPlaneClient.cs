@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 using Akka.Actor;
-using Distributed.Shared.Cluster;
+using Distributed.Shared.Security;
 
 namespace Distributed.Shared.Protocol.DataPlane;
 
@@ -9,7 +9,7 @@ namespace Distributed.Shared.Protocol.DataPlane;
 /// background; until then, and whenever the connection breaks, messages go over Akka.Remote).
 /// </summary>
 /// <param name="maxMessageBytes">Largest message accepted (the cluster's frame size).</param>
-public sealed class DataPlaneClient(TlsSettings? tls, Action<string> log, int maxMessageBytes = ClusterSettings.DefaultMaximumFrameSize) : ITensorTransport, IDisposable
+public sealed class DataPlaneClient(TlsSettings? tls, Action<string> log, int maxMessageBytes = MessageLimits.DefaultMaximumFrameSize) : ITensorTransport, IDisposable
 {
     private readonly DataPlaneSecurity _security = new(tls);
     private readonly object _gate = new();

@@ -2,7 +2,7 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
-using Distributed.Shared.Cluster;
+using Distributed.Shared.Security;
 
 namespace Distributed.Shared.Protocol.DataPlane;
 

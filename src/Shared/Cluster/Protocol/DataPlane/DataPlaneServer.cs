@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using Akka.Actor;
-using Distributed.Shared.Cluster;
+using Distributed.Shared.Security;
 
 namespace Distributed.Shared.Protocol.DataPlane;
 
@@ -37,7 +37,7 @@ public sealed class DataPlaneServer : ITensorTransport, IDisposable
     /// <summary>Listens on <paramref name="bindHost"/>:<paramref name="port"/> (0: any free port); workers are told to connect to <paramref name="publicHost"/>.</summary>
     /// <param name="maxMessageBytes">Largest message accepted (the cluster's frame size).</param>
     public static DataPlaneServer Start(string bindHost, string publicHost, int port, TlsSettings? tls, Action<string> log,
-        int maxMessageBytes = ClusterSettings.DefaultMaximumFrameSize)
+        int maxMessageBytes = MessageLimits.DefaultMaximumFrameSize)
     {
         var security = new DataPlaneSecurity(tls);
         var address = bindHost is "0.0.0.0" or "*" ? IPAddress.Any : Dns.GetHostAddresses(bindHost).First(a => a.AddressFamily == AddressFamily.InterNetwork);

@@ -3,7 +3,7 @@ using Akka.Event;
 using Akka.Remote.Transport.DotNetty;
 using Distributed.Shared.Data;
 
-namespace Distributed.Shared.Cluster;
+namespace Distributed.Shared.Security;
 
 /// <summary>
 /// Mutual TLS for Akka.Remote: this node presents <paramref name="CertificatePath"/> (PKCS#12 with
