@@ -215,7 +215,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
 
     private void Register()
     {
-        var coordinator = Context.ActorSelection(new RootActorPath(_coordinatorAddress!) / "user" / "coordinator");
+        var coordinator = Context.ActorSelection(new RootActorPath(_coordinatorAddress!) / "user" / ActorNames.Coordinator);
         coordinator.Tell(new RegisterWorker(_settings.Name, _settings.Threads, _challenge));
         Timers.StartSingleTimer(RetryRegistration.Instance, RetryRegistration.Instance, TimeSpan.FromSeconds(1));
     }

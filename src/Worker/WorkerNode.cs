@@ -6,8 +6,8 @@ using Distributed.Shared.Protocol.DataPlane;
 namespace Distributed.Worker;
 
 /// <summary>
-/// Starts a worker node: an ActorSystem in the worker role with one <see cref="WorkerActor"/> named
-/// "worker". Without a transport in the settings, the worker uses the coordinator's data plane when
+/// Starts a worker node: an ActorSystem in the worker role with one <see cref="WorkerActor"/>
+/// (registered by <see cref="WorkerHosting.AddWorker"/>). Without a transport in the settings, the worker uses the coordinator's data plane when
 /// offered (unless <see cref="ClusterSettings.DataPort"/> is null).
 /// </summary>
 public static class WorkerNode
@@ -15,15 +15,14 @@ public static class WorkerNode
     public static ActorSystem Start(ClusterSettings cluster, WorkerActor.Settings settings)
     {
         if (cluster.Role != Roles.Worker) throw new ArgumentException($"A worker node has role {Roles.Worker}, not {cluster.Role}.");
-        var system = cluster.CreateSystem();
         settings = settings with
         {
             Transport = settings.Transport ?? (cluster.DataPort is null ? AkkaRemoteTransport.Instance : new DataPlaneClient(cluster.Tls, settings.Log, cluster.MaximumFrameSize)),
             Verifier = settings.Verifier ?? CoordinatorVerifier.For(cluster.Tls),
             NotJoinedHint = settings.NotJoinedHint ?? NotJoinedHint(cluster),
         };
+        var system = NodeHost.Start(cluster, akka => akka.AddWorker(settings)).System;
         if (settings.Transport is IDisposable disposable) system.RegisterOnTermination(disposable.Dispose);
-        system.ActorOf(WorkerActor.Props(settings), "worker");
         return system;
     }
 

@@ -6,7 +6,7 @@ using Distributed.Shared.Training;
 
 namespace Distributed.Coordinator.Cluster;
 
-/// <summary>Starts a coordinator node: an ActorSystem in the coordinator role running a <see cref="CoordinatorActor"/> named "coordinator".</summary>
+/// <summary>Starts a coordinator node: an ActorSystem in the coordinator role running a <see cref="CoordinatorActor"/> (registered by <see cref="CoordinatorHosting.AddCoordinator"/>).</summary>
 public sealed class CoordinatorNode
 {
     private readonly IActorRef _actor;
@@ -39,16 +39,16 @@ public sealed class CoordinatorNode
         CheckFrameSize(run.Model.ParameterCount, cluster.MaximumFrameSize);
         // A certificate not issued for the coordinator role is refused before anything starts.
         var identity = cluster.Tls is null ? null : CoordinatorIdentity.Load(cluster.Tls);
-        var system = cluster.CreateSystem();
         transport ??= StartDataPlane(cluster, log);
+        var done = new TaskCompletionSource<ClusterRunOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+        string runId = $"{Environment.MachineName}-{DateTime.UtcNow:yyyyMMddHHmmss}-{Random.Shared.Next(0x10000):x4}";
+        var settings = new CoordinatorActor.Settings(runId, supervision.MinWorkers, log, transport, done,
+            supervision.StepTimeout, supervision.WorkerTimeout, supervision.MaxBadResults, onStep, onMembers, cluster.Wire, identity);
+        var system = NodeHost.Start(cluster, akka => akka.AddCoordinator(run, settings)).System;
         if (transport is IDisposable disposable) system.RegisterOnTermination(disposable.Dispose);
         var akkaCluster = Akka.Cluster.Cluster.Get(system);
         if (cluster.SeedNodes is null or { Count: 0 }) akkaCluster.Join(akkaCluster.SelfAddress);
-        var done = new TaskCompletionSource<ClusterRunOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
-        string runId = $"{Environment.MachineName}-{DateTime.UtcNow:yyyyMMddHHmmss}-{Random.Shared.Next(0x10000):x4}";
-        var settings = new CoordinatorActor.Settings(runId, supervision.MinWorkers, log, transport ?? AkkaRemoteTransport.Instance, done,
-            supervision.StepTimeout, supervision.WorkerTimeout, supervision.MaxBadResults, onStep, onMembers, cluster.Wire, identity);
-        var actor = system.ActorOf(CoordinatorActor.Props(run, settings), "coordinator");
+        var actor = Akka.Hosting.ActorRegistry.For(system).Get<CoordinatorActor>();
         // If this node is downed (e.g. the split-brain resolver downs both ends of a link that only
         // some nodes lost), say so instead of waiting forever for a result.
         system.WhenTerminated.ContinueWith(_ => done.TrySetException(new ClusterRunFailedException(

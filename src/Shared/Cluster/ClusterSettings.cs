@@ -34,14 +34,11 @@ public sealed record ClusterSettings(string Role, string Hostname = "127.0.0.1",
     int MaximumFrameSize = ClusterSettings.DefaultMaximumFrameSize, string LogLevel = "WARNING", TlsSettings? Tls = null, string? ExtraHocon = null,
     string? PublicHostname = null, int? DataPort = 0, int? HealthPort = null, Protocol.TensorWire Wire = Protocol.TensorWire.Float32)
 {
-    /// <summary>Starts a node (a generic host running an ActorSystem with this configuration) and returns its ActorSystem.</summary>
+    /// <summary>Starts a bare node (a generic host running an ActorSystem with this configuration, no actors) and returns its ActorSystem.</summary>
     public Akka.Actor.ActorSystem CreateSystem() => NodeHost.Start(this).System;
 
-    /// <summary><see cref="ToConfig"/> with <see cref="ExtraHocon"/> taking precedence.</summary>
-    public Config ToFullConfig() => ExtraHocon is null ? ToConfig() : ConfigurationFactory.ParseString(ExtraHocon).WithFallback(ToConfig());
-
-    /// <summary><see cref="HostedConfig"/> with <see cref="ExtraHocon"/> taking precedence (what <see cref="NodeHost"/> adds as HOCON).</summary>
-    public Config HostedFullConfig() => ExtraHocon is null ? HostedConfig() : ConfigurationFactory.ParseString(ExtraHocon).WithFallback(HostedConfig());
+    /// <summary><see cref="Hocon"/> with <see cref="ExtraHocon"/> taking precedence (what <see cref="NodeHosting.WithNode"/> adds).</summary>
+    public Config FullHocon() => ExtraHocon is null ? Hocon() : ConfigurationFactory.ParseString(ExtraHocon).WithFallback(Hocon());
 
     public const string SystemName = "distributed";
 
@@ -54,36 +51,8 @@ public sealed record ClusterSettings(string Role, string Hostname = "127.0.0.1",
     /// <summary>Bytes a message holding one tensor of the model needs, with room for its other fields.</summary>
     public static long MessageBytesFor(int parameterCount) => 4L * parameterCount + 64 * 1024;
 
-    /// <summary>
-    /// The whole configuration as HOCON, typed-option keys included: for ActorSystems built without
-    /// the generic host (Akka.TestKit specs). Nodes use <see cref="NodeHost"/>, which sets the remote
-    /// endpoint, roles, seed nodes and split-brain resolver through Akka.Hosting's typed options and
-    /// takes the rest from <see cref="HostedConfig"/>.
-    /// </summary>
-    public Config ToConfig() => ConfigurationFactory.ParseString($$"""
-        akka.remote.dot-netty.tcp {
-          hostname = "{{Hostname}}"
-          public-hostname = "{{PublicHostname ?? Hostname}}"
-          port = {{Port}}
-          enable-ssl = {{(Tls is null ? "false" : "true")}}
-          maximum-frame-size = {{MaximumFrameSize}}b
-          send-buffer-size = {{MaximumFrameSize}}b
-          receive-buffer-size = {{MaximumFrameSize}}b
-        }
-        akka.cluster {
-          roles = ["{{Role}}"]
-          seed-nodes = [{{string.Join(", ", (SeedNodes ?? []).Select(s => $"\"{s}\""))}}]
-          downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
-          split-brain-resolver {
-            active-strategy = keep-oldest
-            keep-oldest.down-if-alone = off
-            keep-oldest.role = "{{Roles.Coordinator}}"
-          }
-        }
-        """).WithFallback(HostedConfig());
-
     /// <summary>What the typed options do not cover: logging, the serializer, cluster timings, the resolver's stability window.</summary>
-    public Config HostedConfig() => ConfigurationFactory.ParseString($$"""
+    public Config Hocon() => ConfigurationFactory.ParseString($$"""
             akka {
               loglevel = {{LogLevel}}
               stdout-loglevel = {{LogLevel}}
@@ -105,7 +74,7 @@ public sealed record ClusterSettings(string Role, string Hostname = "127.0.0.1",
                 # dropped (a remote PoisonPill once left the coordinator hung).
                 untrusted-mode = on
                 trusted-selection-paths = [
-                  "/user/coordinator", "/user/worker",
+                  "{{ActorNames.UserPath(ActorNames.Coordinator)}}", "{{ActorNames.UserPath(ActorNames.Worker)}}",
                   "/system/cluster/core/daemon", "/system/cluster/heartbeatReceiver", "/system/remote-watcher"
                 ]
               }
@@ -121,7 +90,7 @@ public sealed record ClusterSettings(string Role, string Hostname = "127.0.0.1",
                   heartbeat-interval = 500ms
                   acceptable-heartbeat-pause = 2s
                 }
-                # Split brain (resolver set in NodeHost / ToConfig): the side with the oldest
+                # Split brain (resolver set in NodeHosting.WithNode): the side with the oldest
                 # coordinator-role node (the coordinator) keeps running, even alone; workers cut off
                 # from it are downed and stop. keep-majority would down the coordinator whenever most
                 # workers sit on the other side.

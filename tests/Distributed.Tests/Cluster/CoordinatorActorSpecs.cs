@@ -9,7 +9,7 @@ using static Distributed.Shared.Protocol.WorkerProtocol;
 
 namespace Distributed.Tests.Cluster;
 
-public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSettings(Roles.Coordinator).ToConfig())
+public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSettings(Roles.Coordinator).CreateSystem())
 {
     private static readonly TrainingOptions Options = new() { Epochs = 1, BatchSize = 64, Shards = 4, Hidden = [16] };
     private static readonly Shared.Data.MnistData Data = TestData.Subset(256, 50);
@@ -282,7 +282,8 @@ public class CoordinatorActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSe
     public void A_worker_that_takes_shards_and_never_answers_should_be_excluded_with_its_node()
     {
         StepTimeout = TimeSpan.FromMilliseconds(300);
-        using var otherNode = ActorSystem.Create("other-node", new ClusterSettings(Roles.Worker).ToConfig());
+        // Another node as the coordinator sees it: an ActorSystem with another address.
+        using var otherNode = ActorSystem.Create("other-node");
         var coordinator = Sys.ActorOf(CoordinatorActor.Props(_run, new CoordinatorActor.Settings("run-1", 2, line => { lock (_log) _log.Add(line); },
             AkkaRemoteTransport.Instance, _done, StepTimeout, WorkerTimeout)));
         var honest = CreateTestProbe();

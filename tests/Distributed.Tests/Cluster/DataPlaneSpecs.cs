@@ -8,7 +8,7 @@ using static Distributed.Shared.Protocol.WorkerProtocol;
 namespace Distributed.Tests.Cluster;
 
 /// <summary>The tensor data plane on its own: tickets, delivery with the right sender, refusal and fallback to Akka.</summary>
-public sealed class DataPlaneSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSettings(Roles.Coordinator).ToConfig()), IDisposable
+public sealed class DataPlaneSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSettings(Roles.Coordinator).CreateSystem()), IDisposable
 {
     private readonly List<string> _log = [];
     private DataPlaneServer? _server;

@@ -39,6 +39,31 @@ public class NodeHostSpecs
         }
     }
 
+    [Fact]
+    public async Task The_nodes_should_register_their_actors_where_the_registry_finds_them_by_type()
+    {
+        var data = TestData.Subset(64, 10);
+        var run = new Distributed.Shared.Training.TrainingRun(new() { Epochs = 1, BatchSize = 64, Hidden = [8], TrainLimit = 64, TestLimit = 10 }, data);
+        var coordinator = Distributed.Coordinator.Cluster.CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator),
+            run, new Distributed.Coordinator.Cluster.Supervision(1, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30)), _ => { });
+        var worker = Distributed.Worker.WorkerNode.Start(new ClusterSettings(Roles.Worker, SeedNodes: [coordinator.Address]),
+            new Distributed.Worker.WorkerActor.Settings("w1", data.Train, 1, _ => { }));
+        try
+        {
+            var registered = Akka.Hosting.ActorRegistry.For(coordinator.System).Get<Distributed.Coordinator.Cluster.CoordinatorActor>();
+            Assert.Equal($"/user/{ActorNames.Coordinator}", registered.Path.ToStringWithoutAddress());
+            var workerActor = Akka.Hosting.ActorRegistry.For(worker).Get<Distributed.Worker.WorkerActor>();
+            Assert.Equal($"/user/{ActorNames.Worker}", workerActor.Path.ToStringWithoutAddress());
+            // Registered, and the very actors that train: the run finishes with the single-process hash.
+            var outcome = await coordinator.Outcome.WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.Equal(new Distributed.Coordinator.Training.LocalTrainer(run.Options, data, _ => { }).Run().FinalWeightsSha256, outcome.Result.FinalWeightsSha256);
+        }
+        finally
+        {
+            await Task.WhenAll(worker.Terminate(), coordinator.System.Terminate());
+        }
+    }
+
     private static int FreePort()
     {
         var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);

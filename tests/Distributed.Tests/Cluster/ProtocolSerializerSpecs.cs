@@ -6,7 +6,7 @@ using static Distributed.Shared.Protocol.WorkerProtocol;
 
 namespace Distributed.Tests.Cluster;
 
-public class ProtocolSerializerSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSettings(Roles.Worker).ToConfig())
+public class ProtocolSerializerSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSettings(Roles.Worker).CreateSystem())
 {
     private T RoundTrip<T>(T message) where T : notnull
     {

@@ -9,7 +9,7 @@ namespace Distributed.Tests.Cluster;
 /// reference, reach no actor of a node (Akka.Remote's untrusted mode), while protocol messages to
 /// the coordinator's path still do.
 /// </summary>
-public sealed class UntrustedPeerSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSettings(Roles.Coordinator).ToConfig()), IDisposable
+public sealed class UntrustedPeerSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSettings(Roles.Coordinator).CreateSystem()), IDisposable
 {
     private readonly ActorSystem _attacker = ActorSystem.Create("attacker", ConfigurationFactory.ParseString("""
         akka.actor.provider = remote

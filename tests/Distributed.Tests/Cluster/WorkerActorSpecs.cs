@@ -9,7 +9,7 @@ using static Distributed.Shared.Protocol.WorkerProtocol;
 
 namespace Distributed.Tests.Cluster;
 
-public class WorkerActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSettings(Roles.Worker).ToConfig())
+public class WorkerActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSettings(Roles.Worker).CreateSystem())
 {
     private static readonly Shared.Data.ImageSet Data = TestData.Subset(200, 10).Train;
     private static readonly ModelSpec Spec = new(784, [32], 10);
