@@ -7,7 +7,8 @@
 #   deploy/chaos.sh coordinator [training options]   kill -9 the coordinator mid-run, restart it with --resume
 #
 # Do not pass --out (the script chooses). Environment: DIR (default runs/chaos), KILL_AFTER seconds
-# after training starts (default 1.5), NO_BUILD=1, TIMEOUT seconds per cluster run (default 600).
+# after training starts (for coordinator: after its first checkpoint; default 1.5), NO_BUILD=1,
+# TIMEOUT seconds per cluster run (default 600).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -57,6 +58,12 @@ start_worker() { # name
   pids+=("$worker_pid")
 }
 
+wait_for_file() { # path
+  for _ in $(seq 1 1200); do [[ -f $1 ]] && return 0; sleep 0.05; done
+  echo "timed out waiting for $1" >&2
+  exit 1
+}
+
 wait_for_line() { # file, pattern
   for _ in $(seq 1 1200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
   echo "timed out waiting for '$2' in $1" >&2
@@ -67,11 +74,14 @@ echo "undisturbed run (one process)..."
 dotnet "$coordinator_dll" train --workers 0 --out "$dir/undisturbed" "$@" > "$dir/logs/undisturbed.log" 2>&1
 undisturbed=$(hash_of "$dir/undisturbed")
 
-echo "disturbed run: coordinator and 3 worker processes, $scenario killed ${kill_after}s into training..."
+echo "disturbed run: coordinator and 3 worker processes, $scenario killed ${kill_after}s into training$([[ $scenario == worker ]] || echo " after its first checkpoint")..."
 start_coordinator "$dir/logs/coordinator.log" "$@"
 declare -A worker_pids
 for name in worker-1 worker-2 worker-3; do start_worker "$name"; worker_pids[$name]=$worker_pid; done
 wait_for_line "$dir/logs/coordinator.log" "registered; training"
+# A killed coordinator resumes from its checkpoint: wait for the first one (step 20), so the kill
+# lands mid-run however long workers take to connect and warm up.
+[[ $scenario == worker ]] || wait_for_file "$dir/disturbed/checkpoint.bin"
 sleep "$kill_after"
 
 if [[ $scenario == worker ]]; then
