@@ -85,12 +85,16 @@ public static class CoordinatorCommand
                 void Log(string line) => progress.Message($"{DateTime.UtcNow:HH:mm:ss.fff} {line}");
                 // Disposed (pending writes waited for) before the outcome is acted on.
                 using var checkpoints = new Checkpointer(job.Out, job.CheckpointEvery, Log);
-                coordinator = CoordinatorNode.Start(node.ToClusterSettings(Roles.Coordinator) with { Wire = job.Wire }, run,
-                    job.Supervision, Log, onStep: (r, epoch) =>
+                var hooks = new RunHooks(Log)
+                {
+                    OnStep = (r, epoch) =>
                     {
                         checkpoints.OnStep(r, epoch);
                         progress.Step(r, null);
-                    }, onMembers: members => progress.Step(run, members));
+                    },
+                    OnMembers = members => progress.Step(run, members),
+                };
+                coordinator = CoordinatorNode.Start(node.ToClusterSettings(Roles.Coordinator) with { Wire = job.Wire }, run, job.Supervision, hooks);
                 Log($"coordinator: listening at {coordinator.Address}");
                 using var stopping = stop.Token.Register(() => coordinator.Stop($"interrupted ({stop.Name})"));
                 try

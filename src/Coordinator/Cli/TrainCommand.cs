@@ -27,6 +27,9 @@ public static class TrainCommand
         public IDisposable? StartMetrics(string host = "localhost") => MetricsPort is { } port ? Shared.Diagnostics.TrainingMetrics.StartPrometheus(port, host) : null;
 
         public Supervision Supervision => new(Workers, TimeSpan.FromSeconds(StepTimeoutSeconds), TimeSpan.FromSeconds(WorkerTimeoutSeconds));
+
+        /// <summary>The simulated cluster these options describe.</summary>
+        public SimulationSpec Simulation => new(Workers, Supervision) { FrameSize = FrameSize, Tls = Tls, DataPlane = DataPlane, Wire = Wire };
     }
 
     public static Command Create()
@@ -82,9 +85,8 @@ public static class TrainCommand
                 {
                     try
                     {
-                        outcome = ClusterSimulation.RunAsync(run.Options, data, job.Workers, progress.Message, job.FrameSize, supervision: job.Supervision,
-                            onStep: OnStep, resumeFrom: run, tls: job.Tls, onMembers: members => progress.Step(run, members), dataPlane: job.DataPlane, wire: job.Wire,
-                            stop: stop).GetAwaiter().GetResult();
+                        var hooks = new RunHooks(progress.Message) { OnStep = OnStep, OnMembers = members => progress.Step(run, members) };
+                        outcome = ClusterSimulation.RunAsync(run, job.Simulation, hooks, stop: stop).GetAwaiter().GetResult();
                         (result, model) = (outcome.Result, outcome.Model);
                     }
                     catch (ClusterRunInterruptedException)

@@ -17,38 +17,36 @@ public sealed class SimulatedCluster : IAsyncDisposable
 {
     private readonly List<ActorSystem> _workers = [];
     private readonly MnistData _data;
+    private readonly SimulationSpec _spec;
     private readonly Action<string> _log;
-    private readonly int _frameSize;
     private readonly int _threadsPerWorker;
-    private readonly TlsSettings? _tls;
-    private readonly int? _dataPort;
     private int _named;
 
-    private SimulatedCluster(CoordinatorNode coordinator, MnistData data, Action<string> log, int frameSize, int threadsPerWorker, TlsSettings? tls, int? dataPort)
+    private SimulatedCluster(CoordinatorNode coordinator, MnistData data, SimulationSpec spec, Action<string> log)
     {
-        (Coordinator, _data, _log, _frameSize, _threadsPerWorker, _tls, _dataPort) = (coordinator, data, log, frameSize, threadsPerWorker, tls, dataPort);
+        (Coordinator, _data, _spec, _log) = (coordinator, data, spec, log);
+        // The simulation's nodes share this machine's cores.
+        _threadsPerWorker = Math.Max(1, Environment.ProcessorCount / Math.Max(1, spec.Workers));
     }
 
     public CoordinatorNode Coordinator { get; }
 
     public IReadOnlyList<ActorSystem> Workers => _workers;
 
-    public static SimulatedCluster Start(TrainingRun run, int workers, Action<string> log, Supervision supervision,
-        int maximumFrameSize = ClusterSettings.DefaultMaximumFrameSize, Action<TrainingRun, EpochMetrics?>? onStep = null, TlsSettings? tls = null,
-        Action<IReadOnlyList<Progress.MemberRow>>? onMembers = null, bool dataPlane = true, TensorWire wire = TensorWire.Float32)
+    public static SimulatedCluster Start(TrainingRun run, SimulationSpec spec, RunHooks hooks)
     {
-        int? dataPort = dataPlane ? 0 : null;
-        var coordinator = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, MaximumFrameSize: maximumFrameSize, Tls: tls, DataPort: dataPort, Wire: wire), run, supervision, log,
-            onStep: onStep, onMembers: onMembers);
-        // The simulation's nodes share this machine's cores.
-        var cluster = new SimulatedCluster(coordinator, run.Data, log, maximumFrameSize, Math.Max(1, Environment.ProcessorCount / Math.Max(1, workers)), tls, dataPort);
-        for (int i = 0; i < workers; i++) cluster.AddWorker();
+        var coordinator = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, MaximumFrameSize: spec.FrameSize, Tls: spec.Tls, DataPort: DataPort(spec), Wire: spec.Wire),
+            run, spec.Supervision, hooks);
+        var cluster = new SimulatedCluster(coordinator, run.Data, spec, hooks.Log);
+        for (int i = 0; i < spec.Workers; i++) cluster.AddWorker();
         return cluster;
     }
 
+    private static int? DataPort(SimulationSpec spec) => spec.DataPlane ? 0 : null;
+
     public ActorSystem AddWorker()
     {
-        var cluster = new ClusterSettings(Roles.Worker, SeedNodes: [Coordinator.Address], MaximumFrameSize: _frameSize, Tls: _tls, DataPort: _dataPort);
+        var cluster = new ClusterSettings(Roles.Worker, SeedNodes: [Coordinator.Address], MaximumFrameSize: _spec.FrameSize, Tls: _spec.Tls, DataPort: DataPort(_spec));
         string name = $"worker-{Interlocked.Increment(ref _named)}";
         var system = WorkerNode.Start(cluster, new WorkerActor.Settings(name, _data.Train, _threadsPerWorker, _log));
         lock (_workers) _workers.Add(system);
@@ -78,15 +76,12 @@ public sealed class SimulatedCluster : IAsyncDisposable
 /// <summary>Runs a whole training job on a <see cref="SimulatedCluster"/>.</summary>
 public static class ClusterSimulation
 {
-    public static async Task<ClusterRunOutcome> RunAsync(TrainingOptions options, MnistData data, int workers, Action<string> log,
-        int maximumFrameSize = ClusterSettings.DefaultMaximumFrameSize, TimeSpan? timeout = null, Supervision? supervision = null,
-        Action<TrainingRun, EpochMetrics?>? onStep = null, TrainingRun? resumeFrom = null, TlsSettings? tls = null,
-        Action<IReadOnlyList<Progress.MemberRow>>? onMembers = null, bool dataPlane = true, TensorWire wire = TensorWire.Float32,
+    /// <summary>Trains <paramref name="run"/> (fresh or resumed) on a cluster of <paramref name="spec"/>'s shape until it ends.</summary>
+    public static async Task<ClusterRunOutcome> RunAsync(TrainingRun run, SimulationSpec spec, RunHooks hooks, TimeSpan? timeout = null,
         Shared.Lifetime.StopSignal? stop = null)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(workers);
-        await using var cluster = SimulatedCluster.Start(resumeFrom ?? new TrainingRun(options, data), workers, log,
-            supervision ?? Supervision.For(workers), maximumFrameSize, onStep, tls, onMembers, dataPlane, wire);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(spec.Workers);
+        await using var cluster = SimulatedCluster.Start(run, spec, hooks);
         using var stopping = stop?.Token.Register(() => cluster.Coordinator.Stop($"interrupted ({stop.Name})"));
         return await cluster.WaitAsync(timeout);
     }

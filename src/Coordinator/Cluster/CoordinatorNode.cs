@@ -33,9 +33,9 @@ public sealed class CoordinatorNode
     /// Checks that the model's messages fit the frame size, then starts the node (its own seed when
     /// <see cref="ClusterSettings.SeedNodes"/> is empty) and the coordinator actor.
     /// </summary>
-    public static CoordinatorNode Start(ClusterSettings cluster, TrainingRun run, Supervision supervision, Action<string> log,
-        ITensorTransport? transport = null, Action<TrainingRun, EpochMetrics?>? onStep = null, Action<IReadOnlyList<Progress.MemberRow>>? onMembers = null)
+    public static CoordinatorNode Start(ClusterSettings cluster, TrainingRun run, Supervision supervision, RunHooks hooks, ITensorTransport? transport = null)
     {
+        var log = hooks.Log;
         CheckFrameSize(run.Model.ParameterCount, cluster.MaximumFrameSize);
         // A certificate not issued for the coordinator role is refused before anything starts.
         var identity = cluster.Tls is null ? null : CoordinatorIdentity.Load(cluster.Tls);
@@ -43,7 +43,7 @@ public sealed class CoordinatorNode
         var done = new TaskCompletionSource<ClusterRunOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         string runId = $"{Environment.MachineName}-{DateTime.UtcNow:yyyyMMddHHmmss}-{Random.Shared.Next(0x10000):x4}";
         var settings = new CoordinatorActor.Settings(runId, supervision.MinWorkers, log, transport, done,
-            supervision.StepTimeout, supervision.WorkerTimeout, supervision.MaxBadResults, onStep, onMembers, cluster.Wire, identity);
+            supervision.StepTimeout, supervision.WorkerTimeout, supervision.MaxBadResults, hooks.OnStep, hooks.OnMembers, cluster.Wire, identity);
         var system = NodeHost.Start(cluster, akka => akka.AddCoordinator(run, settings)).System;
         if (transport is IDisposable disposable) system.RegisterOnTermination(disposable.Dispose);
         var akkaCluster = Akka.Cluster.Cluster.Get(system);

@@ -17,7 +17,7 @@ public class ClusterTrainingSpecs
         string local = new LocalTrainer(Options, data, _ => { }, replicas: 2).Run().FinalWeightsSha256;
         foreach (int workers in new[] { 1, 2, 3 })
         {
-            var outcome = await ClusterSimulation.RunAsync(Options, data, workers, _ => { }, timeout: TimeSpan.FromMinutes(2));
+            var outcome = await ClusterSimulation.RunAsync(new TrainingRun(Options, data), SimulationSpec.For(workers), RunHooks.Silent, TimeSpan.FromMinutes(2));
             Assert.Equal(local, outcome.Result.FinalWeightsSha256);
             Assert.Equal(workers, outcome.Workers.Length);
         }
@@ -31,7 +31,7 @@ public class ClusterTrainingSpecs
         string local = new LocalTrainer(options, data, _ => { }, replicas: 2).Run().FinalWeightsSha256;
         foreach (int workers in new[] { 1, 2, 4 })
         {
-            var outcome = await ClusterSimulation.RunAsync(options, data, workers, _ => { }, timeout: TimeSpan.FromMinutes(2));
+            var outcome = await ClusterSimulation.RunAsync(new TrainingRun(options, data), SimulationSpec.For(workers), RunHooks.Silent, TimeSpan.FromMinutes(2));
             Assert.Equal(local, outcome.Result.FinalWeightsSha256);
         }
     }
@@ -42,9 +42,9 @@ public class ClusterTrainingSpecs
         var data = TestData.Subset(640, 200);
         var log = new List<string>();
         long before = Distributed.Shared.Protocol.DataPlane.DataPlaneConnection.Delivered;
-        var onPlane = await ClusterSimulation.RunAsync(Options, data, 2, l => { lock (log) log.Add(l); }, timeout: TimeSpan.FromMinutes(2));
+        var onPlane = await ClusterSimulation.RunAsync(new TrainingRun(Options, data), SimulationSpec.For(2), new RunHooks(l => { lock (log) log.Add(l); }), TimeSpan.FromMinutes(2));
         long delivered = Distributed.Shared.Protocol.DataPlane.DataPlaneConnection.Delivered - before;
-        var overAkka = await ClusterSimulation.RunAsync(Options, data, 2, _ => { }, timeout: TimeSpan.FromMinutes(2), dataPlane: false);
+        var overAkka = await ClusterSimulation.RunAsync(new TrainingRun(Options, data), SimulationSpec.For(2) with { DataPlane = false }, RunHooks.Silent, TimeSpan.FromMinutes(2));
         Assert.Equal(overAkka.Result.FinalWeightsSha256, onPlane.Result.FinalWeightsSha256);
         lock (log) Assert.Equal(2, log.Count(l => l.Contains("data plane: connected to the coordinator")));
         // 10 steps: weights to two workers and their results back, nearly all of it on the data plane.
@@ -71,7 +71,7 @@ public class ClusterTrainingSpecs
         var data = TestData.Subset(128, 50);
         var options = Options with { Hidden = [1400], TrainLimit = 128, BatchSize = 128 };
         // 784·1400 + 1400 + 1400·10 + 10 = 1,113,010 parameters: 4.45 MB per message.
-        var outcome = await ClusterSimulation.RunAsync(options, data, 1, _ => { }, maximumFrameSize: 5_000_000, timeout: TimeSpan.FromMinutes(2));
+        var outcome = await ClusterSimulation.RunAsync(new TrainingRun(options, data), SimulationSpec.For(1) with { FrameSize = 5_000_000 }, RunHooks.Silent, TimeSpan.FromMinutes(2));
         Assert.Single(outcome.Result.Epochs);
     }
 }

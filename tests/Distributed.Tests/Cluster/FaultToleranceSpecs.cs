@@ -18,10 +18,10 @@ public class FaultToleranceSpecs
         SimulatedCluster? cluster = null;
         var run = new TrainingRun(Options, TestData.Subset(640, 100));
         // After step 4 the coordinator waits until worker-2's node is down, so step 5 is handed to a dead worker.
-        cluster = SimulatedCluster.Start(run, 3, l => { lock (log) log.Add(l); }, Supervision.For(3), onStep: (r, _) =>
+        cluster = SimulatedCluster.Start(run, SimulationSpec.For(3), new RunHooks(l => { lock (log) log.Add(l); }) { OnStep = (r, _) =>
         {
             if (r.Step == 4) Assert.True(cluster!.StopWorker(cluster.Workers[1]).Wait(TimeSpan.FromSeconds(30)));
-        });
+        } });
         await using (cluster)
         {
             var outcome = await cluster.WaitAsync(TimeSpan.FromMinutes(2));
@@ -37,7 +37,7 @@ public class FaultToleranceSpecs
         var log = new List<string>();
         SimulatedCluster? cluster = null;
         var run = new TrainingRun(Options, TestData.Subset(640, 100));
-        cluster = SimulatedCluster.Start(run, 1, l => { lock (log) log.Add(l); }, Supervision.For(1), onStep: (r, _) =>
+        cluster = SimulatedCluster.Start(run, SimulationSpec.For(1), new RunHooks(l => { lock (log) log.Add(l); }) { OnStep = (r, _) =>
         {
             if (r.Step == 3)
             {
@@ -48,7 +48,7 @@ public class FaultToleranceSpecs
                 while (joiner.SelfMember.Status != Akka.Cluster.MemberStatus.Up && DateTime.UtcNow < deadline) Thread.Sleep(50);
                 Thread.Sleep(500);
             }
-        });
+        } });
         await using (cluster)
         {
             var outcome = await cluster.WaitAsync(TimeSpan.FromMinutes(2));

@@ -45,7 +45,7 @@ public class NodeHostSpecs
         var data = TestData.Subset(64, 10);
         var run = new Distributed.Shared.Training.TrainingRun(new() { Epochs = 1, BatchSize = 64, Hidden = [8], TrainLimit = 64, TestLimit = 10 }, data);
         var coordinator = Distributed.Coordinator.Cluster.CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator),
-            run, new Distributed.Coordinator.Cluster.Supervision(1, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30)), _ => { });
+            run, new Distributed.Coordinator.Cluster.Supervision(1, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30)), Distributed.Coordinator.Cluster.RunHooks.Silent);
         var worker = Distributed.Worker.WorkerNode.Start(new ClusterSettings(Roles.Worker, SeedNodes: [coordinator.Address]),
             new Distributed.Worker.WorkerActor.Settings("w1", data.Train, 1, _ => { }));
         try

@@ -44,7 +44,7 @@ public class PartitionSpecs
         ActorSystem? worker = null;
         CoordinatorNode? coordinator = null;
         coordinator = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, ExtraHocon: Throttler), new TrainingRun(Options, data),
-            Supervision.For(1), l => { lock (log) log.Add(l); }, onStep: (run, epoch) =>
+            Supervision.For(1), new RunHooks(l => { lock (log) log.Add(l); }) { OnStep = (run, epoch) =>
             {
                 if (run.Step != 5) return;
                 // The blip lasts until the coordinator has dropped the worker as unreachable (about 2.7 s),
@@ -55,7 +55,7 @@ public class PartitionSpecs
                     while (!Logged(log, "is unreachable")) await Task.Delay(50);
                     Heal(coordinator.System, worker!);
                 });
-            });
+            } });
         worker = Worker(coordinator.Address, "worker-1", log, idle: TimeSpan.FromSeconds(workerIdleSeconds));
         try
         {
@@ -102,7 +102,7 @@ public class PartitionSpecs
         var systems = new List<ActorSystem>();
         CoordinatorNode? coordinator = null;
         coordinator = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, ExtraHocon: Throttler), new TrainingRun(Options, data),
-            Supervision.For(2), l => { lock (log) log.Add(l); }, onStep: (run, _) =>
+            Supervision.For(2), new RunHooks(l => { lock (log) log.Add(l); }) { OnStep = (run, _) =>
             {
                 if (run.Step != 5) return;
                 if (coordinatorAlone)
@@ -116,7 +116,7 @@ public class PartitionSpecs
                     Cut(coordinator!.System, systems[1]);
                     Cut(systems[0], systems[1]);
                 }
-            });
+            } });
         systems.Add(Worker(coordinator.Address, "worker-1", log));
         systems.Add(Worker(coordinator.Address, "worker-2", log));
         try

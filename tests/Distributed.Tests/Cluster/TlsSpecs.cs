@@ -60,8 +60,8 @@ public class TlsSpecs : IDisposable
         var log = new List<string>();
         var intruders = new List<ActorSystem>();
         SimulatedCluster? simulated = null;
-        simulated = SimulatedCluster.Start(new TrainingRun(Options, data), 1, l => { lock (log) log.Add(l); }, Supervision.For(1), tls: cluster,
-            onStep: (run, _) =>
+        simulated = SimulatedCluster.Start(new TrainingRun(Options, data), SimulationSpec.For(1) with { Tls = cluster },
+            new RunHooks(l => { lock (log) log.Add(l); }) { OnStep = (run, _) =>
             {
                 if (run.Step != 2) return;
                 // Mid-run, a node with another CA's certificate and a node without TLS try to join.
@@ -72,7 +72,7 @@ public class TlsSpecs : IDisposable
                         new WorkerActor.Settings(name, data.Train, 1, l => { lock (log) log.Add(l); }, AkkaRemoteTransport.Instance)));
                 }
                 Thread.Sleep(4000); // their join attempts happen while the run waits here
-            });
+            } });
         try
         {
             await using (simulated)

@@ -61,7 +61,7 @@ public class CheckpointSpecs : IDisposable
     {
         Interrupted(5);
         var (run, _) = Checkpointer.Resume(_folder, Data.Folder, _ => { });
-        var outcome = await ClusterSimulation.RunAsync(run.Options, run.Data, 2, _ => { }, timeout: TimeSpan.FromMinutes(2), resumeFrom: run);
+        var outcome = await ClusterSimulation.RunAsync(run, SimulationSpec.For(2), RunHooks.Silent, TimeSpan.FromMinutes(2));
         Assert.Equal(Uninterrupted(), outcome.Result.FinalWeightsSha256);
     }
 
