@@ -17,6 +17,16 @@ public class ProtocolSerializerSpecs() : Akka.TestKit.Xunit2.TestKit(new Cluster
     }
 
     [Fact]
+    public void Every_protocol_record_should_have_its_own_codec_entry_and_manifest()
+    {
+        var types = typeof(IClusterMessage).Assembly.GetTypes().Where(t => typeof(IClusterMessage).IsAssignableFrom(t) && !t.IsAbstract && !t.IsInterface).ToList();
+        Assert.True(types.Count >= 8, string.Join(", ", types.Select(t => t.Name)));
+        // A record added without a codec entry fails here, not on a live cluster.
+        var manifests = types.Select(t => ProtocolCodec.Manifest(System.Runtime.CompilerServices.RuntimeHelpers.GetUninitializedObject(t))).ToList();
+        Assert.Equal(manifests.Count, manifests.Distinct().Count());
+    }
+
+    [Fact]
     public void Shard_results_should_travel_as_raw_floats_and_round_trip_exactly()
     {
         var gradient = new[] { 1.5f, -0f, float.Epsilon, 3.4e38f, float.NaN };

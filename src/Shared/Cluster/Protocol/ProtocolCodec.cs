@@ -11,9 +11,11 @@ namespace Distributed.Shared.Protocol;
 /// <summary>
 /// The wire format of every <see cref="IClusterMessage"/>: little-endian fields, tensors as raw
 /// float32 bytes. Used by the Akka serializer (<see cref="ProtocolSerializer"/>) and by the tensor
-/// data plane, which writes the same format straight onto a socket.
+/// data plane, which writes the same format straight onto a socket. Each record's manifest, encoder
+/// and decoder sit together in one entry of <c>ProtocolCodec.Messages.cs</c>; this file holds the
+/// framing (version byte, caps) and the field codecs they share.
 /// </summary>
-public static class ProtocolCodec
+public static partial class ProtocolCodec
 {
     /// <summary>No tensor of a model this trainer builds comes near this; a larger length means a corrupt stream.</summary>
     public const int MaxTensorLength = 1 << 28;
@@ -46,18 +48,8 @@ public static class ProtocolCodec
         if (readTicks != 0) Interlocked.Add(ref s_readTicks, readTicks);
     }
 
-    public static string Manifest(object o) => o switch
-    {
-        RegisterWorker => "RW",
-        PieceResult => "SR",
-        WorkerFailed => "WF",
-        Welcome => "WE",
-        Rejected => "RJ",
-        ComputePieces => "CS",
-        RunFinished => "RF",
-        RunStopped => "RS",
-        _ => throw new ArgumentException($"{o.GetType()} is not a protocol message."),
-    };
+    /// <summary>The message's manifest: the short name that tells a reader which record follows.</summary>
+    public static string Manifest(object o) => CodecOf(o).Manifest;
 
     /// <summary>Upper bound of the encoded size, so buffers are sized once (a growing stream would copy a 940 KB tensor several times).</summary>
     public static int SizeHint(object o) => 256 + 4 * o switch
@@ -69,41 +61,9 @@ public static class ProtocolCodec
 
     public static void Write(BinaryWriter w, object obj)
     {
+        var codec = CodecOf(obj);
         w.Write(WireVersion);
-        switch (obj)
-        {
-            case RegisterWorker m: w.Write(m.Name); w.Write(m.Threads); w.Write(m.Challenge); break;
-            case PieceResult m:
-                w.Write(m.RunId); w.Write(m.Step); w.Write(m.Shard); w.Write(m.Samples); w.Write(m.LossSum); w.Write(m.Correct);
-                WriteTensor(w, m.GradientSum); w.Write(m.ComputeMilliseconds); w.Write(m.ShardCount);
-                break;
-            case WorkerFailed m: w.Write(m.RunId); w.Write(m.Reason); break;
-            case Welcome m:
-                w.Write(m.RunId); WriteModel(w, m.Model);
-                w.Write(m.Data.TrainSamples); w.Write(m.Data.Fingerprint); w.Write(m.StepsPerEpoch);
-                w.Write(m.DataPlane is not null);
-                if (m.DataPlane is { } t) { w.Write(t.Host); w.Write(t.Port); w.Write(t.Token); }
-                w.Write((byte)m.Wire);
-                w.Write(m.Proof is not null);
-                if (m.Proof is { } p) { w.Write(p.Certificate); w.Write(p.Signature); }
-                break;
-            case Rejected m: w.Write(m.Reason); break;
-            case ComputePieces m:
-                w.Write(m.RunId); w.Write(m.Step); w.Write(m.WeightsVersion);
-                w.Write(m.Weights is not null);
-                if (m.Weights is not null) WriteTensor(w, m.Weights);
-                w.Write(m.Shards.Length);
-                foreach (var s in m.Shards)
-                {
-                    w.Write(s.Shard); WriteInts(w, s.Samples);
-                    w.Write(s.Segments is not null);
-                    if (s.Segments is not null) WriteInts(w, s.Segments);
-                }
-                break;
-            case RunFinished m: w.Write(m.RunId); w.Write(m.FinalWeightsSha256); break;
-            case RunStopped m: w.Write(m.RunId); w.Write(m.Reason); break;
-            default: throw new ArgumentException($"{obj.GetType()} is not a protocol message.");
-        }
+        codec.Write(w, obj);
     }
 
     /// <summary>
@@ -140,22 +100,10 @@ public static class ProtocolCodec
         }
     }
 
-    private static object ReadFields(BinaryReader r, string manifest, Budget maxLength) => manifest switch
-    {
-        "RW" => new RegisterWorker(ReadText(r), r.ReadInt32(), ReadText(r)),
-        "SR" => new PieceResult(ReadText(r), r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), r.ReadInt32(), ReadTensor(r, maxLength), r.ReadDouble(), r.ReadInt32()),
-        "WF" => new WorkerFailed(ReadText(r), ReadText(r)),
-        "WE" => new Welcome(ReadText(r), ReadModel(r), new DataSpec(r.ReadInt32(), ReadText(r)), r.ReadInt32(),
-            r.ReadBoolean() ? new DataPlaneTicket(ReadText(r), r.ReadInt32(), ReadText(r)) : null, ReadWire(r),
-            r.ReadBoolean() ? new CoordinatorProof(ReadText(r), ReadText(r)) : null),
-        "RJ" => new Rejected(ReadText(r)),
-        "CS" => ReadComputeShards(r, maxLength),
-        "RF" => new RunFinished(ReadText(r), ReadText(r)),
-        "RS" => new RunStopped(ReadText(r), ReadText(r)),
-        _ => throw new SerializationException($"Unknown protocol manifest '{Printable(manifest)}'."),
-    };
+    private static object ReadFields(BinaryReader r, string manifest, Budget maxLength) =>
+        s_byManifest.TryGetValue(manifest, out var codec) ? codec.Read(r, maxLength)
+        : throw new SerializationException($"Unknown protocol manifest '{Printable(manifest)}'.");
 
-    /// <summary>Kinds of layer on the wire (a new layer type adds one, and its fields).</summary>
     // The model: its inputs, then its layers in the model-description syntax, read through the same
     // parser as --arch and model files, so a new layer kind needs no wire code of its own.
     private static void WriteModel(BinaryWriter w, ModelSpec model)
@@ -221,17 +169,6 @@ public static class ProtocolCodec
         {
             Count(0, bytes.Length, 0, Stopwatch.GetElapsedTime(start).Ticks);
         }
-    }
-
-    private static ComputePieces ReadComputeShards(BinaryReader r, Budget maxLength)
-    {
-        string runId = ReadText(r);
-        long step = r.ReadInt64();
-        long version = r.ReadInt64();
-        var weights = r.ReadBoolean() ? ReadTensor(r, maxLength) : null;
-        var shards = new PieceAssignment[ReadLength(r, "shard count", maxLength)];
-        for (int i = 0; i < shards.Length; i++) shards[i] = new PieceAssignment(r.ReadInt32(), ReadInts(r, maxLength), r.ReadBoolean() ? ReadInts(r, maxLength) : null);
-        return new ComputePieces(runId, step, version, weights, shards);
     }
 
     private static void WriteTensor(BinaryWriter w, TensorEnvelope t)
