@@ -185,4 +185,105 @@ public sealed class RunEngineSpecs
         Assert.Equal(["w2"], _engine.Live);
         Assert.Empty(_engine.Returned("w1")); // stopped, not cut off: it must register again itself
     }
+
+    [Fact]
+    public void Duplicates_strays_and_other_runs_results_should_be_dropped_and_the_step_complete_once()
+    {
+        var commands = Started();
+        var piece = Computed((2, 1));
+        Assert.Equal(ShardVerdict.Accepted, _engine.Offer("w2", piece).Verdict);
+        Assert.Equal(ShardVerdict.Duplicate, _engine.Offer("w2", piece).Verdict);
+        Assert.Equal(ShardVerdict.WrongStep, _engine.Offer("w2", Computed((3, 1), step: 7)).Verdict);
+        Assert.NotEqual(ShardVerdict.Accepted, _engine.Offer("w2", Computed((3, 1)) with { ForThisRun = false }).Verdict);
+        Assert.Equal(ShardVerdict.UnknownShard, _engine.Offer("w2", Computed((3, 1)) with { First = 99 }).Verdict);
+        // Still open: shards 0, 1 (w1's) and 3 (w2's) are missing, whatever arrived twice.
+        Assert.Equal(0, _run.Step);
+        IReadOnlyList<Command> last = _engine.Offer("w2", Computed((3, 1))).Commands;
+        Assert.DoesNotContain(last, c => c is Command.StepCompleted);
+        last = _engine.Offer("w1", Computed((0, 2))).Commands;
+        Assert.Single(last.OfType<Command.StepCompleted>());
+        Assert.Equal(1, _run.Step);
+    }
+
+    [Fact]
+    public void A_piece_claiming_shards_its_worker_was_not_given_or_not_starting_a_block_should_be_dropped()
+    {
+        Started();
+        // w1 holds [0, 1] (the block's start, one piece); w2 holds 2 and 3 one by one.
+        Assert.Equal(ShardVerdict.NotAssigned, _engine.Offer("w2", Computed((0, 2))).Verdict);
+        // Several shards in one piece must start a block: 2 does not, so the sum cannot be added as a block.
+        Assert.Equal(ShardVerdict.Malformed, _engine.Offer("w2", Computed((2, 2))).Verdict);
+        Assert.Equal(2, _engine.BadResults("w2")); // each a strike towards exclusion
+        Assert.Equal(ShardVerdict.Accepted, _engine.Offer("w1", Computed((0, 2))).Verdict);
+    }
+
+    [Fact]
+    public void A_non_finite_gradient_should_count_against_its_worker_and_its_shard_go_to_another()
+    {
+        Started();
+        var piece = Computed((2, 1));
+        var poisoned = (float[])piece.Gradient.Clone();
+        poisoned[17] = float.NaN;
+        var (verdict, redo) = _engine.Offer("w2", piece with { Gradient = poisoned });
+        Assert.NotEqual(ShardVerdict.Accepted, verdict);
+        Assert.Equal(1, _engine.BadResults("w2"));
+        Assert.Equal([(2, 1)], PiecesOf(redo, "w1"));
+        Assert.Equal(ShardVerdict.Accepted, _engine.Offer("w1", piece).Verdict);
+    }
+
+    [Fact]
+    public void A_late_reply_from_a_lost_worker_should_not_be_counted_twice()
+    {
+        Started();
+        var lost = _engine.Lose("w2", "is unreachable");
+        Assert.Equal([2, 3], PiecesOf(lost, "w1").SelectMany(p => Enumerable.Range(p.First, p.Count)));
+        // w1 computes shard 2 again; w2's own answer then arrives after all, and is a duplicate.
+        Assert.Equal(ShardVerdict.Accepted, _engine.Offer("w1", Computed((2, 1))).Verdict);
+        Assert.Equal(ShardVerdict.Duplicate, _engine.Offer("w2", Computed((2, 1))).Verdict);
+        IReadOnlyList<Command> last = [];
+        foreach (var piece in PiecesOf(lost, "w1").Where(p => p.First != 2).Prepend((0, 2))) last = _engine.Offer("w1", Computed(piece)).Commands;
+        Assert.Single(last.OfType<Command.StepCompleted>());
+        var twin = new TrainingRun(Options, Data);
+        var (loss, correct) = new ShardedStep(twin.Model, Options.Shards, replicas: 1).Run(Data.Train, twin.Order, twin.CurrentBatch.Start, twin.CurrentBatch.Count);
+        twin.CompleteStep(loss, correct);
+        Assert.Equal(twin.Model.FlattenValues(), _run.Model.FlattenValues());
+    }
+
+    [Fact]
+    public void A_worker_joining_mid_step_should_be_welcomed_and_get_shards_from_the_next_step()
+    {
+        var commands = Started();
+        var joined = _engine.Admit("w3", "node-3", "w3");
+        Assert.Contains(joined, c => c is Command.Welcome { Worker: "w3", Joining: true });
+        Assert.Empty(PiecesOf(joined, "w3")); // step 0 is already shared out
+        IReadOnlyList<Command> last = [];
+        foreach (var worker in new[] { "w1", "w2" })
+            foreach (var piece in PiecesOf(commands, worker)) last = _engine.Offer(worker, Computed(piece)).Commands;
+        Assert.Contains(last, c => c is Command.StepStarted { Step: 1 });
+        Assert.NotEmpty(PiecesOf(last, "w3"));
+        Assert.Equal(4, new[] { "w1", "w2", "w3" }.Sum(w => PiecesOf(last, w).Sum(p => p.Count)));
+    }
+
+    [Fact]
+    public void With_no_worker_left_a_newcomer_should_take_the_orphaned_shards()
+    {
+        Started();
+        _engine.Lose("w1", "stopped");
+        var none = _engine.Lose("w2", "stopped");
+        Assert.Contains(none, c => c is Command.Arm { Timer: RunTimer.NoWorkers });
+        var rescue = _engine.Admit("w4", "node-4", "w4");
+        Assert.Contains(rescue, c => c is Command.Cancel { Timer: RunTimer.NoWorkers });
+        Assert.Equal([0, 1, 2, 3], PiecesOf(rescue, "w4").SelectMany(p => Enumerable.Range(p.First, p.Count)));
+    }
+
+    [Fact]
+    public void A_failure_of_the_host_should_end_the_run_failed_with_the_reason()
+    {
+        Started();
+        var failed = _engine.HostFailed("disk full");
+        var end = Assert.Single(failed.OfType<Command.Ended>());
+        Assert.Equal(RunEnding.Failed, end.How);
+        Assert.Contains("disk full", end.Reason ?? end.Error?.Message);
+        Assert.Equal(RunPhase.Done, _engine.Phase);
+    }
 }
