@@ -4,9 +4,9 @@ using Distributed.Shared.Numerics;
 namespace Distributed.Bench;
 
 /// <summary>
-/// bench [table [rounds]] [gemm] [exchange] [memory] [profile]: the performance table (ours vs PyTorch
+/// bench [table [rounds]] [gemm] [exchange] [memory] [profile] [zeromask]: the performance table (ours vs PyTorch
 /// at its best and DDP, exchange latency, GC, memory; the default), matrix-product GFLOP/s at the MLP's
-/// shapes, and a per-phase profile of one step. Run through bench/run.sh.
+/// shapes, a per-phase profile of one step, and the speed of the exact zero-masked tensor coding. Run through bench/run.sh.
 /// </summary>
 public static class Program
 {
@@ -48,6 +48,7 @@ public static class Program
             StepProfile.Step(data.Train, 128, 4, 1, onePass: true);
             Console.WriteLine();
         }
+        if (what.Contains("zeromask")) ZeroMaskBenchmark.Print(MnistLoader.Load(Path.Combine(root, "data", "mnist")).Train);
         if (what.Contains("exchange"))
         {
             Console.WriteLine($"## One weights-out / gradient-back exchange with one worker ({ExchangeBenchmark.DefaultMlpParameters * 4 / 1000.0:N0} KB each way, loopback)");

@@ -54,7 +54,7 @@ public static partial class ProtocolCodec
     /// <summary>Upper bound of the encoded size, so buffers are sized once (a growing stream would copy a 940 KB tensor several times).</summary>
     public static int SizeHint(object o) => 256 + 4 * o switch
     {
-        PieceResult m => m.GradientSum.Length + 1,
+        PieceResult m => m.GradientSum.Length + 1 + ZeroMask.MaskWords(m.GradientSum.Length) * 2,
         ComputePieces m => (m.Weights?.Length ?? 0) + m.Shards.Sum(s => s.Samples.Length + (s.Segments?.Length ?? 0) + 3),
         _ => 0,
     };
@@ -139,9 +139,10 @@ public static partial class ProtocolCodec
 
     private static string Printable(string s) => s.Length <= 8 && s.All(c => c is >= ' ' and <= '~') ? s : $"{s.Length} odd characters";
 
-    private static TensorWire ReadWire(BinaryReader r)
+    private static TensorWire ReadWire(BinaryReader r) => AsWire(r.ReadByte());
+
+    private static TensorWire AsWire(byte b)
     {
-        byte b = r.ReadByte();
         if (!Enum.IsDefined((TensorWire)b)) throw new SerializationException($"Corrupt message: tensor format {b}.");
         return (TensorWire)b;
     }
@@ -176,12 +177,17 @@ public static partial class ProtocolCodec
         var values = t.Inline;
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("The wire format is little-endian.");
         w.Write(values.Length);
-        w.Write((byte)t.Wire);
         if (t.Wire == TensorWire.Float32)
         {
-            w.Write(MemoryMarshal.AsBytes(values.AsSpan()));
+            if (MaskZeros && ZeroMask.EncodedBytes(values.Length, ZeroMask.CountZeros(values)) <= 0.9 * 4 * values.Length) WriteMasked(w, values);
+            else
+            {
+                w.Write((byte)TensorWire.Float32);
+                w.Write(MemoryMarshal.AsBytes(values.AsSpan()));
+            }
             return;
         }
+        w.Write((byte)t.Wire);
         var half = System.Buffers.ArrayPool<ushort>.Shared.Rent(values.Length);
         try
         {
@@ -198,7 +204,9 @@ public static partial class ProtocolCodec
     {
         // Filled from the stream below; the receiver returns it to the pool once used.
         int length = ReadLength(r, "tensor length", maxLength, elementBytes: 0);
-        var wire = ReadWire(r);
+        byte format = r.ReadByte();
+        if (format == ZeroMaskedFormat) return ReadMasked(r, length);
+        var wire = AsWire(format);
         CheckRemaining(r, "tensor length", length, wire == TensorWire.Float32 ? 4 : 2);
         var values = TensorPool.Rent(length);
         switch (wire)
@@ -220,6 +228,65 @@ public static partial class ProtocolCodec
                 break;
         }
         return new TensorEnvelope(values, Pooled: true, Wire: wire);
+    }
+
+    /// <summary>
+    /// Exact tensors with many +0.0 values (gradients) travel zero-masked (<see cref="ZeroMask"/>):
+    /// the same bits in fewer bytes. On by default; DISTRIBUTED_RAW_TENSORS=1 sends raw float32
+    /// instead, for benchmarks that compare the two (the hash is the same either way).
+    /// </summary>
+    public static bool MaskZeros { get; set; } = Environment.GetEnvironmentVariable("DISTRIBUTED_RAW_TENSORS") != "1";
+
+    /// <summary>The tensor format byte of a zero-masked float32 tensor (not a <see cref="TensorWire"/> a run chooses: exact float32 is).</summary>
+    private const byte ZeroMaskedFormat = 2;
+
+    // Length (already written), format, kept count, mask words, kept values.
+    private static void WriteMasked(BinaryWriter w, float[] values)
+    {
+        var mask = System.Buffers.ArrayPool<ulong>.Shared.Rent(ZeroMask.MaskWords(values.Length));
+        var kept = System.Buffers.ArrayPool<float>.Shared.Rent(values.Length);
+        try
+        {
+            int n = ZeroMask.Encode(values, mask, kept);
+            w.Write(ZeroMaskedFormat);
+            w.Write(n);
+            w.Write(MemoryMarshal.AsBytes(mask.AsSpan(0, ZeroMask.MaskWords(values.Length))));
+            w.Write(MemoryMarshal.AsBytes(kept.AsSpan(0, n)));
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<ulong>.Shared.Return(mask);
+            System.Buffers.ArrayPool<float>.Shared.Return(kept);
+        }
+    }
+
+    private static TensorEnvelope ReadMasked(BinaryReader r, int length)
+    {
+        int n = r.ReadInt32();
+        if (n < 0 || n > length) throw new SerializationException($"Corrupt message: {n} kept values in a tensor of {length}.");
+        int words = ZeroMask.MaskWords(length);
+        CheckRemaining(r, "tensor mask", words, 8);
+        CheckRemaining(r, "tensor values", n + 2 * words, 4);
+        var mask = System.Buffers.ArrayPool<ulong>.Shared.Rent(words);
+        var kept = System.Buffers.ArrayPool<float>.Shared.Rent(n);
+        var values = TensorPool.Rent(length);
+        try
+        {
+            ReadExactly(r, MemoryMarshal.AsBytes(mask.AsSpan(0, words)), $"mask of {words} words");
+            ReadExactly(r, MemoryMarshal.AsBytes(kept.AsSpan(0, n)), $"tensor of {n} kept floats");
+            ZeroMask.Decode(mask.AsSpan(0, words), kept.AsSpan(0, n), values);
+        }
+        catch
+        {
+            TensorPool.Return(values);
+            throw;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<ulong>.Shared.Return(mask);
+            System.Buffers.ArrayPool<float>.Shared.Return(kept);
+        }
+        return new TensorEnvelope(values, Pooled: true, Wire: TensorWire.Float32);
     }
 
     private static void WriteInts(BinaryWriter w, int[] values)
