@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Ours against PyTorch DDP gloo across emulated hosts (deploy/emulated-hosts.sh): a coordinator
 # host plus N worker hosts for ours, N hosts for DDP (one rank each), every link tbf-limited each
-# way. 1 epoch of full MNIST, the default recipe, exact f32 for ours. Prints a markdown table with
-# samples/s, the ratio, and the coordinator's bytes sent per step (from metrics.json) beside the
-# 2(N-1)/N x model-bytes bound of a bandwidth-optimal exchange.
+# way. 1 epoch of full MNIST, the default recipe, exact f32 for ours (zero-masked gradients, and
+# again with DISTRIBUTED_RAW_TENSORS=1 for raw float32: same hash). Prints a markdown table with
+# samples/s, the ratio, and bytes sent and received per step by the coordinator (metrics.json) and
+# by worker w1 (its log), beside the 2(N-1)/N x model-bytes bound of a bandwidth-optimal exchange.
 #
 #   bench/network.sh [RATES] [WORKERS]      default: "1gbit 10gbit" "2 3 4"
 #
@@ -23,21 +24,24 @@ trap '"$hosts" down $prefix; rm -rf "$out"' EXIT
 dotnet build -c Release src/Coordinator src/Worker >/dev/null 2>&1 || dotnet build -c Release >/dev/null
 model_bytes=940584   # 235,146 parameters x 4 bytes
 
-ours() { # rate n -> "samples/s bytes-per-step"
-  local n=$1 run=$out/ours-$1
-  "$hosts" exec 0 $prefix -- dotnet $C coordinator --hostname 10.213.0.1 --port 4053 --data-port 4054 --min-workers "$n" \
+ours() { # n raw(0|1) -> "samples/s coordinator-sent coordinator-received worker-sent worker-received hash" (bytes per step)
+  local n=$1 raw=$2 run=$out/ours-$1-$2
+  "$hosts" exec 0 $prefix -- env DISTRIBUTED_RAW_TENSORS="$raw" dotnet $C coordinator --hostname 10.213.0.1 --port 4053 --data-port 4054 --min-workers "$n" \
     --epochs 1 --plain --out "$run" > "$run.log" 2>&1 &
   local coordinator=$!
   sleep 3
   for (( i = 1; i <= n; i++ )); do
-    "$hosts" exec "$i" $prefix -- dotnet $W --coordinator 10.213.0.1:4053 --hostname "$("$hosts" addr "$i")" --threads 1 --name "w$i" > "$run-w$i.log" 2>&1 &
+    "$hosts" exec "$i" $prefix -- env DISTRIBUTED_RAW_TENSORS="$raw" dotnet $W --coordinator 10.213.0.1:4053 --hostname "$("$hosts" addr "$i")" --threads 1 --name "w$i" > "$run-w$i.log" 2>&1 &
   done
   wait $coordinator
   wait
-  python3 - "$run/metrics.json" <<'PY'
-import json, sys
+  python3 - "$run/metrics.json" "$run-w1.log" <<'PY'
+import json, re, sys
 m = json.load(open(sys.argv[1]))
-print(f'{m["epochs"][-1]["samples_per_second"]:.0f} {m["extra"]["step_breakdown"]["bytes_serialized"]:.0f} {m["final_weights_sha256"][:12]}')
+b = m["extra"]["step_breakdown"]
+w = re.search(r"sent ([\d,]+) and received ([\d,]+) bytes per step", open(sys.argv[2]).read())
+ws, wr = (int(g.replace(",", "")) for g in w.groups()) if w else (0, 0)
+print(f'{m["epochs"][-1]["samples_per_second"]:.0f} {b["bytes_serialized"]:.0f} {b["bytes_received"]:.0f} {ws} {wr} {m["final_weights_sha256"][:12]}')
 PY
 }
 
@@ -53,16 +57,19 @@ ddp() { # n -> samples/s
   python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['samples_per_second']))" "$out/ddp-$n-0.json"
 }
 
-echo "| link | workers | ours samples/s | DDP gloo samples/s | ours ÷ DDP | coordinator sent per step | 2(N−1)/N × model | ours' hash |"
-echo "|---|---|---|---|---|---|---|---|"
+mb() { python3 -c "print(f'{$1/1e6:.2f}')"; }
+echo "| link | workers | ours samples/s | ours, raw f32 | DDP gloo samples/s | ours ÷ DDP | coordinator sent / received per step (MB) | worker w1 sent / received (MB) | 2(N−1)/N × model (MB) | ours' hash |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 for rate in $rates; do
   for n in $counts; do
     "$hosts" up $(( n + 1 )) "$rate" $prefix > /dev/null
-    read -r our bytes hash <<< "$(ours "$n")"
+    read -r our cs cr ws wr hash <<< "$(ours "$n" 0)"
+    read -r raw _ _ _ _ rawhash <<< "$(ours "$n" 1)"
+    [[ $rawhash == "$hash" ]] || echo "error: raw f32 gave hash $rawhash, zero-masked $hash" >&2
     their=$(ddp "$n")
     "$hosts" down $prefix
     bound=$(( 2 * (n - 1) * model_bytes / n ))
-    printf '| %s | %d | %s | %s | %s | %.2f MB | %.2f MB | %s… |\n' "$rate" "$n" "$our" "$their" \
-      "$(python3 -c "print(f'{$our/$their:.2f}× ({$their/$our:.2f}×)')")" "$(python3 -c "print($bytes/1e6)")" "$(python3 -c "print($bound/1e6)")" "$hash"
+    printf '| %s | %d | %s | %s | %s | %s | %s / %s | %s / %s | %s | %s… |\n' "$rate" "$n" "$our" "$raw" "$their" \
+      "$(python3 -c "print(f'{$our/$their:.2f}× ({$their/$our:.2f}×)')")" "$(mb "$cs")" "$(mb "$cr")" "$(mb "$ws")" "$(mb "$wr")" "$(mb "$bound")" "$hash"
   done
 done

@@ -65,6 +65,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private long _weightsVersion = -1;
     private long _latestStep = -1;
     private int _shardsDone;
+    private int _stepsWorked;
+    private (long Sent, long Received) _bytesAtJoin;
     private double _computeMilliseconds;
     private int _stepsPerEpoch;
     private TensorWire _wire;
@@ -177,7 +179,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             LogEpoch();
             _settings.Log($"worker {_settings.Name}: run {f.RunId} finished, final_weights_sha256 {f.FinalWeightsSha256}; " +
                 $"{_shardsDone} shards computed, {(_shardsDone == 0 ? 0 : _computeMilliseconds / _shardsDone):F2} ms each; " +
-                $"peak resident memory {System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0:F0} MB (this process)");
+                $"{Traffic()}; peak resident memory {System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0:F0} MB (this process)");
             Context.Unwatch(_coordinator);
             _transport.Forget(_coordinator!);
             Become(Finished);
@@ -243,6 +245,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         _stepsPerEpoch = welcome.StepsPerEpoch;
         _wire = welcome.Wire;
         _thisEpoch = (0, 0, 0);
+        _stepsWorked = 0;
+        _bytesAtJoin = (ProtocolCodec.Totals.Bytes, ProtocolCodec.BytesRead);
         _settings.Log($"worker {_settings.Name}: joined run {welcome.RunId} at {_coordinatorAddress} (model {welcome.Model.Description})");
         Become(Ready);
         _transport.Accept(welcome.DataPlane, _coordinator, Self);
@@ -299,6 +303,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             _settings.Log($"worker {_settings.Name}: dropped work for stale step {work.Step} (at step {_latestStep})");
             return;
         }
+        if (work.Step > _latestStep) _stepsWorked++;
         _latestStep = work.Step;
         LogEpochIfEnded(work.Step);
         var model = _trainer!.Model;
@@ -334,6 +339,14 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             _transport.Send(Sender, new PieceResult(_runId, work.Step, shard.Shard, samples, lossSum, correct,
                 new TensorEnvelope(gradient, Pooled: true, Wire: _wire), ms, shard.Count), Self);
         }
+    }
+
+    /// <summary>This process's protocol bytes since it joined, per step it worked on: its link's load.</summary>
+    private string Traffic()
+    {
+        long sent = ProtocolCodec.Totals.Bytes - _bytesAtJoin.Sent, received = ProtocolCodec.BytesRead - _bytesAtJoin.Received;
+        int steps = Math.Max(1, _stepsWorked);
+        return $"sent {sent / steps:N0} and received {received / steps:N0} bytes per step over {_stepsWorked} steps";
     }
 
     private static bool IsValid(PieceAssignment shard) => shard.Samples.Length > 0 && (shard.Segments is not { } b ||

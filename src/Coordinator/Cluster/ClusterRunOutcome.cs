@@ -25,6 +25,7 @@ public sealed record ClusterRunOutcome(TrainingResult Result, Shared.Layers.Sequ
 /// <summary>
 /// Where a cluster step's time goes, per step on average. Serialization figures are process-wide:
 /// in the single-machine simulation they cover every node; in a multi-process run only the
-/// coordinator's side. Workers' compute is in the per-worker figures.
+/// coordinator's side (bytes sent and received per step: the load on its link). Workers' compute is
+/// in the per-worker figures; each worker logs its own bytes per step when the run ends.
 /// </summary>
-public sealed record StepBreakdown(double StepMs, double ReduceAndOptimizerMs, double SerializeMs, double DeserializeMs, double BytesSerialized);
+public sealed record StepBreakdown(double StepMs, double ReduceAndOptimizerMs, double SerializeMs, double DeserializeMs, double BytesSerialized, double BytesReceived);

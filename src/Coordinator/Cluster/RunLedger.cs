@@ -28,7 +28,13 @@ public sealed class RunLedger(string selfAddress)
 
     public void MemberIs(Address member, string status) => _status[member] = status;
 
-    public void TrainingStarted() => _serializeAtStart = ProtocolCodec.Totals;
+    public void TrainingStarted()
+    {
+        _serializeAtStart = ProtocolCodec.Totals;
+        _readAtStart = ProtocolCodec.BytesRead;
+    }
+
+    private long _readAtStart;
 
     public void StepStarted()
     {
@@ -106,6 +112,7 @@ public sealed class RunLedger(string selfAddress)
             ReduceAndOptimizerMs: _reduceMilliseconds / steps,
             SerializeMs: (serialize - _serializeAtStart.Serialize).TotalMilliseconds / steps,
             DeserializeMs: (deserialize - _serializeAtStart.Deserialize).TotalMilliseconds / steps,
-            BytesSerialized: (bytes - _serializeAtStart.Bytes) / steps);
+            BytesSerialized: (bytes - _serializeAtStart.Bytes) / steps,
+            BytesReceived: (ProtocolCodec.BytesRead - _readAtStart) / steps);
     }
 }

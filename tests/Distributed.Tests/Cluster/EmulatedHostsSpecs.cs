@@ -61,6 +61,8 @@ public sealed class EmulatedHostsSpecs : IDisposable
         {
             int workerExit = worker.WaitForExit(TimeSpan.FromSeconds(30));
             Assert.True(workerExit == 0, $"worker exit {workerExit}:\n{worker.Output}");
+            // Each worker reports its own link's load (bytes per step from its counters).
+            Assert.Matches(@"sent [\d,]+ and received [\d,]+ bytes per step over \d+ steps", worker.Output);
         }
     }
 }
