@@ -18,7 +18,7 @@ namespace Distributed.Worker;
 /// it is assigned with the pure <see cref="ShardTrainer"/>, replying one <see cref="PieceResult"/>
 /// per shard. Behaviours: Searching → Registering → Ready (→ Finished).
 /// </summary>
-public sealed class WorkerActor : ReceiveActor, IWithTimers
+public sealed partial class WorkerActor : ReceiveActor, IWithTimers
 {
     /// <summary>How the worker is set up.</summary>
     /// <param name="Name">Name in the coordinator's logs and metrics.</param>
@@ -160,6 +160,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     {
         // Work and verdicts count only from the coordinator this worker joined.
         Receive<ComputePieces>(_ => FromCoordinator, Compute);
+        PeerMessages();
         // Answer to an idle re-registration: still in (nothing to do), or re-admitted with a new data-plane ticket.
         Receive<Welcome>(w => w.RunId == _runId && w.DataPlane is null, _ => _sinceContact.Restart());
         Receive<Welcome>(w =>
@@ -179,7 +180,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             LogEpoch();
             _settings.Log($"worker {_settings.Name}: run {f.RunId} finished, final_weights_sha256 {f.FinalWeightsSha256}; " +
                 $"{_shardsDone} shards computed, {(_shardsDone == 0 ? 0 : _computeMilliseconds / _shardsDone):F2} ms each; " +
-                $"{Traffic()}; peak resident memory {System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0:F0} MB (this process)");
+                $"{Traffic()}{ReplicaNote()}; peak resident memory {System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0:F0} MB (this process)");
             Context.Unwatch(_coordinator);
             _transport.Forget(_coordinator!);
             Become(Finished);
@@ -240,6 +241,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         Context.Watch(_coordinator);
         var model = new Sequential<float>(BuildLayers(welcome.Model));
         _trainer = new ShardTrainer(model);
+        StartReplica(welcome, model);
         _weightsVersion = -1;
         _latestStep = -1;
         _stepsPerEpoch = welcome.StepsPerEpoch;
@@ -303,6 +305,11 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             _settings.Log($"worker {_settings.Name}: dropped work for stale step {work.Step} (at step {_latestStep})");
             return;
         }
+        if (work.Peers is { } peers)
+        {
+            ComputePeers(work, peers);
+            return;
+        }
         if (work.Step > _latestStep) _stepsWorked++;
         _latestStep = work.Step;
         LogEpochIfEnded(work.Step);
@@ -332,10 +339,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             var gradient = TensorPool.Rent(model.ParameterCount);
             model.CopyGradientsTo(gradient);
             double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-            _shardsDone += shard.Count;
-            _computeMilliseconds += ms;
-            _thisEpoch = (_thisEpoch.Epoch, _thisEpoch.Shards + shard.Count, _thisEpoch.Milliseconds + ms);
-            TrainingMetrics.Shard(ms / shard.Count);
+            Credit(shard.Count, ms);
             _transport.Send(Sender, new PieceResult(_runId, work.Step, shard.Shard, samples, lossSum, correct,
                 new TensorEnvelope(gradient, Pooled: true, Wire: _wire), ms, shard.Count), Self);
         }

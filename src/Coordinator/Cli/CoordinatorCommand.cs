@@ -94,7 +94,7 @@ public static class CoordinatorCommand
                     },
                     OnMembers = members => progress.Step(run, members),
                 };
-                coordinator = CoordinatorNode.Start(node.ToClusterSettings(Roles.Coordinator) with { Wire = job.Wire }, run, job.Supervision, hooks);
+                coordinator = CoordinatorNode.Start(node.ToClusterSettings(Roles.Coordinator) with { Wire = job.Wire, Peers = job.Peers }, run, job.Supervision, hooks);
                 Log($"coordinator: listening at {coordinator.Address}");
                 using var stopping = stop.Token.Register(() => coordinator.Stop($"interrupted ({stop.Name})"));
                 try

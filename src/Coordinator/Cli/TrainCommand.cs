@@ -18,7 +18,7 @@ public static class TrainCommand
     /// <summary>Options of a training job beyond <see cref="TrainingOptions"/>.</summary>
     public sealed record JobOptions(string? Data, string Out, int Threads, int Workers, int FrameSize,
         double StepTimeoutSeconds = 5, double WorkerTimeoutSeconds = 60, int CheckpointEvery = 100, string? Resume = null, TlsSettings? Tls = null,
-        bool Plain = false, int? MetricsPort = null, bool DataPlane = true, Shared.Protocol.TensorWire Wire = Shared.Protocol.TensorWire.Float32)
+        bool Plain = false, int? MetricsPort = null, bool DataPlane = true, Shared.Protocol.TensorWire Wire = Shared.Protocol.TensorWire.Float32, bool Peers = false)
     {
         /// <summary>The training options given explicitly on the command line (with --resume they must agree with the checkpoint).</summary>
         public IReadOnlyCollection<string> GivenTrainingOptions { get; init; } = [];
@@ -29,7 +29,7 @@ public static class TrainCommand
         public Supervision Supervision => new(Workers, TimeSpan.FromSeconds(StepTimeoutSeconds), TimeSpan.FromSeconds(WorkerTimeoutSeconds));
 
         /// <summary>The simulated cluster these options describe.</summary>
-        public SimulationSpec Simulation => new(Workers, Supervision) { FrameSize = FrameSize, Tls = Tls, DataPlane = DataPlane, Wire = Wire };
+        public SimulationSpec Simulation => new(Workers, Supervision) { FrameSize = FrameSize, Tls = Tls, DataPlane = DataPlane, Wire = Wire, Peers = Peers };
     }
 
     public static Command Create()
@@ -219,7 +219,7 @@ public static class TrainCommand
         (job.Workers == 0 ? $"single process on {job.Threads} thread(s)" : $"cluster of {job.Workers} worker(s)") + WireNote(job);
 
     /// <summary>Said wherever the run is described: a bfloat16 wire is not the exact mode.</summary>
-    public static string WireNote(JobOptions job) => job.Wire == Shared.Protocol.TensorWire.BFloat16 ? ", bf16 wire (not exact)" : "";
+    public static string WireNote(JobOptions job) => (job.Wire == Shared.Protocol.TensorWire.BFloat16 ? ", bf16 wire (not exact)" : "") + (job.Peers ? ", peer exchange" : "");
 
     public static int Finish(TrainingResult result, JobOptions job, TextWriter stdout)
     {

@@ -75,12 +75,19 @@ public sealed class TrainingOptionsBinder
         DefaultValueFactory = _ => "f32",
     }.AcceptOnlyFromAmong("f32", "bf16");
 
+    public Option<string> Exchange { get; } = new Option<string>("--exchange")
+    {
+        Description = "How gradients are combined: coordinator (every worker's gradient goes to the coordinator, which sends weights back; the default) or peers " +
+            "(workers reduce-scatter slices among themselves and all-gather the reduced gradient, each a full replica; no link carries more than 2(N-1)/N of the model per step). Same hash either way.",
+        DefaultValueFactory = _ => "coordinator",
+    }.AcceptOnlyFromAmong("coordinator", "peers");
+
     public Option<bool> NoDataPlane { get; } = new("--no-data-plane") { Description = "Send weights and gradients over Akka.Remote instead of a dedicated TCP connection per worker (same results, slower). [Node:DataPlane=false]" };
 
     public Option<int?> MetricsPort { get; } = new("--metrics-port") { Description = "Serve OpenTelemetry metrics for Prometheus at http://localhost:PORT/metrics." };
 
     public IEnumerable<Option> All => [Epochs, BatchSize, Shards, Blocks, Optimizer, LearningRate, Schedule, Momentum, WeightDecay, Hidden, Architecture, Seed, TrainLimit, TestLimit,
-        Data, Out, Threads, FrameSize, StepTimeout, WorkerTimeout, CheckpointEvery, Resume, Plain, MetricsPort, NoDataPlane, Wire, .. Tls.All];
+        Data, Out, Threads, FrameSize, StepTimeout, WorkerTimeout, CheckpointEvery, Resume, Plain, MetricsPort, NoDataPlane, Wire, Exchange, .. Tls.All];
 
     public TrainCommand.JobOptions Job(ParseResult r, int workers)
     {
@@ -89,7 +96,7 @@ public sealed class TrainingOptionsBinder
         string outFolder = resume is not null && !outGiven ? resume : r.GetValue(Out)!;
         return new(r.GetValue(Data), outFolder, r.GetValue(Threads), workers, r.GetValue(FrameSize), r.GetValue(StepTimeout), r.GetValue(WorkerTimeout),
             r.GetValue(CheckpointEvery), resume, Tls.Bind(r), r.GetValue(Plain), r.GetValue(MetricsPort), !r.GetValue(NoDataPlane),
-            r.GetValue(Wire) == "bf16" ? Shared.Protocol.TensorWire.BFloat16 : Shared.Protocol.TensorWire.Float32)
+            r.GetValue(Wire) == "bf16" ? Shared.Protocol.TensorWire.BFloat16 : Shared.Protocol.TensorWire.Float32, r.GetValue(Exchange) == "peers")
         {
             GivenTrainingOptions = TrainingOptionNames.Where(o => r.GetResult(o.Option) is { Implicit: false }).Select(o => o.Option.Name).ToArray(),
         };

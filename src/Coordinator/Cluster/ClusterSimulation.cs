@@ -35,7 +35,7 @@ public sealed class SimulatedCluster : IAsyncDisposable
 
     public static SimulatedCluster Start(TrainingRun run, SimulationSpec spec, RunHooks hooks)
     {
-        var coordinator = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, MaximumFrameSize: spec.FrameSize, Tls: spec.Tls, DataPort: DataPort(spec), Wire: spec.Wire),
+        var coordinator = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, MaximumFrameSize: spec.FrameSize, Tls: spec.Tls, DataPort: DataPort(spec), Wire: spec.Wire, Peers: spec.Peers),
             run, spec.Supervision, hooks);
         var cluster = new SimulatedCluster(coordinator, run.Data, spec, hooks.Log);
         for (int i = 0; i < spec.Workers; i++) cluster.AddWorker();

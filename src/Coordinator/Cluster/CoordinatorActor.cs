@@ -5,6 +5,7 @@ using Distributed.Shared.Cluster;
 using Distributed.Shared.Protocol;
 using Distributed.Shared.Training;
 using static Distributed.Shared.Protocol.CoordinatorProtocol;
+using static Distributed.Shared.Protocol.PeerProtocol;
 using static Distributed.Shared.Protocol.WorkerProtocol;
 using Engine = Distributed.Shared.Training.RunEngine<Akka.Actor.IActorRef>;
 using Command = Distributed.Shared.Training.RunEngine<Akka.Actor.IActorRef>.RunCommand;
@@ -35,8 +36,8 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
     {
         _run = run;
         _settings = settings;
-        _engine = new Engine(run, new RunRules(settings.MinWorkers, settings.MaxBadResults, settings.StepTimeout, settings.WorkerTimeout));
-        _messages = new StepMessages(run, settings.RunId, settings.Wire, settings.Identity, _cluster.SelfAddress.ToString());
+        _engine = new Engine(run, new RunRules(settings.MinWorkers, settings.MaxBadResults, settings.StepTimeout, settings.WorkerTimeout, settings.Peers));
+        _messages = new StepMessages(run, settings.RunId, settings.Wire, settings.Identity, _cluster.SelfAddress.ToString(), settings.Peers);
         _ledger = new RunLedger(_cluster.SelfAddress.ToString());
         Running();
     }
@@ -78,6 +79,8 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
             Execute(_engine.Admit(Sender, NodeOf(Sender), r.Name));
         });
         Receive<PieceResult>(Collect);
+        Receive<ReducedSlice>(Reduced);
+        Receive<NeedState>(n => Execute(_engine.StateRequested(Sender, n.Step)));
         Receive<WorkerFailed>(f => Execute(_engine.Lose(Sender, $"cannot take part: {f.Reason}")));
         Receive<Deadline>(d => Execute(d.Timer switch
         {
@@ -94,6 +97,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
     private void Done()
     {
         Receive<PieceResult>(r => Collect(r));
+        Receive<ReducedSlice>(r => r.Sum.Release());
         Receive<RegisterWorker>(r => Execute(_engine.Admit(Sender, NodeOf(Sender), r.Name)));
         ReceiveAny(_ => { });
     }
@@ -126,11 +130,28 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
     {
         long started = Stopwatch.GetTimestamp();
         var (_, commands) = _engine.Offer(Sender, new OfferedPiece(r.RunId == _settings.RunId, r.Step, r.Shard, r.ShardCount, r.Samples, r.LossSum, r.Correct,
-            r.GradientSum.Inline, r.ComputeMilliseconds, r.GradientSum.Release));
+            r.GradientSum.Inline, r.ComputeMilliseconds, r.GradientSum.Release, r.Attempt));
         // The reduce and optimizer time of a completing step (validation and the last add included).
         if (commands.Any(c => c is Command.StepCompleted)) _ledger.Reduced(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         Execute(commands);
     }
+
+    /// <summary>A slice owner's reduced sum (peer exchange); the last one completes the step.</summary>
+    private void Reduced(ReducedSlice r)
+    {
+        if (r.RunId != _settings.RunId)
+        {
+            r.Sum.Release();
+            return;
+        }
+        long started = Stopwatch.GetTimestamp();
+        var (_, commands) = _engine.OfferSlice(Sender, r.Step, r.Attempt, r.Slice, r.Sum.Inline, r.Sum.Release);
+        if (commands.Any(c => c is Command.StepCompleted)) _ledger.Reduced(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        Execute(commands);
+    }
+
+    /// <summary>An actor's path as peers resolve it (with this node's address for an actor local to it).</summary>
+    private string PathOf(IActorRef actor) => actor.Path.ToSerializationFormatWithAddress(_cluster.SelfAddress);
 
     /// <summary>Carries out the engine's commands in order.</summary>
     private void Execute(IReadOnlyList<Command> commands)
@@ -157,7 +178,9 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
                     break;
                 case Command.Compute c:
                     _ledger.Sent(c.Worker, c.Pieces.Sum(p => p.Count));
-                    _settings.Transport.Send(c.Worker, _messages.Compute(c.Step, c.Pieces), Self);
+                    _settings.Transport.Send(c.Worker, c.Round is { } round
+                        ? _messages.Compute(c.Step, c.Pieces, round.Attempt, round.Owners.Select(PathOf).ToArray(), round.WithState, round.Applied)
+                        : _messages.Compute(c.Step, c.Pieces), Self);
                     break;
                 case Command.Credit c: _ledger.Credited(c); break;
                 case Command.Disturbed: _ledger.Disturbed(); break;

@@ -22,6 +22,9 @@ public sealed record SimulationSpec(int Workers, Supervision Supervision)
 
     public TensorWire Wire { get; init; } = TensorWire.Float32;
 
+    /// <summary>The peer exchange (--exchange peers): workers reduce-scatter gradients among themselves.</summary>
+    public bool Peers { get; init; }
+
     /// <summary>The defaults for <paramref name="workers"/> workers, waiting for all of them.</summary>
     public static SimulationSpec For(int workers) => new(workers, Supervision.For(workers));
 }

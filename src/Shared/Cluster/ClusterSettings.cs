@@ -29,10 +29,11 @@ public static class Roles
 /// gradients travel over Akka.Remote.
 /// </param>
 /// <param name="Wire">On a coordinator: the number format of weights and gradients on the wire (float32 = exact).</param>
+/// <param name="Peers">On a coordinator: the peer exchange (workers reduce-scatter gradients among themselves and are full replicas) instead of every gradient coming to the coordinator.</param>
 /// <param name="HealthPort">Serve /health/live and /health/ready on this port (<see cref="HealthEndpoint"/>); null: no endpoint.</param>
 public sealed record ClusterSettings(string Role, string Hostname = "127.0.0.1", int Port = 0, IReadOnlyList<string>? SeedNodes = null,
     int MaximumFrameSize = ClusterSettings.DefaultMaximumFrameSize, string LogLevel = "WARNING", TlsSettings? Tls = null, string? ExtraHocon = null,
-    string? PublicHostname = null, int? DataPort = 0, int? HealthPort = null, Protocol.TensorWire Wire = Protocol.TensorWire.Float32)
+    string? PublicHostname = null, int? DataPort = 0, int? HealthPort = null, Protocol.TensorWire Wire = Protocol.TensorWire.Float32, bool Peers = false)
 {
     /// <summary>Starts a bare node (a generic host running an ActorSystem with this configuration, no actors) and returns its ActorSystem.</summary>
     public Akka.Actor.ActorSystem CreateSystem() => NodeHost.Start(this).System;

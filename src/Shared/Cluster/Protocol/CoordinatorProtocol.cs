@@ -13,9 +13,17 @@ public static class CoordinatorProtocol
     /// One shard's outcome (or a piece's: shards Shard … Shard+ShardCount−1 summed): the gradient
     /// <b>sum</b> over its samples (flat, parameter order), the loss sum and correct count, and the
     /// worker's compute time.
+    /// With the peer exchange the gradient went to the slice owners: <paramref name="GradientSum"/> is
+    /// empty, and <paramref name="Attempt"/> names the attempt of the step it was computed for.
     /// </summary>
     public sealed record PieceResult(string RunId, long Step, int Shard, int Samples, double LossSum, int Correct,
-        TensorEnvelope GradientSum, double ComputeMilliseconds, int ShardCount = 1) : IClusterMessage;
+        TensorEnvelope GradientSum, double ComputeMilliseconds, int ShardCount = 1, int Attempt = 0) : IClusterMessage;
+
+    /// <summary>
+    /// Peer exchange: this worker's replica cannot reach step <paramref name="Step"/>'s weights by
+    /// itself (a reduced slice of the step before never came); it asks for the run's state.
+    /// </summary>
+    public sealed record NeedState(string RunId, long Step) : IClusterMessage;
 
     /// <summary>The worker cannot take part (e.g. its data differs from the coordinator's).</summary>
     public sealed record WorkerFailed(string RunId, string Reason) : IClusterMessage;

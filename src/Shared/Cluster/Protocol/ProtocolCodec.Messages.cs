@@ -1,4 +1,6 @@
+using System.Runtime.Serialization;
 using static Distributed.Shared.Protocol.CoordinatorProtocol;
+using static Distributed.Shared.Protocol.PeerProtocol;
 using static Distributed.Shared.Protocol.WorkerProtocol;
 
 namespace Distributed.Shared.Protocol;
@@ -21,9 +23,19 @@ public static partial class ProtocolCodec
             (w, m) =>
             {
                 w.Write(m.RunId); w.Write(m.Step); w.Write(m.Shard); w.Write(m.Samples); w.Write(m.LossSum); w.Write(m.Correct);
-                WriteTensor(w, m.GradientSum); w.Write(m.ComputeMilliseconds); w.Write(m.ShardCount);
+                WriteTensor(w, m.GradientSum); w.Write(m.ComputeMilliseconds); w.Write(m.ShardCount); w.Write(m.Attempt);
             },
-            (r, budget) => new(ReadText(r), r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), r.ReadInt32(), ReadTensor(r, budget), r.ReadDouble(), r.ReadInt32())),
+            (r, budget) => new(ReadText(r), r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), r.ReadInt32(), ReadTensor(r, budget), r.ReadDouble(), r.ReadInt32(),
+                r.ReadInt32())),
+        Of<NeedState>("NS",
+            (w, m) => { w.Write(m.RunId); w.Write(m.Step); },
+            (r, _) => new(ReadText(r), r.ReadInt64())),
+        Of<PieceSlice>("PS",
+            (w, m) => { w.Write(m.RunId); w.Write(m.Step); w.Write(m.Attempt); w.Write(m.First); w.Write(m.Count); w.Write(m.Samples); w.Write(m.Slice); WriteTensor(w, m.Values); },
+            (r, budget) => new(ReadText(r), r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), ReadTensor(r, budget))),
+        Of<ReducedSlice>("RD",
+            (w, m) => { w.Write(m.RunId); w.Write(m.Step); w.Write(m.Attempt); w.Write(m.Slice); WriteTensor(w, m.Sum); },
+            (r, budget) => new(ReadText(r), r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), ReadTensor(r, budget))),
         Of<WorkerFailed>("WF",
             (w, m) => { w.Write(m.RunId); w.Write(m.Reason); },
             (r, _) => new(ReadText(r), ReadText(r))),
@@ -37,10 +49,13 @@ public static partial class ProtocolCodec
                 w.Write((byte)m.Wire);
                 w.Write(m.Proof is not null);
                 if (m.Proof is { } p) { w.Write(p.Certificate); w.Write(p.Signature); }
+                w.Write(m.Optimizer is not null);
+                if (m.Optimizer is { } o) { w.Write(o.Name); w.Write(o.Momentum); w.Write(o.WeightDecay); }
             },
             (r, _) => new(ReadText(r), ReadModel(r), new DataSpec(r.ReadInt32(), ReadText(r)), r.ReadInt32(),
                 r.ReadBoolean() ? new DataPlaneTicket(ReadText(r), r.ReadInt32(), ReadText(r)) : null, ReadWire(r),
-                r.ReadBoolean() ? new CoordinatorProof(ReadText(r), ReadText(r)) : null)),
+                r.ReadBoolean() ? new CoordinatorProof(ReadText(r), ReadText(r)) : null,
+                r.ReadBoolean() ? new ReplicaOptimizer(ReadText(r), r.ReadSingle(), r.ReadSingle()) : null)),
         Of<Rejected>("RJ",
             (w, m) => w.Write(m.Reason),
             (r, _) => new(ReadText(r))),
@@ -57,6 +72,8 @@ public static partial class ProtocolCodec
                     w.Write(s.Segments is not null);
                     if (s.Segments is not null) WriteInts(w, s.Segments);
                 }
+                w.Write(m.Peers is not null);
+                if (m.Peers is { } p) WritePeerWork(w, p);
             },
             (r, budget) =>
             {
@@ -66,7 +83,7 @@ public static partial class ProtocolCodec
                 var weights = r.ReadBoolean() ? ReadTensor(r, budget) : null;
                 var shards = new PieceAssignment[ReadLength(r, "shard count", budget)];
                 for (int i = 0; i < shards.Length; i++) shards[i] = new PieceAssignment(r.ReadInt32(), ReadInts(r, budget), r.ReadBoolean() ? ReadInts(r, budget) : null);
-                return new(runId, step, version, weights, shards);
+                return new(runId, step, version, weights, shards, r.ReadBoolean() ? ReadPeerWork(r, budget) : null);
             }),
         Of<RunFinished>("RF",
             (w, m) => { w.Write(m.RunId); w.Write(m.FinalWeightsSha256); },
@@ -75,6 +92,44 @@ public static partial class ProtocolCodec
             (w, m) => { w.Write(m.RunId); w.Write(m.Reason); },
             (r, _) => new(ReadText(r), ReadText(r))),
     ];
+
+    private static void WritePeerWork(BinaryWriter w, PeerWork p)
+    {
+        w.Write(p.Attempt);
+        w.Write(p.Owners.Length);
+        foreach (string owner in p.Owners) w.Write(owner);
+        WriteInts(w, p.ShardSamples);
+        w.Write(p.Blocks); w.Write(p.AppliedStep); w.Write(p.AppliedAttempt); w.Write(p.AppliedRate);
+        w.Write(p.WeightsSha256 ?? "");
+        w.Write(p.Optimizer is not null);
+        if (p.Optimizer is not { } o) return;
+        w.Write(o.Kind); w.Write(o.Steps); w.Write(o.Slots.Length);
+        foreach (var slot in o.Slots) WriteTensor(w, TensorEnvelope.Of(slot));
+    }
+
+    private static PeerWork ReadPeerWork(BinaryReader r, Budget budget)
+    {
+        int attempt = r.ReadInt32();
+        var owners = new string[ReadLength(r, "owner count", budget, elementBytes: 0)];
+        for (int i = 0; i < owners.Length; i++) owners[i] = ReadText(r);
+        var sizes = ReadInts(r, budget);
+        int blocks = r.ReadInt32();
+        long appliedStep = r.ReadInt64();
+        int appliedAttempt = r.ReadInt32();
+        float rate = r.ReadSingle();
+        string hash = ReadText(r);
+        Optimizers.OptimizerState? state = null;
+        if (r.ReadBoolean())
+        {
+            string kind = ReadText(r);
+            long steps = r.ReadInt64();
+            var slots = new float[ReadLength(r, "optimizer slot count", budget, elementBytes: 0)][];
+            for (int i = 0; i < slots.Length; i++) slots[i] = ReadTensor(r, budget).Inline;
+            state = new Optimizers.OptimizerState(kind, steps, slots);
+        }
+        if (owners.Length == 0 || blocks < 1 || blocks > sizes.Length) throw new SerializationException($"Corrupt message: peer work of {owners.Length} owners and {blocks} blocks over {sizes.Length} shards.");
+        return new PeerWork(attempt, owners, sizes, blocks, appliedStep, appliedAttempt, rate, state, hash.Length == 0 ? null : hash);
+    }
 
     private static readonly Dictionary<Type, MessageCodec> s_byType = s_messages.ToDictionary(c => c.Type);
     private static readonly Dictionary<string, MessageCodec> s_byManifest = s_messages.ToDictionary(c => c.Manifest);

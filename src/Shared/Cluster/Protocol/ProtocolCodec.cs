@@ -55,7 +55,10 @@ public static partial class ProtocolCodec
     public static int SizeHint(object o) => 256 + 4 * o switch
     {
         PieceResult m => m.GradientSum.Length + 1 + ZeroMask.MaskWords(m.GradientSum.Length) * 2,
-        ComputePieces m => (m.Weights?.Length ?? 0) + m.Shards.Sum(s => s.Samples.Length + (s.Segments?.Length ?? 0) + 3),
+        ComputePieces m => (m.Weights?.Length ?? 0) + m.Shards.Sum(s => s.Samples.Length + (s.Segments?.Length ?? 0) + 3)
+            + (m.Peers is { } p ? p.ShardSamples.Length + 64 * p.Owners.Length + (p.Optimizer?.Slots.Sum(x => x.Length + 2) ?? 0) : 0),
+        PeerProtocol.PieceSlice m => m.Values.Length + 1 + ZeroMask.MaskWords(m.Values.Length) * 2,
+        PeerProtocol.ReducedSlice m => m.Sum.Length + 1 + ZeroMask.MaskWords(m.Sum.Length) * 2,
         _ => 0,
     };
 

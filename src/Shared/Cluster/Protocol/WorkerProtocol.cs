@@ -24,8 +24,12 @@ public static class WorkerProtocol
     /// where its tensors travel when the coordinator offers a data plane, and in which number format
     /// the worker writes its gradients. With TLS, <paramref name="Proof"/> shows the sender holds a coordinator certificate.
     /// </summary>
+    /// <param name="Optimizer">With the peer exchange, the optimizer the worker's replica steps with.</param>
     public sealed record Welcome(string RunId, ModelSpec Model, DataSpec Data, int StepsPerEpoch = 0, DataPlaneTicket? DataPlane = null,
-        TensorWire Wire = TensorWire.Float32, CoordinatorProof? Proof = null) : IClusterMessage;
+        TensorWire Wire = TensorWire.Float32, CoordinatorProof? Proof = null, ReplicaOptimizer? Optimizer = null) : IClusterMessage;
+
+    /// <summary>The run's optimizer and its settings, for a replica to build the same one (<see cref="Training.OptimizerNames"/>).</summary>
+    public sealed record ReplicaOptimizer(string Name, float Momentum, float WeightDecay);
 
     /// <summary>
     /// The coordinator's certificate (DER, base64) and its signature (base64) over the Welcome's
@@ -51,7 +55,22 @@ public static class WorkerProtocol
     /// Compute these shards of step <paramref name="Step"/> from weights version <paramref name="WeightsVersion"/>;
     /// <paramref name="Weights"/> is present unless the coordinator knows the worker already holds that version.
     /// </summary>
-    public sealed record ComputePieces(string RunId, long Step, long WeightsVersion, TensorEnvelope? Weights, PieceAssignment[] Shards) : IClusterMessage;
+    /// <param name="Peers">With the peer exchange: the attempt, its slice owners, and the step to apply first.</param>
+    public sealed record ComputePieces(string RunId, long Step, long WeightsVersion, TensorEnvelope? Weights, PieceAssignment[] Shards,
+        PeerWork? Peers = null) : IClusterMessage;
+
+    /// <summary>
+    /// One attempt of a step under the peer exchange. <paramref name="Owners"/>[k] (actor paths)
+    /// reduces slice k of <see cref="Training.SliceLayout"/>(parameters, Owners.Length);
+    /// <paramref name="ShardSamples"/> and <paramref name="Blocks"/> give every shard's size and the
+    /// reduction order. Before computing, the replica applies step <paramref name="AppliedStep"/>
+    /// (−1: none) as completed by attempt <paramref name="AppliedAttempt"/> at rate
+    /// <paramref name="AppliedRate"/>, unless <paramref name="Optimizer"/> is present: then the
+    /// message's weights and this optimizer state replace the replica's. At the start of each epoch
+    /// <paramref name="WeightsSha256"/> is the hash of the coordinator's weights: the replica checks its own against it.
+    /// </summary>
+    public sealed record PeerWork(int Attempt, string[] Owners, int[] ShardSamples, int Blocks, long AppliedStep, int AppliedAttempt, float AppliedRate,
+        Optimizers.OptimizerState? Optimizer, string? WeightsSha256 = null);
 
     /// <summary>The run is over; workers may leave.</summary>
     public sealed record RunFinished(string RunId, string FinalWeightsSha256) : IClusterMessage;

@@ -77,10 +77,17 @@ public sealed class GradientAccumulator(int length)
     public void WriteMeanTo(Sequential<float> model, int batchSize)
     {
         if (_added == 0) throw new InvalidOperationException("No shard gradient was added.");
+        WriteMean(_total, batchSize, model);
+    }
+
+    /// <summary>Writes g = total / batchSize into the model's parameter gradients, from a sum held elsewhere (a peer exchange's reduced gradient).</summary>
+    public static void WriteMean(ReadOnlySpan<float> total, int batchSize, Sequential<float> model)
+    {
+        if (total.Length != model.ParameterCount) throw new ArgumentException($"A gradient of {total.Length} values for a model of {model.ParameterCount}.");
         int offset = 0;
         foreach (var p in model.Parameters)
         {
-            Divide(_total.AsSpan(offset, p.Count), batchSize, p.Gradient.Values());
+            Divide(total.Slice(offset, p.Count), batchSize, p.Gradient.Values());
             offset += p.Count;
         }
     }

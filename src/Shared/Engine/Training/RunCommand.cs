@@ -5,7 +5,8 @@ namespace Distributed.Shared.Training;
 /// <param name="MaxBadResults">Bad results, or step deadlines in a row passed still holding shards, after which a worker's node is excluded.</param>
 /// <param name="StepTimeout">A worker silent this long within a step loses its shards to the others (also the grace to finish a step on stop).</param>
 /// <param name="WorkerTimeout">How long to wait with no worker alive (or too few to start) before giving up.</param>
-public sealed record RunRules(int MinWorkers, int MaxBadResults, TimeSpan StepTimeout, TimeSpan WorkerTimeout);
+/// <param name="Peers">The peer exchange: workers reduce-scatter their gradients among themselves and are full replicas; the coordinator gets reduced slices and reports.</param>
+public sealed record RunRules(int MinWorkers, int MaxBadResults, TimeSpan StepTimeout, TimeSpan WorkerTimeout, bool Peers = false);
 
 public enum RunPhase
 {
@@ -30,8 +31,9 @@ public enum RunTimer
 /// <summary>One piece result as the engine judges it (the wire's PieceResult, less its transport).</summary>
 /// <param name="ForThisRun">False when the result names another run.</param>
 /// <param name="Release">Returns the gradient's buffer to its pool once it is no longer needed.</param>
+/// <param name="Attempt">With the peer exchange: the attempt of the step it was computed for (a step is attempted again when a worker is lost).</param>
 public sealed record OfferedPiece(bool ForThisRun, long Step, int First, int Count, int Samples, double LossSum, int Correct,
-    float[] Gradient, double ComputeMilliseconds, Action? Release = null);
+    float[] Gradient, double ComputeMilliseconds, Action? Release = null, int Attempt = 0);
 
 /// <summary>How a run ended, for the host to tell workers and its caller.</summary>
 public enum RunEnding
@@ -63,8 +65,19 @@ public sealed partial class RunEngine<TWorker>
         /// <summary>A step begins: the model holds the weights its work is computed from.</summary>
         public sealed record StepStarted(long Step) : RunCommand;
 
-        /// <summary>Send the worker these pieces of the step (shards [First, First+Count), summed per piece).</summary>
-        public sealed record Compute(TWorker Worker, long Step, IReadOnlyList<(int First, int Count)> Pieces) : RunCommand;
+        /// <summary>
+        /// Send the worker these pieces of the step (shards [First, First+Count), summed per piece);
+        /// with the peer exchange, <paramref name="Round"/> says how this attempt's gradients travel.
+        /// </summary>
+        public sealed record Compute(TWorker Worker, long Step, IReadOnlyList<(int First, int Count)> Pieces, PeerRound? Round = null) : RunCommand;
+
+        /// <summary>
+        /// One attempt of a step under the peer exchange: slice k of the parameters is reduced by
+        /// <paramref name="Owners"/>[k]; <paramref name="WithState"/>: the worker is not a current
+        /// replica and gets the run's weights and optimizer state; <paramref name="Applied"/>: the step
+        /// before completed with that attempt at that learning rate (null for the run's first step here).
+        /// </summary>
+        public sealed record PeerRound(int Attempt, IReadOnlyList<TWorker> Owners, bool WithState, (long Step, int Attempt, float Rate)? Applied);
 
         /// <summary>An accepted result: the worker computed <paramref name="Shards"/> shards of <paramref name="Samples"/> samples.</summary>
         public sealed record Credit(TWorker Worker, int Shards, int Samples, double ComputeMilliseconds) : RunCommand;

@@ -5,10 +5,16 @@ public sealed partial class RunEngine<TWorker>
 {
     private void StartStep()
     {
+        // With the peer exchange the engine sees reports, not gradients: its collector keeps the loss order and who is done.
         _collector = new StepCollector(_run.Step, Enumerable.Range(0, _run.Options.Shards).Select(s => _run.ShardSamples(s).Length).ToArray(),
-            _run.Model.ParameterCount, _plan);
-        _dispatch.NewStep();
+            _rules.Peers ? 0 : _run.Model.ParameterCount, _plan);
         _out.Add(new RunCommand.StepStarted(_run.Step));
+        if (_rules.Peers)
+        {
+            StartPeerStep();
+            return;
+        }
+        _dispatch.NewStep();
         Compute(_dispatch.Assign(_collector.Missing.ToArray()));
         _out.Add(new RunCommand.Arm(RunTimer.Step, _run.Step, _rules.StepTimeout));
     }
@@ -38,6 +44,7 @@ public sealed partial class RunEngine<TWorker>
         }
         ShardVerdict verdict;
         if (!r.ForThisRun) verdict = ShardVerdict.WrongRun;
+        else if (_rules.Peers && (r.Attempt != _attempt || r.Gradient.Length != 0)) verdict = r.Attempt != _attempt ? ShardVerdict.WrongStep : ShardVerdict.Malformed;
         else if (!double.IsFinite(r.ComputeMilliseconds) || r.ComputeMilliseconds < 0) verdict = ShardVerdict.Malformed;
         else if (r.Step == collector.Step && r.First >= 0 && r.Count >= 1 && r.First + r.Count <= _run.Options.Shards &&
                  !Enumerable.Range(r.First, r.Count).All(s => _dispatch.WasGiven(s, worker))) verdict = ShardVerdict.NotAssigned;
@@ -50,7 +57,7 @@ public sealed partial class RunEngine<TWorker>
         }
         if (_members.TryGetValue(worker, out var member)) member.SilentDeadlines = 0;
         _out.Add(new RunCommand.Credit(worker, r.Count, r.Samples, r.ComputeMilliseconds));
-        if (collector.IsComplete) CompleteStep(collector);
+        if (StepReady(collector)) CompleteStep(collector);
         return verdict;
     }
 
@@ -70,6 +77,11 @@ public sealed partial class RunEngine<TWorker>
         if (++member.BadResults >= _rules.MaxBadResults && _dispatch.Live.Contains(worker))
         {
             Exclude(worker, $"{member.BadResults} bad results");
+            return;
+        }
+        if (_rules.Peers)
+        {
+            if (verdict is ShardVerdict.NotFinite or ShardVerdict.Malformed && r.Step == collector.Step) AttemptLost(worker, $"a {verdict} result");
             return;
         }
         // A broken result for its own shard: someone else computes that shard now.
@@ -102,6 +114,11 @@ public sealed partial class RunEngine<TWorker>
     /// </summary>
     private void Overdue()
     {
+        if (_rules.Peers)
+        {
+            PeerOverdue();
+            return;
+        }
         var collector = _collector!;
         foreach (var worker in _dispatch.Live.ToList())
         {
@@ -132,6 +149,7 @@ public sealed partial class RunEngine<TWorker>
     {
         if (!_dispatch.Live.Contains(worker)) return;
         _out.Add(new RunCommand.Release(worker));
+        _synced.Remove(worker);
         var orphans = _dispatch.Remove(worker, _collector?.Missing ?? []);
         if (_collector is { IsComplete: false }) _out.Add(new RunCommand.Disturbed());
         string where = _members.TryGetValue(worker, out var m) ? m.Node : "?";
@@ -143,12 +161,13 @@ public sealed partial class RunEngine<TWorker>
             _out.Add(new RunCommand.Arm(RunTimer.NoWorkers, _run.Step, _rules.WorkerTimeout));
             return;
         }
-        Compute(_dispatch.Assign(orphans));
+        if (_rules.Peers) AttemptLost(worker, why);
+        else Compute(_dispatch.Assign(orphans));
     }
 
     private void CompleteStep(StepCollector collector)
     {
-        collector.WriteMeanTo(_run.Model);
+        WriteMean(collector);
         EpochMetrics? epoch;
         try
         {

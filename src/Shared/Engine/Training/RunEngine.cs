@@ -95,7 +95,11 @@ public sealed partial class RunEngine<TWorker> where TWorker : notnull
         }
         _out.Add(new RunCommand.Cancel(RunTimer.NoWorkers));
         // Shards orphaned while no worker was alive go to the newcomer; others start with the next step.
-        if (_collector is { IsComplete: false }) Compute(_dispatch.Assign(_dispatch.Unowned(_collector.Missing)));
+        if (_rules.Peers)
+        {
+            if (_collector is { } c && !StepReady(c) && !_table.Any(_dispatch.Live.Contains)) StartAttempt([]);
+        }
+        else if (_collector is { IsComplete: false }) Compute(_dispatch.Assign(_dispatch.Unowned(_collector.Missing)));
     }
 
     /// <summary>A worker is gone (stopped, unreachable, failed): its missing shards go to the others now.</summary>

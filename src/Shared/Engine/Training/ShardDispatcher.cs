@@ -53,7 +53,13 @@ public sealed class ShardDispatcher<TWorker> where TWorker : notnull
     public IReadOnlyList<(TWorker Worker, int[] Shards)> Assign(IReadOnlyList<int> shards, TWorker? avoid = default)
     {
         var candidates = _live.Where(w => avoid is null || !w.Equals(avoid)).ToList();
-        if (candidates.Count == 0) candidates = [.. _live];
+        return Assign(shards, candidates.Count > 0 ? candidates : [.. _live]);
+    }
+
+    /// <summary>Hands out shards as <see cref="Assign(IReadOnlyList{int}, TWorker)"/> does, among <paramref name="among"/> only (in its order).</summary>
+    public IReadOnlyList<(TWorker Worker, int[] Shards)> Assign(IReadOnlyList<int> shards, IReadOnlyList<TWorker> among)
+    {
+        var candidates = among;
         if (candidates.Count == 0 || shards.Count == 0) return [];
         var sorted = shards.Order().ToArray();
         int n = sorted.Length, workers = candidates.Count;

@@ -102,6 +102,12 @@ public sealed class StepCollector
 
     public long Step { get; private set; }
 
+    /// <summary>The reduction order it adds in.</summary>
+    public ReductionPlan Plan => _plan;
+
+    /// <summary>Length of each gradient it adds.</summary>
+    public int Length => _total.Length;
+
     /// <summary>Loss sum in the plan's order (so it depends neither on arrival order nor on how shards were grouped).</summary>
     public double LossSum
     {
@@ -163,6 +169,10 @@ public sealed class StepCollector
         else Consume(block, count, lossSum, a => a.Add(model), null);
         CompleteBlocks();
     }
+
+    /// <summary>The step's gradient sum (requires <see cref="IsComplete"/>, pieces offered as arrays): what a slice owner sends on.</summary>
+    public ReadOnlySpan<float> Sum => IsComplete && _inModel is null && _total.ShardsAdded > 0 ? _total.Total
+        : throw new InvalidOperationException($"Step {Step}'s sum is not complete, or is in a model's gradients.");
 
     /// <summary>Writes the batch's mean gradient into the model (requires <see cref="IsComplete"/>).</summary>
     public void WriteMeanTo(Sequential<float> model)

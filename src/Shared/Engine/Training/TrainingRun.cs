@@ -114,6 +114,12 @@ public sealed class TrainingRun
         _firstStep = Step;
     }
 
+    /// <summary>The learning rate <see cref="CompleteStep"/> will step the optimizer with (replicas are told it).</summary>
+    public float LearningRate => _schedule.At(_optimizer.Steps);
+
+    /// <summary>The optimizer's memory now (what a new replica starts from).</summary>
+    public Optimizers.OptimizerState OptimizerState() => _optimizer.ExportState();
+
     /// <summary>
     /// Steps the optimizer on the mean gradient already in the model's gradients and moves to the
     /// next batch; at an epoch's end evaluates on the test set and returns that epoch's metrics.

@@ -74,7 +74,11 @@ public sealed class DataPlaneConnection : IDisposable
                     ProtocolCodec.Count(0, 0, Stopwatch.GetElapsedTime(start).Ticks, 0);
                     // Written: a pooled tensor the sender handed over can serve the next message, unless
                     // a failing connection has just handed this message to Akka.Remote (Close took it).
-                    if (Interlocked.Exchange(ref _writing, null) is CoordinatorProtocol.PieceResult r) r.GradientSum.Release();
+                    switch (Interlocked.Exchange(ref _writing, null))
+                    {
+                        case CoordinatorProtocol.PieceResult r: r.GradientSum.Release(); break;
+                        case PeerProtocol.PieceSlice p: p.Values.Release(); break;
+                    }
                 }
             }
         }
