@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Ours against PyTorch DDP gloo across emulated hosts (deploy/emulated-hosts.sh): a coordinator
 # host plus N worker hosts for ours, N hosts for DDP (one rank each), every link tbf-limited each
-# way. 1 epoch of full MNIST, the default recipe, exact f32 for ours (zero-masked gradients, and
-# again with DISTRIBUTED_RAW_TENSORS=1 for raw float32: same hash). Prints a markdown table with
-# samples/s, the ratio, and bytes sent and received per step by the coordinator (metrics.json) and
-# by worker w1 (its log), beside the 2(N-1)/N x model-bytes bound of a bandwidth-optimal exchange.
+# way. 1 epoch of full MNIST, the default recipe, exact f32 for ours (zero-masked), with the peer
+# exchange (--exchange peers) and with the coordinator exchange (same hash checked). Prints a
+# markdown table with samples/s, the ratio, and bytes sent and received per step by the
+# coordinator (metrics.json) and by worker w1 (its log) under the peer exchange, beside the
+# 2(N-1)/N x model-bytes bound of a bandwidth-optimal exchange. EXTRA adds options to ours
+# (e.g. EXTRA="--blocks 2", or "--wire bf16").
 #
 #   bench/network.sh [RATES] [WORKERS]      default: "1gbit 10gbit" "2 3 4"
 #
@@ -19,15 +21,16 @@ hosts=deploy/emulated-hosts.sh
 prefix=bn
 C=src/Coordinator/bin/Release/net10.0/Distributed.Coordinator.dll
 W=src/Worker/bin/Release/net10.0/Distributed.Worker.dll
-out=$(mktemp -d)
-trap '"$hosts" down $prefix; rm -rf "$out"' EXIT
+out=${KEEP:-$(mktemp -d)}   # KEEP=DIR keeps the runs' logs there
+mkdir -p "$out"
+trap '"$hosts" down $prefix; [[ -n ${KEEP:-} ]] || rm -rf "$out"' EXIT
 dotnet build -c Release src/Coordinator src/Worker >/dev/null 2>&1 || dotnet build -c Release >/dev/null
 model_bytes=940584   # 235,146 parameters x 4 bytes
 
-ours() { # n raw(0|1) -> "samples/s coordinator-sent coordinator-received worker-sent worker-received hash" (bytes per step)
-  local n=$1 raw=$2 run=$out/ours-$1-$2
+ours() { # n raw(0|1) exchange -> "samples/s coordinator-sent coordinator-received worker-sent worker-received hash" (bytes per step)
+  local n=$1 raw=$2 exchange=$3 run=$out/ours-$1-$2-$3
   "$hosts" exec 0 $prefix -- env DISTRIBUTED_RAW_TENSORS="$raw" dotnet $C coordinator --hostname 10.213.0.1 --port 4053 --data-port 4054 --min-workers "$n" \
-    --epochs 1 --plain --out "$run" > "$run.log" 2>&1 &
+    --epochs 1 --plain --exchange "$exchange" ${EXTRA:-} --out "$run" > "$run.log" 2>&1 &
   local coordinator=$!
   sleep 3
   for (( i = 1; i <= n; i++ )); do
@@ -58,18 +61,18 @@ ddp() { # n -> samples/s
 }
 
 mb() { python3 -c "print(f'{$1/1e6:.2f}')"; }
-echo "| link | workers | ours samples/s | ours, raw f32 | DDP gloo samples/s | ours ÷ DDP | coordinator sent / received per step (MB) | worker w1 sent / received (MB) | 2(N−1)/N × model (MB) | ours' hash |"
+echo "| link | workers | ours, peer exchange | ours, coordinator exchange | DDP gloo | peers ÷ DDP | coordinator sent / received per step (MB) | worker w1 sent / received (MB) | 2(N−1)/N × model (MB) | ours' hash |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
 for rate in $rates; do
   for n in $counts; do
     "$hosts" up $(( n + 1 )) "$rate" $prefix > /dev/null
-    read -r our cs cr ws wr hash <<< "$(ours "$n" 0)"
-    read -r raw _ _ _ _ rawhash <<< "$(ours "$n" 1)"
-    [[ $rawhash == "$hash" ]] || echo "error: raw f32 gave hash $rawhash, zero-masked $hash" >&2
+    read -r our cs cr ws wr hash <<< "$(ours "$n" 0 peers)"
+    read -r central _ _ _ _ centralhash <<< "$(ours "$n" 0 coordinator)"
+    [[ $centralhash == "$hash" ]] || echo "error: the coordinator exchange gave hash $centralhash, the peer exchange $hash" >&2
     their=$(ddp "$n")
     "$hosts" down $prefix
     bound=$(( 2 * (n - 1) * model_bytes / n ))
-    printf '| %s | %d | %s | %s | %s | %s | %s / %s | %s / %s | %s | %s… |\n' "$rate" "$n" "$our" "$raw" "$their" \
+    printf '| %s | %d | %s | %s | %s | %s | %s / %s | %s / %s | %s | %s… |\n' "$rate" "$n" "$our" "$central" "$their" \
       "$(python3 -c "print(f'{$our/$their:.2f}× ({$their/$our:.2f}×)')")" "$(mb "$cs")" "$(mb "$cr")" "$(mb "$ws")" "$(mb "$wr")" "$(mb "$bound")" "$hash"
   done
 done

@@ -25,6 +25,8 @@ public sealed partial class WorkerActor
     private IActorRef[] _ownerRefs = [];
     private string? _selfPath;
     private int _replicaChecks;
+    /// <summary>Peers this worker asked for a data-plane link (asked once per run).</summary>
+    private readonly HashSet<string> _linked = [];
 
     private string SelfPath => _selfPath ??= Self.Path.ToSerializationFormatWithAddress(_cluster.SelfAddress);
 
@@ -32,6 +34,11 @@ public sealed partial class WorkerActor
     {
         Receive<PieceSlice>(p => p.RunId == _runId && _replica is not null, TakePieceSlice);
         Receive<ReducedSlice>(r => r.RunId == _runId && _replica is not null, TakeReducedSlice);
+        Receive<LinkRequest>(l => l.RunId == _runId && _replica is not null && !FromCoordinator, _ =>
+        {
+            if (_transport.Offer(Sender, Self) is { } ticket) Sender.Tell(new LinkOffer(_runId, ticket));
+        });
+        Receive<LinkOffer>(l => l.RunId == _runId && _replica is not null && !FromCoordinator, l => _transport.Connect(l.Ticket, Sender, Self));
         Receive<PieceSlice>(p => p.Values.Release());
         Receive<ReducedSlice>(r => r.Sum.Release());
     }
@@ -71,7 +78,7 @@ public sealed partial class WorkerActor
         if (work.Step > _latestStep) _stepsWorked++;
         _latestStep = work.Step;
         LogEpochIfEnded(work.Step);
-        if (!peers.Owners.SequenceEqual(_owners)) (_owners, _ownerRefs) = (peers.Owners, peers.Owners.Select(Resolve).ToArray());
+        if (!peers.Owners.SequenceEqual(_owners)) NewOwners(peers.Owners);
         var layout = new SliceLayout(replica.Model.ParameterCount, peers.Owners.Length);
         ReductionPlan plan;
         try
@@ -214,6 +221,25 @@ public sealed partial class WorkerActor
         for (int k = 0; k < _ownerRefs.Length; k++)
             if (k != reduced.Slice) _transport.Send(_ownerRefs[k], message, Self);
         _transport.Send(_coordinator!, message, Self);
+    }
+
+    /// <summary>
+    /// A new table: resolve the owners, and ask those this worker has no link to yet for one (of each
+    /// pair, the worker with the smaller path asks, so that a pair shares one connection).
+    /// </summary>
+    private void NewOwners(string[] owners)
+    {
+        (_owners, _ownerRefs) = (owners, owners.Select(Resolve).ToArray());
+        for (int k = 0; k < owners.Length; k++)
+            if (string.CompareOrdinal(SelfPath, owners[k]) < 0 && _linked.Add(owners[k])) _ownerRefs[k].Tell(new LinkRequest(_runId));
+    }
+
+    /// <summary>The run is over for this worker: its links to peers close.</summary>
+    private void ForgetPeers()
+    {
+        foreach (var peer in _ownerRefs) _transport.Forget(peer);
+        _linked.Clear();
+        (_owners, _ownerRefs) = ([], []);
     }
 
     private IActorRef Resolve(string path) => path == SelfPath ? Self : ((ExtendedActorSystem)Context.System).Provider.ResolveActorRef(path);

@@ -183,6 +183,7 @@ public sealed partial class WorkerActor : ReceiveActor, IWithTimers
                 $"{Traffic()}{ReplicaNote()}; peak resident memory {System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0:F0} MB (this process)");
             Context.Unwatch(_coordinator);
             _transport.Forget(_coordinator!);
+            ForgetPeers();
             Become(Finished);
             _settings.OnFinished?.Invoke(f);
         });
@@ -192,6 +193,7 @@ public sealed partial class WorkerActor : ReceiveActor, IWithTimers
             _settings.Log($"worker {_settings.Name}: the coordinator stopped run {r.RunId}: {r.Reason}");
             Context.Unwatch(_coordinator);
             _transport.Forget(_coordinator!);
+            ForgetPeers();
             Become(Finished);
             _settings.OnStopped?.Invoke(r);
         });
@@ -392,6 +394,7 @@ public sealed partial class WorkerActor : ReceiveActor, IWithTimers
             Context.Unwatch(_coordinator);
             _transport.Forget(_coordinator);
         }
+        ForgetPeers();
         _coordinator = null;
         _coordinatorAddress = null;
         Become(Searching);

@@ -17,7 +17,8 @@ public static class WorkerNode
         if (cluster.Role != Roles.Worker) throw new ArgumentException($"A worker node has role {Roles.Worker}, not {cluster.Role}.");
         settings = settings with
         {
-            Transport = settings.Transport ?? (cluster.DataPort is null ? AkkaRemoteTransport.Instance : new DataPlaneClient(cluster.Tls, settings.Log, cluster.MaximumFrameSize)),
+            Transport = settings.Transport ?? (cluster.DataPort is null ? AkkaRemoteTransport.Instance
+                : new PeerDataPlane(cluster.Hostname, cluster.PublicHostname ?? cluster.Hostname, cluster.Tls, settings.Log, cluster.MaximumFrameSize)),
             Verifier = settings.Verifier ?? CoordinatorVerifier.For(cluster.Tls),
             NotJoinedHint = settings.NotJoinedHint ?? NotJoinedHint(cluster),
         };

@@ -9,9 +9,9 @@ public class ChaosScriptSpecs : IDisposable
 
     public void Dispose() => Directory.Delete(_folder, true);
 
-    private (int Code, string Output) Chaos(string scenario) =>
+    private (int Code, string Output) Chaos(string scenario, params string[] options) =>
         // Long enough (~700 steps, 2–3 s of training at the data plane's speed) for a kill 1 s in to land mid-run.
-        DeployScript.Run("chaos.sh", [scenario, "--epochs", "3", "--train-limit", "30000", "--test-limit", "500"],
+        DeployScript.Run("chaos.sh", [scenario, "--epochs", "3", "--train-limit", "30000", "--test-limit", "500", .. options],
             new Dictionary<string, string> { ["DIR"] = _folder, ["TIMEOUT"] = "240", ["KILL_AFTER"] = "1.0" }, TimeSpan.FromMinutes(6));
 
     [Fact]
@@ -23,6 +23,16 @@ public class ChaosScriptSpecs : IDisposable
         var recovery = Regex.Match(output, @"interrupted step completed at \S+ \(([0-9.]+) s after the kill\)");
         Assert.True(recovery.Success, output);
         Assert.True(double.Parse(recovery.Groups[1].Value) < 5.0, $"recovery took {recovery.Groups[1].Value} s:\n{output}");
+        Assert.Contains("worker-4 registered", output);
+    }
+
+    [Fact]
+    public void Killing_a_worker_process_mid_step_under_the_peer_exchange_should_cost_the_attempt_and_not_change_the_weights()
+    {
+        var (code, output) = Chaos("worker", "--exchange", "peers");
+        Assert.True(code == 0, output);
+        Assert.Contains("same weights: yes", output);
+        Assert.Matches(@"step \d+ attempt 0 lost worker-2 \(.*\); starting it again with \d worker\(s\)", output);
         Assert.Contains("worker-4 registered", output);
     }
 

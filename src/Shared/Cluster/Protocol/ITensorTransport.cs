@@ -22,4 +22,7 @@ public interface ITensorTransport
 
     /// <summary>The peer is gone or no longer trusted: drop its connection.</summary>
     void Forget(IActorRef peer);
+
+    /// <summary>Worker side, peer exchange: connect to another worker with the ticket it offered (a transport without peer links ignores it).</summary>
+    void Connect(DataPlaneTicket ticket, IActorRef peer, IActorRef self) { }
 }

@@ -154,7 +154,7 @@ public sealed partial class RunEngine<TWorker>
         if (_collector is { IsComplete: false }) _out.Add(new RunCommand.Disturbed());
         string where = _members.TryGetValue(worker, out var m) ? m.Node : "?";
         Log($"coordinator: worker {NameOf(worker)} at {where} {why}; {_dispatch.Live.Count} left" +
-            (orphans.Length > 0 ? $"; shards {string.Join(",", orphans)} of step {_run.Step} reassigned" : ""));
+            (orphans.Length > 0 && !_rules.Peers ? $"; shards {string.Join(",", orphans)} of step {_run.Step} reassigned" : ""));
         if (_dispatch.Live.Count == 0)
         {
             Log($"coordinator: no workers left; waiting up to {_rules.WorkerTimeout.TotalSeconds:F0} s for one to join");

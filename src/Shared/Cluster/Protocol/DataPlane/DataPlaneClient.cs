@@ -9,7 +9,9 @@ namespace Distributed.Shared.Protocol.DataPlane;
 /// background; until then, and whenever the connection breaks, messages go over Akka.Remote).
 /// </summary>
 /// <param name="maxMessageBytes">Largest message accepted (the cluster's frame size).</param>
-public sealed class DataPlaneClient(TlsSettings? tls, Action<string> log, int maxMessageBytes = MessageLimits.DefaultMaximumFrameSize) : ITensorTransport, IDisposable
+/// <param name="peerName">Who is at the other end, for the log.</param>
+public sealed class DataPlaneClient(TlsSettings? tls, Action<string> log, int maxMessageBytes = MessageLimits.DefaultMaximumFrameSize, string peerName = "the coordinator")
+    : ITensorTransport, IDisposable
 {
     private readonly DataPlaneSecurity _security = new(tls);
     private readonly object _gate = new();
@@ -40,7 +42,7 @@ public sealed class DataPlaneClient(TlsSettings? tls, Action<string> log, int ma
                 log($"data plane: {ticket.Host}:{ticket.Port} refused this worker's ticket; tensors go over Akka.Remote");
                 return;
             }
-            var connection = new DataPlaneConnection(stream, $"coordinator {ticket.Host}:{ticket.Port}", self, coordinator, log, Closed, maxMessageBytes);
+            var connection = new DataPlaneConnection(stream, $"{peerName} {ticket.Host}:{ticket.Port}", self, coordinator, log, Closed, maxMessageBytes);
             bool current;
             lock (_gate)
             {
@@ -48,7 +50,7 @@ public sealed class DataPlaneClient(TlsSettings? tls, Action<string> log, int ma
                 if (current) _connection = connection;
             }
             if (!current) connection.Dispose();
-            else log($"data plane: connected to the coordinator at {ticket.Host}:{ticket.Port}{(tls is null ? "" : " (TLS)")}; weights and gradients travel there");
+            else log($"data plane: connected to {peerName} at {ticket.Host}:{ticket.Port}{(tls is null ? "" : " (TLS)")}; tensors for it travel there");
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or SocketException or System.Security.Authentication.AuthenticationException or ObjectDisposedException)
         {

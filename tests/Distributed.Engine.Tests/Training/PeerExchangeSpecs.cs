@@ -1,0 +1,220 @@
+using Distributed.Shared.Data;
+using Distributed.Shared.Layers;
+using Distributed.Shared.Training;
+using Command = Distributed.Shared.Training.RunEngine<string>.RunCommand;
+
+namespace Distributed.Tests.Training;
+
+/// <summary>
+/// The peer exchange with no ActorSystem: the engine and one <see cref="ReplicaExchange"/> per
+/// worker, the messages between them held in a queue and delivered in a seeded random order, as
+/// the network might. Workers do here what WorkerActor does: catch up, compute, cut each piece's
+/// gradient into slices for their owners, report, and pass on the slice they reduce.
+/// </summary>
+public sealed class PeerExchangeSpecs
+{
+    private static readonly TrainingOptions Options = new() { Epochs = 2, BatchSize = 64, Shards = 4, Hidden = [16], TrainLimit = 256, TestLimit = 50 };
+    private static readonly MnistData Data = MnistLoader.Load(RepositoryRoot.BundledData, trainLimit: 256, testLimit: 50);
+
+    private readonly TrainingRun _run = new(Options, Data);
+    private RunEngine<string> _engine = null!;
+    private readonly List<Command.Compute> _sent = [];
+    private readonly Dictionary<string, ReplicaExchange> _replicas = [];
+    private readonly Dictionary<string, (Command.Compute Work, Command.PeerRound Round)> _work = [];
+    private readonly List<(string To, Action Deliver)> _inFlight = [];
+    private readonly HashSet<string> _dead = [];
+    private readonly Random _network = new(7);
+
+    private void Start(int minWorkers)
+    {
+        _engine = new RunEngine<string>(_run, new RunRules(minWorkers, MaxBadResults: 3, StepTimeout: TimeSpan.FromSeconds(5), WorkerTimeout: TimeSpan.FromSeconds(60), Peers: true));
+        _engine.Start();
+    }
+
+    /// <summary>The weights a single process reaches with the same options.</summary>
+    private static float[] SingleProcess()
+    {
+        var twin = new TrainingRun(Options, Data);
+        var step = new ShardedStep(twin.Model, Options.Shards, replicas: 1);
+        while (!twin.Finished)
+        {
+            var (loss, correct) = step.Run(Data.Train, twin.Order, twin.CurrentBatch.Start, twin.CurrentBatch.Count);
+            twin.CompleteStep(loss, correct);
+        }
+        return twin.Model.FlattenValues();
+    }
+
+    private void Admit(params string[] workers)
+    {
+        foreach (var w in workers)
+        {
+            _replicas[w] = new ReplicaExchange(Options.Model(Data.Train.PixelsPerImage, Data.Train.Classes).Build<float>(seed: 99), OptimizerNames.Create(Options));
+            Execute(_engine.Admit(w, $"node-{w}", w));
+        }
+    }
+
+    private void Execute(IEnumerable<Command> commands)
+    {
+        foreach (var c in commands)
+            if (c is Command.Compute { Round: { } round } work && !_dead.Contains(work.Worker))
+            {
+                _sent.Add(work);
+                Send(work.Worker, () => Compute(work, round));
+            }
+    }
+
+    private void Send(string to, Action deliver) => _inFlight.Add((to, deliver));
+
+    /// <summary>Delivers messages in random order until none is left (or <paramref name="until"/> holds).</summary>
+    private void Deliver(Func<bool>? until = null)
+    {
+        while (_inFlight.Count > 0 && until?.Invoke() != true)
+        {
+            int i = _network.Next(_inFlight.Count);
+            var (to, deliver) = _inFlight[i];
+            _inFlight.RemoveAt(i);
+            if (!_dead.Contains(to)) deliver();
+        }
+    }
+
+    private void Compute(Command.Compute work, Command.PeerRound round)
+    {
+        string me = work.Worker;
+        var replica = _replicas[me];
+        _work[me] = (work, round);
+        if (round.WithState) replica.Load(_run.Model.FlattenValues(), _run.OptimizerState(), work.Step);
+        else if (round.Applied is { } a)
+        {
+            var outcome = replica.Apply(a.Step, a.Attempt, a.Rate);
+            if (outcome == ApplyOutcome.Waiting) return; // taken up again when the missing slice arrives
+            Assert.NotEqual(ApplyOutcome.NeedsState, outcome);
+        }
+        Assert.Equal(work.Step, replica.Version);
+        int mine = round.Owners.ToList().IndexOf(me);
+        var layout = new SliceLayout(replica.Model.ParameterCount, round.Owners.Count);
+        var sizes = Enumerable.Range(0, Options.Shards).Select(s => _run.ShardSamples(s).Length).ToArray();
+        foreach (var r in replica.Begin(work.Step, round.Attempt, layout, mine, sizes, Options.Reduction())) Broadcast(me, round, r);
+        var trainer = new ShardTrainer(replica.Model);
+        foreach (var (first, count) in work.Pieces)
+        {
+            var parts = Enumerable.Range(first, count).Select(_run.ShardSamples).ToArray();
+            var segments = parts.Select(p => p.Length).Prepend(0).ToArray();
+            for (int i = 1; i < segments.Length; i++) segments[i] += segments[i - 1];
+            var outcomes = trainer.Run(Data.Train, parts.SelectMany(p => p).ToArray(), segments);
+            var gradient = new float[replica.Model.ParameterCount];
+            replica.Model.CopyGradientsTo(gradient);
+            int samples = outcomes.Sum(o => o.Samples);
+            for (int k = 0; k < layout.Slices; k++)
+            {
+                var part = gradient.AsSpan(layout.Range(k).Start, layout.Range(k).Length).ToArray();
+                string owner = round.Owners[k];
+                long step = work.Step;
+                Send(owner, () =>
+                {
+                    var (verdict, reduced) = _replicas[owner].OfferPiece(step, round.Attempt, first, count, samples, part);
+                    if (reduced is not null) Broadcast(owner, round, reduced);
+                });
+            }
+            var report = new OfferedPiece(true, work.Step, first, count, samples, outcomes.Sum(o => o.LossSum), outcomes.Sum(o => o.Correct), [], 1.0, Attempt: round.Attempt);
+            Send("coordinator", () => Execute(_engine.Offer(me, report).Commands));
+        }
+    }
+
+    private void Broadcast(string owner, Command.PeerRound round, ReplicaExchange.Reduced reduced)
+    {
+        foreach (var peer in round.Owners.Where(p => p != owner))
+            Send(peer, () =>
+            {
+                _replicas[peer].OfferReduced(reduced.Step, reduced.Attempt, reduced.Slice, reduced.Sum.ToArray());
+                // Work held for this slice goes on.
+                if (_work.TryGetValue(peer, out var held) && _replicas[peer].Version == held.Work.Step - 1) Compute(held.Work, held.Round);
+            });
+        Send("coordinator", () => Execute(_engine.OfferSlice(owner, reduced.Step, reduced.Attempt, reduced.Slice, reduced.Sum.ToArray()).Commands));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Replicas_reducing_slices_in_any_arrival_order_should_reach_the_single_process_weights(int workers)
+    {
+        Start(workers);
+        Admit(Enumerable.Range(1, workers).Select(i => $"w{i}").ToArray());
+        Deliver();
+        Assert.Equal(RunPhase.Done, _engine.Phase);
+        var expected = SingleProcess();
+        Assert.Equal(WeightsHash.Sha256(expected), WeightsHash.Sha256(_run.Model.FlattenValues()));
+        // Each replica holds the weights of the last step it was told to apply: the step before the end.
+        Assert.All(_replicas.Values, r => Assert.Equal(_run.Step - 1, r.Version));
+    }
+
+    [Fact]
+    public void A_worker_lost_mid_step_should_cost_the_attempt_and_change_no_bits()
+    {
+        Start(3);
+        Admit("w1", "w2", "w3");
+        // Step 0 under way: some of its messages are delivered, then w2 dies with the rest of its part.
+        int delivered = 0;
+        Deliver(until: () => ++delivered > 6);
+        Assert.Equal(0, _run.Step);
+        _dead.Add("w2");
+        var lost = _engine.Lose("w2", "stopped");
+        Assert.Contains(lost, c => c is Command.Log l && l.Line.Contains("attempt 0 lost w2"));
+        var again = lost.OfType<Command.Compute>().ToList();
+        Assert.Equal(["w1", "w3"], again.Select(c => c.Worker));
+        Assert.All(again, c => Assert.Equal(1, c.Round!.Attempt));
+        Assert.All(again, c => Assert.Equal(["w1", "w3"], c.Round!.Owners));
+        Execute(lost);
+        Deliver();
+        Assert.Equal(RunPhase.Done, _engine.Phase);
+        Assert.Equal(WeightsHash.Sha256(SingleProcess()), WeightsHash.Sha256(_run.Model.FlattenValues()));
+    }
+
+    [Fact]
+    public void A_worker_joining_mid_run_should_get_the_state_and_a_slice_from_the_next_step()
+    {
+        Start(1);
+        Admit("w1");
+        Deliver(until: () => _run.Step >= 2);
+        Admit("w2");
+        Assert.DoesNotContain(_sent, c => c.Worker == "w2");
+        Deliver(until: () => _run.Step >= 3);
+        var first = _sent.First(c => c.Worker == "w2");
+        Assert.Equal(3, first.Step);
+        Assert.True(first.Round!.WithState);
+        Assert.Equal(["w1", "w2"], first.Round.Owners);
+        Deliver();
+        Assert.False(_sent.Last(c => c.Worker == "w2").Round!.WithState);
+        Assert.Equal(WeightsHash.Sha256(SingleProcess()), WeightsHash.Sha256(_run.Model.FlattenValues()));
+    }
+
+    [Fact]
+    public void A_slice_from_a_worker_that_does_not_own_it_should_be_dropped()
+    {
+        Start(2);
+        Admit("w1", "w2");
+        var (verdict, commands) = _engine.OfferSlice("w2", 0, 0, slice: 0, new float[new SliceLayout(_run.Model.ParameterCount, 2).Range(0).Length]);
+        Assert.Equal(SliceVerdict.Malformed, verdict);
+        Assert.Contains(commands, c => c is Command.Log l && l.Line.Contains("does not own that slice"));
+        var (stale, _) = _engine.OfferSlice("w1", 0, attempt: 5, slice: 0, []);
+        Assert.Equal(SliceVerdict.Stale, stale);
+    }
+
+    [Fact]
+    public void Slices_should_cover_the_parameters_in_order_at_multiples_of_16()
+    {
+        foreach (int n in new[] { 1, 2, 3, 4, 7 })
+        {
+            var layout = new SliceLayout(235_146, n);
+            int next = 0;
+            for (int k = 0; k < n; k++)
+            {
+                var (start, length) = layout.Range(k);
+                Assert.Equal(next, start);
+                Assert.Equal(0, start % 16);
+                next = start + length;
+            }
+            Assert.Equal(235_146, next);
+        }
+    }
+}
