@@ -203,7 +203,10 @@ public sealed partial class WorkerActor
         var (verdict, reduced) = _replica!.OfferPiece(p.Step, p.Attempt, p.First, p.Count, p.Samples, p.Values.Inline, p.Values.Release);
         if (verdict is not (ShardVerdict.Accepted or ShardVerdict.WrongStep or ShardVerdict.Duplicate))
             _settings.Log($"worker {_settings.Name}: dropped slice {p.Slice} of piece {p.First} (step {p.Step}) from {Sender.Path.Address}: {verdict}");
-        if (reduced is not null) SendReduced(reduced);
+        if (reduced is null) return;
+        SendReduced(reduced);
+        // Its own slice was the last one missing for work that waits.
+        if (_held is { Peers: { } peers } held) ComputePeers(held, peers);
     }
 
     private void TakeReducedSlice(ReducedSlice r)

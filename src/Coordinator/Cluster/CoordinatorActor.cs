@@ -179,7 +179,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
                 case Command.Compute c:
                     _ledger.Sent(c.Worker, c.Pieces.Sum(p => p.Count));
                     _settings.Transport.Send(c.Worker, c.Round is { } round
-                        ? _messages.Compute(c.Step, c.Pieces, round.Attempt, round.Owners.Select(PathOf).ToArray(), round.WithState, round.Applied)
+                        ? _messages.Compute(c.Step, c.Pieces, round.Attempt, round.Owners.Select(PathOf).ToArray(), round.WithState, round.Applied, round.Early)
                         : _messages.Compute(c.Step, c.Pieces), Self);
                     break;
                 case Command.Credit c: _ledger.Credited(c); break;

@@ -43,21 +43,25 @@ public sealed class StepMessages(TrainingRun run, string runId, TensorWire wire,
     /// Pieces of one attempt of a step under the peer exchange, for a worker whose owners' paths are
     /// <paramref name="owners"/>; with <paramref name="withState"/>, the step's weights and the optimizer's state.
     /// </summary>
+    /// <param name="early">Work for the step after the current one (its samples are the next batch's; no state, no hash).</param>
     public ComputePieces Compute(long step, IReadOnlyList<(int First, int Count)> pieces, int attempt, string[] owners, bool withState,
-        (long Step, int Attempt, float Rate)? applied)
+        (long Step, int Attempt, float Rate)? applied, bool early = false)
     {
-        var sizes = Enumerable.Range(0, run.Options.Shards).Select(s => run.ShardSamples(s).Length).ToArray();
+        Func<int, int[]> samples = early ? run.NextShardSamples : run.ShardSamples;
+        var sizes = Enumerable.Range(0, run.Options.Shards).Select(s => samples(s).Length).ToArray();
         var work = new PeerWork(attempt, owners, sizes, run.Options.Blocks, applied?.Step ?? -1, applied?.Attempt ?? 0, applied?.Rate ?? 0,
-            withState ? run.OptimizerState() : null, _hash);
+            withState && !early ? run.OptimizerState() : null, early ? null : _hash);
         // The state travels exact whatever the wire: a replica must hold the coordinator's very bits.
-        return new(runId, step, step, withState ? new TensorEnvelope(_weights!.Inline) : null, pieces.Select(Assignment).ToArray(), work);
+        return new(runId, step, step, withState && !early ? new TensorEnvelope(_weights!.Inline) : null, pieces.Select(p => Assignment(p, samples)).ToArray(), work);
     }
 
     /// <summary>A piece as the wire carries it: its samples, and for several shards where each one starts.</summary>
-    private PieceAssignment Assignment((int First, int Count) p)
+    private PieceAssignment Assignment((int First, int Count) p) => Assignment(p, run.ShardSamples);
+
+    private static PieceAssignment Assignment((int First, int Count) p, Func<int, int[]> samples)
     {
-        if (p.Count == 1) return new PieceAssignment(p.First, run.ShardSamples(p.First));
-        var parts = Enumerable.Range(p.First, p.Count).Select(run.ShardSamples).ToArray();
+        if (p.Count == 1) return new PieceAssignment(p.First, samples(p.First));
+        var parts = Enumerable.Range(p.First, p.Count).Select(samples).ToArray();
         var segments = new int[p.Count + 1];
         for (int i = 0; i < p.Count; i++) segments[i + 1] = segments[i] + parts[i].Length;
         return new PieceAssignment(p.First, parts.SelectMany(x => x).ToArray(), segments);

@@ -77,7 +77,9 @@ public sealed partial class RunEngine<TWorker>
         /// replica and gets the run's weights and optimizer state; <paramref name="Applied"/>: the step
         /// before completed with that attempt at that learning rate (null for the run's first step here).
         /// </summary>
-        public sealed record PeerRound(int Attempt, IReadOnlyList<TWorker> Owners, bool WithState, (long Step, int Attempt, float Rate)? Applied);
+        /// <paramref name="Early"/>: work for the next step, sent before the step before it completed
+        /// (its samples are the next batch's; the replica applies the step before once its slices are in).
+        public sealed record PeerRound(int Attempt, IReadOnlyList<TWorker> Owners, bool WithState, (long Step, int Attempt, float Rate)? Applied, bool Early = false);
 
         /// <summary>An accepted result: the worker computed <paramref name="Shards"/> shards of <paramref name="Samples"/> samples.</summary>
         public sealed record Credit(TWorker Worker, int Shards, int Samples, double ComputeMilliseconds) : RunCommand;

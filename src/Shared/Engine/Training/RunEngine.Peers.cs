@@ -11,7 +11,8 @@ namespace Distributed.Shared.Training;
 /// </summary>
 public sealed partial class RunEngine<TWorker>
 {
-    private int _attempt;
+    /// <summary>Attempt numbers grow over the whole run, so (step, attempt) never names two tables.</summary>
+    private int _attempt = -1, _attempts = -1;
     private TWorker[] _table = [];
     private ReducedGradient? _reduced;
     /// <summary>Workers whose replica holds the run's current weights (without being sent them).</summary>
@@ -19,6 +20,9 @@ public sealed partial class RunEngine<TWorker>
     private (long Step, int Attempt, float Rate)? _applied;
     /// <summary>Set while several workers are dropped at once, so that the step starts again once, not once per worker.</summary>
     private bool _holdAttempts;
+    /// <summary>Work for the next step already handed out (its attempt and table), and what came back for it early.</summary>
+    private (long Step, int Attempt, TWorker[] Table)? _early;
+    private readonly List<Action> _earlyResults = [];
 
     /// <summary>The current attempt's owners, slice order.</summary>
     public IReadOnlyList<TWorker> Table => _table;
@@ -48,6 +52,12 @@ public sealed partial class RunEngine<TWorker>
 
     private SliceVerdict TakeSlice(TWorker owner, long step, int attempt, int slice, float[] values)
     {
+        if (_early is { } early && step == early.Step && attempt == early.Attempt)
+        {
+            var copy = values.ToArray();
+            _earlyResults.Add(() => TakeSlice(owner, step, attempt, slice, copy));
+            return SliceVerdict.Accepted;
+        }
         if (_reduced is not { } reduced || Phase != RunPhase.Training || step != _run.Step || attempt != _attempt) return SliceVerdict.Stale;
         if (slice < 0 || slice >= _table.Length || !_table[slice].Equals(owner))
         {
@@ -68,8 +78,62 @@ public sealed partial class RunEngine<TWorker>
     private void StartPeerStep()
     {
         _reduced ??= new ReducedGradient(_run.Model.ParameterCount);
-        _attempt = -1;
-        StartAttempt([]);
+        if (_early is { } early && early.Step == _run.Step && early.Table.All(_dispatch.Live.Contains)) AdoptEarly(early);
+        else
+        {
+            DropEarly();
+            StartAttempt([]);
+        }
+    }
+
+    /// <summary>
+    /// Every piece of the step was reported and only reduced slices are still travelling: the next
+    /// step's work goes out now, to the same table, so that no worker waits for the coordinator's
+    /// round trip (a replica applies the step as soon as its slices are in). Not across an epoch's
+    /// end (the first step of an epoch carries the weights' hash), nor when stopping.
+    /// </summary>
+    private void SendEarly(StepCollector collector)
+    {
+        if (_early is not null || _stopReason is not null || Phase != RunPhase.Training || _run.Batch + 1 >= _run.BatchesPerEpoch || _table.Length == 0) return;
+        // A worker that joined (or came back) takes part from the next step handed out the usual way.
+        if (_dispatch.Live.Count != _table.Length || !_table.All(_dispatch.Live.Contains)) return;
+        var early = (_run.Step + 1, ++_attempts, _table);
+        _early = early;
+        var sizes = Enumerable.Range(0, _run.Options.Shards).Select(s => _run.NextShardSamples(s).Length).ToArray();
+        var shards = Enumerable.Range(0, _run.Options.Shards).Where(s => sizes[s] > 0).ToArray();
+        var plan = new ShardDispatcher<TWorker>();
+        foreach (var w in _table) plan.Add(w);
+        var assigned = plan.Assign(shards, among: _table);
+        // The applied attempt is this one; its learning rate is the run's next.
+        var applied = (collector.Step, _attempt, _run.LearningRate);
+        foreach (var worker in _table)
+        {
+            var mine = assigned.FirstOrDefault(p => p.Worker.Equals(worker)).Shards ?? [];
+            var pieces = _piecesFit ? _plan.Pieces(mine) : mine.Select(s => (First: s, Count: 1)).ToList();
+            _out.Add(new RunCommand.Compute(worker, _run.Step + 1, pieces, new RunCommand.PeerRound(early.Item2, _table, WithState: false, applied, Early: true)));
+        }
+    }
+
+    /// <summary>The step whose work went out early begins: the same table and shards, nothing sent again; what came back early is taken in.</summary>
+    private void AdoptEarly((long Step, int Attempt, TWorker[] Table) early)
+    {
+        _early = null;
+        _attempt = early.Attempt;
+        _table = early.Table;
+        _collector!.Begin(_run.Step, ExpectedSamples());
+        _dispatch.NewStep();
+        _reduced!.Begin(_run.Step, _attempt, new SliceLayout(_run.Model.ParameterCount, _table.Length));
+        _dispatch.Assign(_collector.Missing.ToArray(), among: _table);
+        _out.Add(new RunCommand.Arm(RunTimer.Step, _run.Step, _rules.StepTimeout));
+        var results = _earlyResults.ToList();
+        _earlyResults.Clear();
+        foreach (var take in results) take();
+    }
+
+    private void DropEarly()
+    {
+        _early = null;
+        _earlyResults.Clear();
     }
 
     /// <summary>
@@ -78,7 +142,9 @@ public sealed partial class RunEngine<TWorker>
     /// </summary>
     private void StartAttempt(IReadOnlyCollection<TWorker> benched)
     {
-        _attempt++;
+        // Work handed out early for the next step was for a table that no longer holds.
+        DropEarly();
+        _attempt = ++_attempts;
         var table = _dispatch.Live.Where(w => !benched.Contains(w)).ToArray();
         _table = table.Length > 0 ? table : [.. _dispatch.Live];
         _collector!.Begin(_run.Step, ExpectedSamples());

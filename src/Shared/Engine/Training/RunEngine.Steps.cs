@@ -42,6 +42,11 @@ public sealed partial class RunEngine<TWorker>
             r.Release?.Invoke();
             return ShardVerdict.WrongStep;
         }
+        if (_rules.Peers && r.ForThisRun && _early is { } early && r.Step == early.Step && r.Attempt == early.Attempt)
+        {
+            _earlyResults.Add(() => Collect(worker, r));
+            return ShardVerdict.Accepted;
+        }
         ShardVerdict verdict;
         if (!r.ForThisRun) verdict = ShardVerdict.WrongRun;
         else if (_rules.Peers && (r.Attempt != _attempt || r.Gradient.Length != 0)) verdict = r.Attempt != _attempt ? ShardVerdict.WrongStep : ShardVerdict.Malformed;
@@ -58,6 +63,7 @@ public sealed partial class RunEngine<TWorker>
         if (_members.TryGetValue(worker, out var member)) member.SilentDeadlines = 0;
         _out.Add(new RunCommand.Credit(worker, r.Count, r.Samples, r.ComputeMilliseconds));
         if (StepReady(collector)) CompleteStep(collector);
+        else if (_rules.Peers && collector.IsComplete) SendEarly(collector);
         return verdict;
     }
 

@@ -95,6 +95,15 @@ public sealed class TrainingRun
         return _order.AsSpan(start + offset, size).ToArray();
     }
 
+    /// <summary>Sample indices of shard <paramref name="shard"/> of the next batch of this epoch (the peer exchange hands out a step's work before the step before it completes).</summary>
+    public int[] NextShardSamples(int shard)
+    {
+        if (Batch + 1 >= BatchesPerEpoch) throw new InvalidOperationException("The next batch is in the next epoch.");
+        var (start, count) = ShardPlan.Batch(Data.Train.Count, Options.BatchSize, Batch + 1);
+        var (offset, size) = ShardPlan.Range(count, Options.Shards, shard);
+        return _order.AsSpan(start + offset, size).ToArray();
+    }
+
     /// <summary>Steps taken since this object was created (a resumed run counts from its checkpoint).</summary>
     public long StepsThisSession => Step - _firstStep;
 
