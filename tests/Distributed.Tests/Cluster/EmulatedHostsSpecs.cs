@@ -7,7 +7,8 @@ namespace Distributed.Tests.Cluster;
 /// <summary>
 /// A coordinator and two workers as real processes on three emulated hosts (network namespaces,
 /// 1 Gbit/s tbf links, deploy/emulated-hosts.sh): the multi-host path ends with the hash of one
-/// process. Skipped, saying why, where the machine refuses to create namespaces (not root, no ip).
+/// process, with either exchange (under the peer exchange the workers also link to each other across
+/// the bridge). Skipped, saying why, where the machine refuses to create namespaces (not root, no ip).
 /// </summary>
 public sealed class EmulatedHostsSpecs : IDisposable
 {
@@ -32,8 +33,10 @@ public sealed class EmulatedHostsSpecs : IDisposable
         return (p.ExitCode, output);
     }
 
-    [SkippableFact]
-    public void Two_workers_on_their_own_hosts_should_end_with_the_single_process_hash()
+    [SkippableTheory]
+    [InlineData("coordinator")]
+    [InlineData("peers")]
+    public void Two_workers_on_their_own_hosts_should_end_with_the_single_process_hash(string exchange)
     {
         var (code, output) = Run("up", "3", "1gbit", _prefix);
         Skip.If(code != 0 && (output.Contains("Operation not permitted") || output.Contains("needs ip")),
@@ -47,7 +50,7 @@ public sealed class EmulatedHostsSpecs : IDisposable
         string single = new LocalTrainer(options, data, _ => { }).Run().FinalWeightsSha256;
 
         using var coordinator = ChildNode.StartIn($"{_prefix}-h0", "Coordinator", [
-            "coordinator", "--hostname", "10.213.0.1", "--port", "4053", "--data-port", "4054", "--min-workers", "2", .. training, "--plain", "--out", _out]);
+            "coordinator", "--hostname", "10.213.0.1", "--port", "4053", "--data-port", "4054", "--min-workers", "2", .. training, "--exchange", exchange, "--plain", "--out", _out]);
         coordinator.WaitFor("listening at akka.tcp://", TimeSpan.FromSeconds(60));
         using var w1 = ChildNode.StartIn($"{_prefix}-h1", "Worker", "--coordinator", "10.213.0.1:4053", "--hostname", "10.213.0.2", "--threads", "1", "--name", "w1");
         using var w2 = ChildNode.StartIn($"{_prefix}-h2", "Worker", "--coordinator", "10.213.0.1:4053", "--hostname", "10.213.0.3", "--threads", "1", "--name", "w2");
@@ -63,6 +66,8 @@ public sealed class EmulatedHostsSpecs : IDisposable
             Assert.True(workerExit == 0, $"worker exit {workerExit}:\n{worker.Output}");
             // Each worker reports its own link's load (bytes per step from its counters).
             Assert.Matches(@"sent [\d,]+ and received [\d,]+ bytes per step over \d+ steps", worker.Output);
+            if (exchange == "peers") Assert.Contains("replica checked equal to the coordinator's weights 1 time(s)", worker.Output);
         }
+        if (exchange == "peers") Assert.Contains("data plane: connected to peer akka.tcp://distributed@10.213.0.", w1.Output + w2.Output);
     }
 }
