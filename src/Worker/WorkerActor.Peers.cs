@@ -68,6 +68,8 @@ public sealed partial class WorkerActor
             _settings.Log($"worker {_settings.Name}: dropped peer-exchange work for step {work.Step}: the Welcome named no optimizer");
             return;
         }
+        // Work resent (with the state) after this replica caught up by itself is under way already.
+        if (replica.IsCollecting(work.Step, peers.Attempt)) return;
         if (!CatchUp(work, peers, replica) || !Matches(work, peers, replica)) return;
         int mine = Array.IndexOf(peers.Owners, SelfPath);
         if (mine < 0)

@@ -59,7 +59,9 @@ public sealed class PeerExchangeSpecs
             if (c is Command.Compute { Round: { } round } work && !_dead.Contains(work.Worker))
             {
                 _sent.Add(work);
-                Send(work.Worker, () => Compute(work, round));
+                // The state travels as it was when the work was sent (the run may be further on when it arrives).
+                (float[], Shared.Optimizers.OptimizerState)? state = round.WithState ? (_run.Model.FlattenValues(), _run.OptimizerState()) : null;
+                Send(work.Worker, () => Compute(work, round, state));
             }
     }
 
@@ -77,12 +79,13 @@ public sealed class PeerExchangeSpecs
         }
     }
 
-    private void Compute(Command.Compute work, Command.PeerRound round)
+    private void Compute(Command.Compute work, Command.PeerRound round, (float[] Weights, Shared.Optimizers.OptimizerState Optimizer)? state = null)
     {
         string me = work.Worker;
         var replica = _replicas[me];
+        if (replica.IsCollecting(work.Step, round.Attempt)) return;
         _work[me] = (work, round);
-        if (round.WithState) replica.Load(_run.Model.FlattenValues(), _run.OptimizerState(), work.Step);
+        if (state is { } s) replica.Load(s.Weights, s.Optimizer, work.Step);
         else if (round.Applied is { } a)
         {
             var outcome = replica.Apply(a.Step, a.Attempt, a.Rate);
@@ -197,6 +200,21 @@ public sealed class PeerExchangeSpecs
         Assert.Equal(["w1", "w2"], first.Round.Owners);
         Deliver();
         Assert.False(_sent.Last(c => c.Worker == "w2").Round!.WithState);
+        Assert.Equal(WeightsHash.Sha256(SingleProcess()), WeightsHash.Sha256(_run.Model.FlattenValues()));
+    }
+
+    [Fact]
+    public void A_replica_asking_for_the_state_for_early_work_should_get_it_when_that_step_begins()
+    {
+        Start(2);
+        Admit("w1", "w2");
+        Deliver(until: () => _sent.Any(c => c.Round!.Early));
+        long early = _sent.First(c => c.Round!.Early).Step;
+        Assert.Empty(_engine.StateRequested("w2", early));
+        Deliver();
+        var resent = _sent.Single(c => c.Worker == "w2" && c.Step == early && c.Round!.WithState);
+        Assert.False(resent.Round!.Early);
+        Assert.Equal(RunPhase.Done, _engine.Phase);
         Assert.Equal(WeightsHash.Sha256(SingleProcess()), WeightsHash.Sha256(_run.Model.FlattenValues()));
     }
 

@@ -68,6 +68,9 @@ public sealed class ReplicaExchange
 
     public IEnumerable<int> MissingSlices => _reduced.Missing;
 
+    /// <summary>True once <see cref="Begin"/> was called for this attempt: its work is under way (a second copy of it, e.g. resent with the state, changes nothing).</summary>
+    public bool IsCollecting(long step, int attempt) => _collecting == (step, attempt);
+
     /// <summary>The run's state at the start of <paramref name="version"/>: weights and optimizer memory.</summary>
     public void Load(float[] weights, OptimizerState optimizer, long version)
     {

@@ -23,6 +23,8 @@ public sealed partial class RunEngine<TWorker>
     /// <summary>Work for the next step already handed out (its attempt and table), and what came back for it early.</summary>
     private (long Step, int Attempt, TWorker[] Table)? _early;
     private readonly List<Action> _earlyResults = [];
+    /// <summary>Workers that asked for the state for the step whose work went out early: answered once it begins.</summary>
+    private readonly HashSet<TWorker> _stateWanted = [];
 
     /// <summary>The current attempt's owners, slice order.</summary>
     public IReadOnlyList<TWorker> Table => _table;
@@ -44,6 +46,11 @@ public sealed partial class RunEngine<TWorker>
     /// <summary>The worker's replica cannot reach the current step's weights by itself: its work is sent again, with the run's state.</summary>
     public IReadOnlyList<RunCommand> StateRequested(TWorker worker, long step) => Emit(() =>
     {
+        if (_rules.Peers && _early is { } early && step == early.Step && early.Table.Contains(worker))
+        {
+            _stateWanted.Add(worker);
+            return;
+        }
         if (!_rules.Peers || Phase != RunPhase.Training || step != _run.Step || !_table.Contains(worker)) return;
         _synced.Remove(worker);
         Log($"coordinator: worker {NameOf(worker)} missed a step's reduced gradient; sending it the run's state");
@@ -125,6 +132,13 @@ public sealed partial class RunEngine<TWorker>
         _reduced!.Begin(_run.Step, _attempt, new SliceLayout(_run.Model.ParameterCount, _table.Length));
         _dispatch.Assign(_collector.Missing.ToArray(), among: _table);
         _out.Add(new RunCommand.Arm(RunTimer.Step, _run.Step, _rules.StepTimeout));
+        foreach (var worker in _stateWanted.Where(_table.Contains).ToList())
+        {
+            _synced.Remove(worker);
+            Log($"coordinator: worker {NameOf(worker)} missed a step's reduced gradient; sending it the run's state");
+            SendRound(worker, _dispatch.OwnedBy(worker, Enumerable.Range(0, _run.Options.Shards)));
+        }
+        _stateWanted.Clear();
         var results = _earlyResults.ToList();
         _earlyResults.Clear();
         foreach (var take in results) take();
@@ -134,6 +148,7 @@ public sealed partial class RunEngine<TWorker>
     {
         _early = null;
         _earlyResults.Clear();
+        _stateWanted.Clear();
     }
 
     /// <summary>
