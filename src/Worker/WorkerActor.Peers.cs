@@ -93,22 +93,12 @@ public sealed partial class WorkerActor
             return;
         }
         foreach (var done in replica.Begin(work.Step, peers.Attempt, layout, mine, peers.ShardSamples, plan)) SendReduced(done);
-        using var serial = Gemm.SerialOnThisThread(_settings.Threads == 1);
-        foreach (var shard in work.Shards)
+        ComputeEach(work, (shard, outcome, ms) =>
         {
-            if (!IsValid(shard))
-            {
-                _settings.Log($"worker {_settings.Name}: dropped shard {shard.Shard} of step {work.Step}: its piece boundaries are not valid");
-                continue;
-            }
-            long start = Stopwatch.GetTimestamp();
-            var (samples, lossSum, correct) = Run(shard);
-            double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-            Credit(shard.Count, ms);
-            Scatter(work.Step, peers.Attempt, shard, samples, layout, mine);
-            _transport.Send(_coordinator!, new PieceResult(_runId, work.Step, shard.Shard, samples, lossSum, correct,
+            Scatter(work.Step, peers.Attempt, shard, outcome.Samples, layout, mine);
+            _transport.Send(_coordinator!, new PieceResult(_runId, work.Step, shard.Shard, outcome.Samples, outcome.LossSum, outcome.Correct,
                 new TensorEnvelope([]), ms, shard.Count, peers.Attempt), Self);
-        }
+        });
     }
 
     /// <summary>

@@ -327,6 +327,23 @@ public sealed partial class WorkerActor : ReceiveActor, IWithTimers
             _settings.Log($"worker {_settings.Name}: step {work.Step} needs weights version {work.WeightsVersion}, holds {_weightsVersion}; dropped");
             return;
         }
+        var coordinator = Sender;
+        ComputeEach(work, (shard, outcome, ms) =>
+        {
+            // Pooled: whoever sends or receives it last returns the array (see TensorEnvelope.Pooled).
+            var gradient = TensorPool.Rent(model.ParameterCount);
+            model.CopyGradientsTo(gradient);
+            _transport.Send(coordinator, new PieceResult(_runId, work.Step, shard.Shard, outcome.Samples, outcome.LossSum, outcome.Correct,
+                new TensorEnvelope(gradient, Pooled: true, Wire: _wire), ms, shard.Count), Self);
+        });
+    }
+
+    /// <summary>
+    /// Computes each valid piece of the work on this worker's threads, timed and credited, and hands
+    /// its outcome to <paramref name="send"/> while the model's gradients hold the piece's sum.
+    /// </summary>
+    private void ComputeEach(ComputePieces work, Action<PieceAssignment, (int Samples, double LossSum, int Correct), double> send)
+    {
         using var serial = Gemm.SerialOnThisThread(_settings.Threads == 1);
         foreach (var shard in work.Shards)
         {
@@ -336,14 +353,10 @@ public sealed partial class WorkerActor : ReceiveActor, IWithTimers
                 continue;
             }
             long start = Stopwatch.GetTimestamp();
-            var (samples, lossSum, correct) = Run(shard);
-            // Pooled: whoever sends or receives it last returns the array (see TensorEnvelope.Pooled).
-            var gradient = TensorPool.Rent(model.ParameterCount);
-            model.CopyGradientsTo(gradient);
+            var outcome = Run(shard);
             double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             Credit(shard.Count, ms);
-            _transport.Send(Sender, new PieceResult(_runId, work.Step, shard.Shard, samples, lossSum, correct,
-                new TensorEnvelope(gradient, Pooled: true, Wire: _wire), ms, shard.Count), Self);
+            send(shard, outcome, ms);
         }
     }
 
