@@ -53,11 +53,19 @@ public sealed partial class WorkerActor
         _replica = new ReplicaExchange(model, optimizer, welcome.Wire == TensorWire.BFloat16 ? RoundToBFloat16 : null);
     }
 
+    // Rounded as the wire rounds (ProtocolCodec's bf16 path), through a pooled buffer: this runs for every slice.
     private static void RoundToBFloat16(float[] values)
     {
-        var half = new ushort[values.Length];
-        BFloat16.Encode(values, half);
-        BFloat16.Decode(half, values);
+        var half = System.Buffers.ArrayPool<ushort>.Shared.Rent(values.Length);
+        try
+        {
+            BFloat16.Encode(values, half);
+            BFloat16.Decode(half.AsSpan(0, values.Length), values);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<ushort>.Shared.Return(half);
+        }
     }
 
     private void ComputePeers(ComputePieces work, PeerWork peers)

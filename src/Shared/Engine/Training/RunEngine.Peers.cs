@@ -52,10 +52,16 @@ public sealed partial class RunEngine<TWorker>
             return;
         }
         if (!_rules.Peers || Phase != RunPhase.Training || step != _run.Step || !_table.Contains(worker)) return;
+        SendState(worker);
+    });
+
+    /// <summary>The worker's work for the current step again, with the run's state.</summary>
+    private void SendState(TWorker worker)
+    {
         _synced.Remove(worker);
         Log($"coordinator: worker {NameOf(worker)} missed a step's reduced gradient; sending it the run's state");
         SendRound(worker, _dispatch.OwnedBy(worker, Enumerable.Range(0, _run.Options.Shards)));
-    });
+    }
 
     private SliceVerdict TakeSlice(TWorker owner, long step, int attempt, int slice, float[] values)
     {
@@ -132,12 +138,7 @@ public sealed partial class RunEngine<TWorker>
         _reduced!.Begin(_run.Step, _attempt, new SliceLayout(_run.Model.ParameterCount, _table.Length));
         _dispatch.Assign(_collector.Missing.ToArray(), among: _table);
         _out.Add(new RunCommand.Arm(RunTimer.Step, _run.Step, _rules.StepTimeout));
-        foreach (var worker in _stateWanted.Where(_table.Contains).ToList())
-        {
-            _synced.Remove(worker);
-            Log($"coordinator: worker {NameOf(worker)} missed a step's reduced gradient; sending it the run's state");
-            SendRound(worker, _dispatch.OwnedBy(worker, Enumerable.Range(0, _run.Options.Shards)));
-        }
+        foreach (var worker in _stateWanted.Where(_table.Contains).ToList()) SendState(worker);
         _stateWanted.Clear();
         var results = _earlyResults.ToList();
         _earlyResults.Clear();
@@ -170,8 +171,6 @@ public sealed partial class RunEngine<TWorker>
         foreach (var worker in _table) SendRound(worker, plan.FirstOrDefault(p => p.Worker.Equals(worker)).Shards ?? []);
         _out.Add(new RunCommand.Arm(RunTimer.Step, _run.Step, _rules.StepTimeout));
     }
-
-    private int[] ExpectedSamples() => Enumerable.Range(0, _run.Options.Shards).Select(s => _run.ShardSamples(s).Length).ToArray();
 
     private void SendRound(TWorker worker, int[] shards)
     {

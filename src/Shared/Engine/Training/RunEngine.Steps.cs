@@ -6,8 +6,7 @@ public sealed partial class RunEngine<TWorker>
     private void StartStep()
     {
         // With the peer exchange the engine sees reports, not gradients: its collector keeps the loss order and who is done.
-        _collector = new StepCollector(_run.Step, Enumerable.Range(0, _run.Options.Shards).Select(s => _run.ShardSamples(s).Length).ToArray(),
-            _rules.Peers ? 0 : _run.Model.ParameterCount, _plan);
+        _collector = new StepCollector(_run.Step, ExpectedSamples(), _rules.Peers ? 0 : _run.Model.ParameterCount, _plan);
         _out.Add(new RunCommand.StepStarted(_run.Step));
         if (_rules.Peers)
         {
@@ -18,6 +17,9 @@ public sealed partial class RunEngine<TWorker>
         Compute(_dispatch.Assign(_collector.Missing.ToArray()));
         _out.Add(new RunCommand.Arm(RunTimer.Step, _run.Step, _rules.StepTimeout));
     }
+
+    /// <summary>Samples in each shard of the current batch (0 for an empty shard).</summary>
+    private int[] ExpectedSamples() => Enumerable.Range(0, _run.Options.Shards).Select(s => _run.ShardSamples(s).Length).ToArray();
 
     /// <summary>A worker's shards as pieces: a run of shards that starts a reduction block travels (and comes back) as one.</summary>
     private void Compute(IReadOnlyList<(TWorker Worker, int[] Shards)> plan)
