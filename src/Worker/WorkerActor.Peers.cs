@@ -14,7 +14,8 @@ namespace Distributed.Worker;
 /// The worker's part in the peer exchange (--exchange peers): it keeps a full replica of the run
 /// (<see cref="ReplicaExchange"/>, which decides), applies each completed step before computing the
 /// next, sends each piece's gradient cut into slices to their owners and a report to the
-/// coordinator, and sends the slice it reduces to every replica and the coordinator.
+/// coordinator, sends the slice it reduces to every replica (and the coordinator word of it), and
+/// sends its state when the coordinator asks (<see cref="SendState"/>).
 /// </summary>
 public sealed partial class WorkerActor
 {
@@ -25,6 +26,8 @@ public sealed partial class WorkerActor
     private IActorRef[] _ownerRefs = [];
     private string? _selfPath;
     private int _replicaChecks;
+    /// <summary>The coordinator's request for this replica's state, while the step it names waits for reduced slices.</summary>
+    private SendState? _stateAsked;
     /// <summary>Peers this worker asked for a data-plane link (asked once per run).</summary>
     private readonly HashSet<string> _linked = [];
 
@@ -34,6 +37,7 @@ public sealed partial class WorkerActor
     {
         Receive<PieceSlice>(p => p.RunId == _runId && _replica is not null, TakePieceSlice);
         Receive<ReducedSlice>(r => r.RunId == _runId && _replica is not null, TakeReducedSlice);
+        Receive<SendState>(q => q.RunId == _runId && _replica is not null && FromCoordinator, AnswerState);
         Receive<LinkRequest>(l => l.RunId == _runId && _replica is not null && !FromCoordinator, _ =>
         {
             if (_transport.Offer(Sender, Self) is { } ticket) Sender.Tell(new LinkOffer(_runId, ticket));
@@ -47,6 +51,7 @@ public sealed partial class WorkerActor
     {
         _replica = null;
         _held = null;
+        _stateAsked = null;
         (_owners, _ownerRefs) = ([], []);
         if (welcome.Optimizer is not { } o) return;
         var optimizer = OptimizerNames.Create(new TrainingOptions { Optimizer = o.Name, Momentum = o.Momentum, WeightDecay = o.WeightDecay });
@@ -214,16 +219,38 @@ public sealed partial class WorkerActor
         var verdict = _replica!.OfferReduced(r.Step, r.Attempt, r.Slice, r.Sum.Inline, r.Sum.Release);
         if (verdict is not (SliceVerdict.Accepted or SliceVerdict.Stale or SliceVerdict.Duplicate))
             _settings.Log($"worker {_settings.Name}: dropped reduced slice {r.Slice} of step {r.Step} from {Sender.Path.Address}: {verdict}");
+        if (_stateAsked is { } asked) AnswerState(asked);
         if (_held is { Peers: { } peers } held) ComputePeers(held, peers);
     }
 
-    /// <summary>This worker's reduced slice: to every other replica of the attempt, and to the coordinator.</summary>
+    /// <summary>This worker's reduced slice: to every other replica of the attempt; the coordinator is told it went.</summary>
     private void SendReduced(ReplicaExchange.Reduced reduced)
     {
         var message = new ReducedSlice(_runId, reduced.Step, reduced.Attempt, reduced.Slice, new TensorEnvelope(reduced.Sum, Wire: _wire));
         for (int k = 0; k < _ownerRefs.Length; k++)
             if (k != reduced.Slice) _transport.Send(_ownerRefs[k], message, Self);
-        _transport.Send(_coordinator!, message, Self);
+        _transport.Send(_coordinator!, new SliceSent(_runId, reduced.Step, reduced.Attempt, reduced.Slice), Self);
+    }
+
+    /// <summary>
+    /// The coordinator needs the run's weights: apply the step it names and send the replica's state
+    /// (weights and optimizer memory); wait if that step's slices are still coming, say so if it cannot.
+    /// </summary>
+    private void AnswerState(SendState asked)
+    {
+        var replica = _replica!;
+        _stateAsked = null;
+        var outcome = replica.Apply(asked.Step, asked.Attempt, asked.Rate);
+        if (outcome == ApplyOutcome.Waiting)
+        {
+            _stateAsked = asked;
+            return;
+        }
+        var state = outcome == ApplyOutcome.NeedsState
+            ? new ReplicaState(_runId, asked.Step + 1, new TensorEnvelope([]), null)
+            : new ReplicaState(_runId, asked.Step + 1, new TensorEnvelope(replica.Model.FlattenValues()), replica.ExportOptimizer());
+        if (state.Optimizer is null) _settings.Log($"worker {_settings.Name}: cannot send the state of step {asked.Step + 1}: its replica holds {replica.Version}");
+        _transport.Send(_coordinator!, state, Self);
     }
 
     /// <summary>

@@ -93,6 +93,7 @@ public static class CoordinatorCommand
                         progress.Step(r, null);
                     },
                     OnMembers = members => progress.Step(run, members),
+                    CheckpointEvery = job.CheckpointEvery,
                 };
                 coordinator = CoordinatorNode.Start(node.ToClusterSettings(Roles.Coordinator) with { Wire = job.Wire, Peers = job.Peers }, run, job.Supervision, hooks);
                 Log($"coordinator: listening at {coordinator.Address}");

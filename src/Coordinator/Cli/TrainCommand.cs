@@ -85,7 +85,7 @@ public static class TrainCommand
                 {
                     try
                     {
-                        var hooks = new RunHooks(progress.Message) { OnStep = OnStep, OnMembers = members => progress.Step(run, members) };
+                        var hooks = new RunHooks(progress.Message) { OnStep = OnStep, CheckpointEvery = job.CheckpointEvery, OnMembers = members => progress.Step(run, members) };
                         outcome = ClusterSimulation.RunAsync(run, job.Simulation, hooks, stop: stop).GetAwaiter().GetResult();
                         (result, model) = (outcome.Result, outcome.Model);
                     }

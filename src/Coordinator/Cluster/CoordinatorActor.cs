@@ -36,7 +36,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
     {
         _run = run;
         _settings = settings;
-        _engine = new Engine(run, new RunRules(settings.MinWorkers, settings.MaxBadResults, settings.StepTimeout, settings.WorkerTimeout, settings.Peers));
+        _engine = new Engine(run, new RunRules(settings.MinWorkers, settings.MaxBadResults, settings.StepTimeout, settings.WorkerTimeout, settings.Peers, settings.CheckpointEvery));
         _messages = new StepMessages(run, settings.RunId, settings.Wire, settings.Identity, _cluster.SelfAddress.ToString(), settings.Peers);
         _ledger = new RunLedger(_cluster.SelfAddress.ToString());
         Running();
@@ -79,7 +79,12 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
             Execute(_engine.Admit(Sender, NodeOf(Sender), r.Name));
         });
         Receive<PieceResult>(Collect);
-        Receive<ReducedSlice>(Reduced);
+        Receive<SliceSent>(Reduced);
+        Receive<ReplicaState>(s =>
+        {
+            if (s.RunId == _settings.RunId) Execute(_engine.StateArrived(Sender, s.Version, s.Weights.Inline, s.Optimizer));
+            s.Weights.Release();
+        });
         Receive<NeedState>(n => Execute(_engine.StateRequested(Sender, n.Step)));
         Receive<WorkerFailed>(f => Execute(_engine.Lose(Sender, $"cannot take part: {f.Reason}")));
         Receive<Deadline>(d => Execute(d.Timer switch
@@ -97,7 +102,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
     private void Done()
     {
         Receive<PieceResult>(r => Collect(r));
-        Receive<ReducedSlice>(r => r.Sum.Release());
+        Receive<ReplicaState>(s => s.Weights.Release());
         Receive<RegisterWorker>(r => Execute(_engine.Admit(Sender, NodeOf(Sender), r.Name)));
         ReceiveAny(_ => { });
     }
@@ -136,16 +141,12 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
         Execute(commands);
     }
 
-    /// <summary>A slice owner's reduced sum (peer exchange); the last one completes the step.</summary>
-    private void Reduced(ReducedSlice r)
+    /// <summary>A slice owner's word that it sent its reduced sum (peer exchange); the last one completes the step.</summary>
+    private void Reduced(SliceSent r)
     {
-        if (r.RunId != _settings.RunId)
-        {
-            r.Sum.Release();
-            return;
-        }
+        if (r.RunId != _settings.RunId) return;
         long started = Stopwatch.GetTimestamp();
-        var (_, commands) = _engine.OfferSlice(Sender, r.Step, r.Attempt, r.Slice, r.Sum.Inline, r.Sum.Release);
+        var (_, commands) = _engine.SliceSent(Sender, r.Step, r.Attempt, r.Slice);
         if (commands.Any(c => c is Command.StepCompleted)) _ledger.Reduced(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         Execute(commands);
     }
@@ -182,6 +183,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
                         ? _messages.Compute(c.Step, c.Pieces, round.Attempt, round.Owners.Select(PathOf).ToArray(), round.WithState, round.Applied, round.Early)
                         : _messages.Compute(c.Step, c.Pieces), Self);
                     break;
+                case Command.FetchState f: f.Worker.Tell(new SendState(_settings.RunId, f.Step, f.Attempt, f.Rate)); break;
                 case Command.Credit c: _ledger.Credited(c); break;
                 case Command.Disturbed: _ledger.Disturbed(); break;
                 case Command.Arm a: Timers.StartSingleTimer(a.Timer, new Deadline(a.Timer, a.Step), a.After); break;

@@ -43,7 +43,7 @@ public sealed class CoordinatorNode
         var done = new TaskCompletionSource<ClusterRunOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         string runId = $"{Environment.MachineName}-{DateTime.UtcNow:yyyyMMddHHmmss}-{Random.Shared.Next(0x10000):x4}";
         var settings = new CoordinatorActor.Settings(runId, supervision.MinWorkers, log, transport, done,
-            supervision.StepTimeout, supervision.WorkerTimeout, supervision.MaxBadResults, hooks.OnStep, hooks.OnMembers, cluster.Wire, identity, cluster.Peers);
+            supervision.StepTimeout, supervision.WorkerTimeout, supervision.MaxBadResults, hooks.OnStep, hooks.OnMembers, cluster.Wire, identity, cluster.Peers, hooks.CheckpointEvery);
         var system = NodeHost.Start(cluster, akka => akka.AddCoordinator(run, settings)).System;
         if (transport is IDisposable disposable) system.RegisterOnTermination(disposable.Dispose);
         var akkaCluster = Akka.Cluster.Cluster.Get(system);

@@ -11,6 +11,9 @@ public sealed record RunHooks(Action<string> Log)
     /// <summary>Called on the coordinator's thread after every completed step, with the epoch's metrics at an epoch's end.</summary>
     public Action<TrainingRun, EpochMetrics?>? OnStep { get; init; }
 
+    /// <summary>Every how many steps <see cref="OnStep"/> checkpoints (0: epoch ends only): the peer exchange's coordinator takes the replicas' state then.</summary>
+    public int CheckpointEvery { get; init; }
+
     public Action<IReadOnlyList<Progress.MemberRow>>? OnMembers { get; init; }
 
     /// <summary>Nothing reported (specs that look only at the outcome).</summary>

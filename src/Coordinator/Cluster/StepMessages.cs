@@ -47,7 +47,11 @@ public sealed class StepMessages(TrainingRun run, string runId, TensorWire wire,
     public ComputePieces Compute(long step, IReadOnlyList<(int First, int Count)> pieces, int attempt, string[] owners, bool withState,
         (long Step, int Attempt, float Rate)? applied, bool early = false)
     {
-        Func<int, int[]> samples = early ? run.NextShardSamples : run.ShardSamples;
+        // By the step, not by the flag: the host carries out the engine's commands after the event, and
+        // by then the run may have moved to the step the early work was for (several results taken in at once).
+        Func<int, int[]> samples = step == run.Step ? run.ShardSamples
+            : step == run.Step + 1 ? run.NextShardSamples
+            : throw new InvalidOperationException($"Work for step {step} while the run is at step {run.Step}.");
         var sizes = Enumerable.Range(0, run.Options.Shards).Select(s => samples(s).Length).ToArray();
         var work = new PeerWork(attempt, owners, sizes, run.Options.Blocks, applied?.Step ?? -1, applied?.Attempt ?? 0, applied?.Rate ?? 0,
             withState && !early ? run.OptimizerState() : null, early ? null : _hash);

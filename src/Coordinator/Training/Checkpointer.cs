@@ -33,6 +33,8 @@ public sealed class Checkpointer : IDisposable
     {
         // The last epoch's end is checkpointed too: resuming a finished run then says it is finished.
         bool due = epochEnded is not null || (_everySteps > 0 && run.Step % _everySteps == 0);
+        // Under the peer exchange the model may be behind the run between the points it takes the replicas' state.
+        if (run.Unapplied > 0) return;
         if (due) _pending.Writer.TryWrite((run.Capture(), epochEnded is not null));
     }
 

@@ -9,7 +9,8 @@ namespace Distributed.Tests.Training;
 /// The peer exchange with no ActorSystem: the engine and one <see cref="ReplicaExchange"/> per
 /// worker, the messages between them held in a queue and delivered in a seeded random order, as
 /// the network might. Workers do here what WorkerActor does: catch up, compute, cut each piece's
-/// gradient into slices for their owners, report, and pass on the slice they reduce.
+/// gradient into slices for their owners, report, pass on the slice they reduce (telling the
+/// coordinator it went), and send their state when the coordinator asks for it.
 /// </summary>
 public sealed class PeerExchangeSpecs
 {
@@ -24,10 +25,16 @@ public sealed class PeerExchangeSpecs
     private readonly List<(string To, Action Deliver)> _inFlight = [];
     private readonly HashSet<string> _dead = [];
     private readonly Random _network = new(7);
+    private readonly List<Command.FetchState> _fetches = [];
+    /// <summary>A request for a replica's state that waits for the step's last reduced slice.</summary>
+    private readonly Dictionary<string, Command.FetchState> _stateAsked = [];
+    /// <summary>Set by a spec to change what a worker answers to a request for its state.</summary>
+    private Func<Command.FetchState, (float[] Weights, Shared.Optimizers.OptimizerState Optimizer), (float[], Shared.Optimizers.OptimizerState)>? _forge;
 
-    private void Start(int minWorkers)
+    private void Start(int minWorkers, int stateEvery = 0)
     {
-        _engine = new RunEngine<string>(_run, new RunRules(minWorkers, MaxBadResults: 3, StepTimeout: TimeSpan.FromSeconds(5), WorkerTimeout: TimeSpan.FromSeconds(60), Peers: true));
+        _engine = new RunEngine<string>(_run, new RunRules(minWorkers, MaxBadResults: 3, StepTimeout: TimeSpan.FromSeconds(5), WorkerTimeout: TimeSpan.FromSeconds(60), Peers: true,
+            StateEvery: stateEvery));
         _engine.Start();
     }
 
@@ -63,6 +70,28 @@ public sealed class PeerExchangeSpecs
                 (float[], Shared.Optimizers.OptimizerState)? state = round.WithState ? (_run.Model.FlattenValues(), _run.OptimizerState()) : null;
                 Send(work.Worker, () => Compute(work, round, state));
             }
+            else if (c is Command.FetchState fetch && !_dead.Contains(fetch.Worker))
+            {
+                _fetches.Add(fetch);
+                Send(fetch.Worker, () => AnswerState(fetch));
+            }
+    }
+
+    /// <summary>What WorkerActor does with SendState: apply the step named, then send weights and optimizer memory.</summary>
+    private void AnswerState(Command.FetchState fetch)
+    {
+        var replica = _replicas[fetch.Worker];
+        var outcome = replica.Apply(fetch.Step, fetch.Attempt, fetch.Rate);
+        if (outcome == ApplyOutcome.Waiting)
+        {
+            _stateAsked[fetch.Worker] = fetch;
+            return;
+        }
+        _stateAsked.Remove(fetch.Worker);
+        Assert.NotEqual(ApplyOutcome.NeedsState, outcome);
+        var state = (replica.Model.FlattenValues(), replica.ExportOptimizer());
+        var (weights, optimizer) = _forge?.Invoke(fetch, state) ?? state;
+        Send("coordinator", () => Execute(_engine.StateArrived(fetch.Worker, fetch.Step + 1, weights, optimizer)));
     }
 
     private void Send(string to, Action deliver) => _inFlight.Add((to, deliver));
@@ -130,6 +159,7 @@ public sealed class PeerExchangeSpecs
     /// <summary>Work held for a slice goes on once the slice is in.</summary>
     private void Resume(string worker)
     {
+        if (_stateAsked.TryGetValue(worker, out var asked)) AnswerState(asked);
         if (_work.TryGetValue(worker, out var held) && _replicas[worker].Version == held.Work.Step - 1) Compute(held.Work, held.Round);
     }
 
@@ -141,23 +171,30 @@ public sealed class PeerExchangeSpecs
                 _replicas[peer].OfferReduced(reduced.Step, reduced.Attempt, reduced.Slice, reduced.Sum.ToArray());
                 Resume(peer);
             });
-        Send("coordinator", () => Execute(_engine.OfferSlice(owner, reduced.Step, reduced.Attempt, reduced.Slice, reduced.Sum.ToArray()).Commands));
+        Send("coordinator", () => Execute(_engine.SliceSent(owner, reduced.Step, reduced.Attempt, reduced.Slice).Commands));
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(3)]
-    public void Replicas_reducing_slices_in_any_arrival_order_should_reach_the_single_process_weights(int workers)
+    [InlineData(1, 0)]
+    [InlineData(2, 0)]
+    [InlineData(3, 0)]
+    [InlineData(1, 2)]
+    [InlineData(2, 3)]
+    [InlineData(3, 5)]
+    public void Replicas_reducing_slices_in_any_arrival_order_should_reach_the_single_process_weights(int workers, int stateEvery)
     {
-        Start(workers);
+        Start(workers, stateEvery);
         Admit(Enumerable.Range(1, workers).Select(i => $"w{i}").ToArray());
         Deliver();
         Assert.Equal(RunPhase.Done, _engine.Phase);
         var expected = SingleProcess();
         Assert.Equal(WeightsHash.Sha256(expected), WeightsHash.Sha256(_run.Model.FlattenValues()));
-        // Each replica holds the weights of the last step it was told to apply: the step before the end.
-        Assert.All(_replicas.Values, r => Assert.Equal(_run.Step - 1, r.Version));
+        // Each replica holds the weights of the last step it was told to apply: the step before the end,
+        // or the end for the one whose state the coordinator took there.
+        Assert.All(_replicas.Values, r => Assert.InRange(r.Version, _run.Step - 1, _run.Step));
+        Assert.Contains(_replicas.Values, r => r.Version == _run.Step);
+        // The coordinator took the replicas' state at each epoch's end (and checkpoint) and nowhere else.
+        if (stateEvery == 0) Assert.Equal([7, 15], _fetches.Select(f => f.Step));
         // Within an epoch a step's work goes out early whenever its reports beat the step before's last slice.
         Assert.InRange(_sent.Count(c => c.Round!.Early), workers, 2 * (Options.TrainLimit!.Value / Options.BatchSize - 1) * workers);
     }
@@ -219,15 +256,108 @@ public sealed class PeerExchangeSpecs
     }
 
     [Fact]
-    public void A_slice_from_a_worker_that_does_not_own_it_should_be_dropped()
+    public void A_word_of_a_slice_from_a_worker_that_does_not_own_it_should_be_dropped()
     {
         Start(2);
         Admit("w1", "w2");
-        var (verdict, commands) = _engine.OfferSlice("w2", 0, 0, slice: 0, new float[new SliceLayout(_run.Model.ParameterCount, 2).Range(0).Length]);
+        var (verdict, commands) = _engine.SliceSent("w2", 0, 0, slice: 0);
         Assert.Equal(SliceVerdict.Malformed, verdict);
         Assert.Contains(commands, c => c is Command.Log l && l.Line.Contains("does not own that slice"));
-        var (stale, _) = _engine.OfferSlice("w1", 0, attempt: 5, slice: 0, []);
+        var (stale, _) = _engine.SliceSent("w1", 0, attempt: 5, slice: 0);
         Assert.Equal(SliceVerdict.Stale, stale);
+    }
+
+    [Fact]
+    public void The_coordinator_should_take_the_state_at_checkpoints_and_hold_the_replicas_weights_there()
+    {
+        Start(2, stateEvery: 3);
+        Admit("w1", "w2");
+        var held = new Dictionary<long, string>();
+        Deliver(until: () =>
+        {
+            // Whenever the model holds the run's weights, they are a replica's.
+            if (_run.Unapplied == 0 && _run.Step > 0) held[_run.Step] = WeightsHash.Sha256(_run.Model.FlattenValues());
+            return _engine.Phase == RunPhase.Done;
+        });
+        held[_run.Step] = WeightsHash.Sha256(_run.Model.FlattenValues());
+        Assert.Equal([2, 5, 7, 8, 11, 14, 15], _fetches.Select(f => f.Step));
+        // Seen between deliveries (a step whose work went out early may complete as the state arrives).
+        Assert.Superset(new HashSet<long> { 6, 8, 9, 12, 16 }, held.Keys.ToHashSet());
+        var twin = SingleProcessHashes();
+        Assert.All(held, h => Assert.Equal(twin[h.Key], h.Value));
+    }
+
+    /// <summary>The single process's weights' hash after every step.</summary>
+    private static Dictionary<long, string> SingleProcessHashes()
+    {
+        var twin = new TrainingRun(Options, Data);
+        var step = new ShardedStep(twin.Model, Options.Shards, replicas: 1);
+        var hashes = new Dictionary<long, string>();
+        while (!twin.Finished)
+        {
+            var (loss, correct) = step.Run(Data.Train, twin.Order, twin.CurrentBatch.Start, twin.CurrentBatch.Count);
+            twin.CompleteStep(loss, correct);
+            hashes[twin.Step] = WeightsHash.Sha256(twin.Model.FlattenValues());
+        }
+        return hashes;
+    }
+
+    [Fact]
+    public void Losing_every_replica_holding_the_steps_since_the_last_state_should_take_them_again_with_the_same_bits()
+    {
+        Start(1);
+        Admit("w1");
+        Deliver(until: () => _run.Step >= 5);
+        Assert.Equal(5, _run.Unapplied);
+        _dead.Add("w1");
+        var lost = _engine.Lose("w1", "stopped");
+        Assert.Contains(lost, c => c is Command.Log l && l.Line.Contains("going back to step 0"));
+        Assert.Equal(0, _run.Step);
+        Admit("w2");
+        var first = _sent.First(c => c.Worker == "w2");
+        Assert.Equal(0, first.Step);
+        Assert.True(first.Round!.WithState);
+        Deliver();
+        Assert.Equal(RunPhase.Done, _engine.Phase);
+        Assert.Equal(WeightsHash.Sha256(SingleProcess()), WeightsHash.Sha256(_run.Model.FlattenValues()));
+    }
+
+    [Fact]
+    public void A_replica_lost_while_its_state_is_asked_for_should_pass_the_request_to_another()
+    {
+        Start(2);
+        Admit("w1", "w2");
+        Deliver(until: () => _fetches.Count > 0);
+        string asked = _fetches[0].Worker;
+        _dead.Add(asked);
+        var lost = _engine.Lose(asked, "stopped");
+        var again = Assert.Single(lost.OfType<Command.FetchState>());
+        Assert.NotEqual(asked, again.Worker);
+        Assert.Equal(_fetches[0].Step, again.Step);
+        Execute(lost);
+        Deliver();
+        Assert.Equal(RunPhase.Done, _engine.Phase);
+        Assert.Equal(WeightsHash.Sha256(SingleProcess()), WeightsHash.Sha256(_run.Model.FlattenValues()));
+    }
+
+    [Fact]
+    public void A_state_that_is_not_the_steps_should_be_dropped_and_asked_of_another_replica()
+    {
+        Start(2);
+        Admit("w1", "w2");
+        // The first answer claims one optimizer step too many.
+        _forge = (fetch, state) =>
+        {
+            _forge = null;
+            return (state.Weights, state.Optimizer with { Steps = state.Optimizer.Steps + 1 });
+        };
+        Deliver(until: () => _fetches.Count > 1);
+        Assert.NotEqual(_fetches[0].Worker, _fetches[1].Worker);
+        Assert.Equal(_fetches[0].Step, _fetches[1].Step);
+        Assert.Equal(1, _engine.BadResults(_fetches[0].Worker));
+        Deliver();
+        Assert.Equal(RunPhase.Done, _engine.Phase);
+        Assert.Equal(WeightsHash.Sha256(SingleProcess()), WeightsHash.Sha256(_run.Model.FlattenValues()));
     }
 
     [Fact]

@@ -25,6 +25,13 @@ public static class CoordinatorProtocol
     /// </summary>
     public sealed record NeedState(string RunId, long Step) : IClusterMessage;
 
+    /// <summary>
+    /// A replica's state at the start of step <paramref name="Version"/>, asked for with
+    /// <see cref="WorkerProtocol.SendState"/>: weights and optimizer memory. <paramref name="Optimizer"/>
+    /// is null (and the weights empty) when the replica cannot reach that step (it missed a slice).
+    /// </summary>
+    public sealed record ReplicaState(string RunId, long Version, TensorEnvelope Weights, Optimizers.OptimizerState? Optimizer) : IClusterMessage;
+
     /// <summary>The worker cannot take part (e.g. its data differs from the coordinator's).</summary>
     public sealed record WorkerFailed(string RunId, string Reason) : IClusterMessage;
 }

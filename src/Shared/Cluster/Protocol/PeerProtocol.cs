@@ -1,6 +1,6 @@
 namespace Distributed.Shared.Protocol;
 
-/// <summary>Messages workers exchange among themselves under the peer exchange (and the reduced slices the coordinator also gets).</summary>
+/// <summary>Messages workers exchange among themselves under the peer exchange, and the word an owner sends the coordinator.</summary>
 public static class PeerProtocol
 {
     /// <summary>
@@ -17,4 +17,11 @@ public static class PeerProtocol
 
     /// <summary>The step's gradient sum over slice <paramref name="Slice"/>, from its owner, for every replica.</summary>
     public sealed record ReducedSlice(string RunId, long Step, int Attempt, int Slice, TensorEnvelope Sum) : IClusterMessage;
+
+    /// <summary>
+    /// An owner's word to the coordinator: it reduced slice <paramref name="Slice"/> of the attempt
+    /// and sent it to every replica. The coordinator counts these instead of receiving the slices: it
+    /// takes the replicas' state only when it needs the weights (<see cref="WorkerProtocol.SendState"/>).
+    /// </summary>
+    public sealed record SliceSent(string RunId, long Step, int Attempt, int Slice) : IClusterMessage;
 }

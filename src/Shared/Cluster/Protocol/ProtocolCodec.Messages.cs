@@ -42,6 +42,15 @@ public static partial class ProtocolCodec
         Of<ReducedSlice>("RD",
             (w, m) => { w.Write(m.RunId); w.Write(m.Step); w.Write(m.Attempt); w.Write(m.Slice); WriteTensor(w, m.Sum); },
             (r, budget) => new(ReadText(r), r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), ReadTensor(r, budget))),
+        Of<SliceSent>("SN",
+            (w, m) => { w.Write(m.RunId); w.Write(m.Step); w.Write(m.Attempt); w.Write(m.Slice); },
+            (r, _) => new(ReadText(r), r.ReadInt64(), r.ReadInt32(), r.ReadInt32())),
+        Of<SendState>("SQ",
+            (w, m) => { w.Write(m.RunId); w.Write(m.Step); w.Write(m.Attempt); w.Write(m.Rate); },
+            (r, _) => new(ReadText(r), r.ReadInt64(), r.ReadInt32(), r.ReadSingle())),
+        Of<ReplicaState>("ST",
+            (w, m) => { w.Write(m.RunId); w.Write(m.Version); WriteTensor(w, m.Weights); WriteOptimizer(w, m.Optimizer); },
+            (r, budget) => new(ReadText(r), r.ReadInt64(), ReadTensor(r, budget), ReadOptimizer(r, budget))),
         Of<WorkerFailed>("WF",
             (w, m) => { w.Write(m.RunId); w.Write(m.Reason); },
             (r, _) => new(ReadText(r), ReadText(r))),
@@ -107,10 +116,25 @@ public static partial class ProtocolCodec
         WriteInts(w, p.ShardSamples);
         w.Write(p.Blocks); w.Write(p.AppliedStep); w.Write(p.AppliedAttempt); w.Write(p.AppliedRate);
         w.Write(p.WeightsSha256 ?? "");
-        w.Write(p.Optimizer is not null);
-        if (p.Optimizer is not { } o) return;
+        WriteOptimizer(w, p.Optimizer);
+    }
+
+    private static void WriteOptimizer(BinaryWriter w, Optimizers.OptimizerState? state)
+    {
+        w.Write(state is not null);
+        if (state is not { } o) return;
         w.Write(o.Kind); w.Write(o.Steps); w.Write(o.Slots.Length);
         foreach (var slot in o.Slots) WriteTensor(w, TensorEnvelope.Of(slot));
+    }
+
+    private static Optimizers.OptimizerState? ReadOptimizer(BinaryReader r, Budget budget)
+    {
+        if (!r.ReadBoolean()) return null;
+        string kind = ReadText(r);
+        long steps = r.ReadInt64();
+        var slots = new float[ReadLength(r, "optimizer slot count", budget, elementBytes: 0)][];
+        for (int i = 0; i < slots.Length; i++) slots[i] = ReadTensor(r, budget).Inline;
+        return new Optimizers.OptimizerState(kind, steps, slots);
     }
 
     private static PeerWork ReadPeerWork(BinaryReader r, Budget budget)
@@ -124,15 +148,7 @@ public static partial class ProtocolCodec
         int appliedAttempt = r.ReadInt32();
         float rate = r.ReadSingle();
         string hash = ReadText(r);
-        Optimizers.OptimizerState? state = null;
-        if (r.ReadBoolean())
-        {
-            string kind = ReadText(r);
-            long steps = r.ReadInt64();
-            var slots = new float[ReadLength(r, "optimizer slot count", budget, elementBytes: 0)][];
-            for (int i = 0; i < slots.Length; i++) slots[i] = ReadTensor(r, budget).Inline;
-            state = new Optimizers.OptimizerState(kind, steps, slots);
-        }
+        var state = ReadOptimizer(r, budget);
         if (owners.Length == 0 || blocks < 1 || blocks > sizes.Length) throw new SerializationException($"Corrupt message: peer work of {owners.Length} owners and {blocks} blocks over {sizes.Length} shards.");
         return new PeerWork(attempt, owners, sizes, blocks, appliedStep, appliedAttempt, rate, state, hash.Length == 0 ? null : hash);
     }

@@ -59,6 +59,7 @@ public static partial class ProtocolCodec
             + (m.Peers is { } p ? p.ShardSamples.Length + 64 * p.Owners.Length + (p.Optimizer?.Slots.Sum(x => x.Length + 2) ?? 0) : 0),
         PeerProtocol.PieceSlice m => m.Values.Length + 1 + ZeroMask.MaskWords(m.Values.Length) * 2,
         PeerProtocol.ReducedSlice m => m.Sum.Length + 1 + ZeroMask.MaskWords(m.Sum.Length) * 2,
+        ReplicaState m => m.Weights.Length + (m.Optimizer?.Slots.Sum(x => x.Length + 2) ?? 0),
         _ => 0,
     };
 

@@ -72,6 +72,13 @@ public static class WorkerProtocol
     public sealed record PeerWork(int Attempt, string[] Owners, int[] ShardSamples, int Blocks, long AppliedStep, int AppliedAttempt, float AppliedRate,
         Optimizers.OptimizerState? Optimizer, string? WeightsSha256 = null);
 
+    /// <summary>
+    /// Peer exchange: step <paramref name="Step"/> completed with <paramref name="Attempt"/> at
+    /// <paramref name="Rate"/>; apply it and send the replica's state back (<see cref="CoordinatorProtocol.ReplicaState"/>).
+    /// The coordinator asks at epoch ends, checkpoints, before a stop and when a replica needs the state.
+    /// </summary>
+    public sealed record SendState(string RunId, long Step, int Attempt, float Rate) : IClusterMessage;
+
     /// <summary>The run is over; workers may leave.</summary>
     public sealed record RunFinished(string RunId, string FinalWeightsSha256) : IClusterMessage;
 

@@ -21,8 +21,8 @@ public enum SliceVerdict
 /// <summary>
 /// One step's reduced gradient sum, assembled from the slices their owners reduced (each slice the
 /// sum of every piece's part in the run's fixed order, so the assembled vector has the bits one
-/// collector of whole gradients would have had). Held by every replica: the workers, and the
-/// coordinator, whose run steps the optimizer on it. Pure.
+/// collector of whole gradients would have had). Held by every worker's replica; the coordinator
+/// only counts which slices were sent (<see cref="Mark"/>). Pure.
 /// </summary>
 public sealed class ReducedGradient(int parameters)
 {
@@ -54,6 +54,17 @@ public sealed class ReducedGradient(int parameters)
     }
 
     public bool IsFor(long step, int attempt) => Step == step && Attempt == attempt;
+
+    /// <summary>The owner's word that slice <paramref name="slice"/> was reduced and sent (the coordinator counts slices without holding them).</summary>
+    public SliceVerdict Mark(long step, int attempt, int slice)
+    {
+        if (!IsFor(step, attempt)) return SliceVerdict.Stale;
+        if (slice < 0 || slice >= _have.Length) return SliceVerdict.Malformed;
+        if (_have[slice]) return SliceVerdict.Duplicate;
+        _have[slice] = true;
+        _held++;
+        return SliceVerdict.Accepted;
+    }
 
     public SliceVerdict Offer(long step, int attempt, int slice, ReadOnlySpan<float> values)
     {

@@ -21,8 +21,9 @@ public enum ApplyOutcome
 
 /// <summary>
 /// A worker's side of the peer exchange, with no Akka and no I/O. The worker is a full replica of
-/// the run: its model and optimizer take every step the coordinator's run takes, on the same mean
-/// gradient (g = sum / B, the same division), so both hold the same bits. It also owns one slice of
+/// the run: its model and optimizer take every step of the run, on the same mean gradient
+/// (g = sum / B, the same division), so every replica holds the same bits; the coordinator takes a
+/// replica's state when it needs the weights (epoch ends, checkpoints). It also owns one slice of
 /// the parameters for the step: every worker's piece gradients arrive cut into slices, the owner
 /// adds its slice of every piece with a <see cref="StepCollector"/> in the run's fixed order (the
 /// per-element order a collector of whole gradients would use, hence the same hash), and sends the
@@ -70,6 +71,9 @@ public sealed class ReplicaExchange
 
     /// <summary>True once <see cref="Begin"/> was called for this attempt: its work is under way (a second copy of it, e.g. resent with the state, changes nothing).</summary>
     public bool IsCollecting(long step, int attempt) => _collecting == (step, attempt);
+
+    /// <summary>The optimizer's memory now (with the weights, what the coordinator takes when it needs the run's state).</summary>
+    public OptimizerState ExportOptimizer() => _optimizer.ExportState();
 
     /// <summary>The run's state at the start of <paramref name="version"/>: weights and optimizer memory.</summary>
     public void Load(float[] weights, OptimizerState optimizer, long version)

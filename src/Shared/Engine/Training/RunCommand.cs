@@ -6,7 +6,8 @@ namespace Distributed.Shared.Training;
 /// <param name="StepTimeout">A worker silent this long within a step loses its shards to the others (also the grace to finish a step on stop).</param>
 /// <param name="WorkerTimeout">How long to wait with no worker alive (or too few to start) before giving up.</param>
 /// <param name="Peers">The peer exchange: workers reduce-scatter their gradients among themselves and are full replicas; the coordinator gets reduced slices and reports.</param>
-public sealed record RunRules(int MinWorkers, int MaxBadResults, TimeSpan StepTimeout, TimeSpan WorkerTimeout, bool Peers = false);
+/// <param name="StateEvery">With the peer exchange: the coordinator takes the replicas' state every this many steps (its checkpoint interval; 0: epoch ends only).</param>
+public sealed record RunRules(int MinWorkers, int MaxBadResults, TimeSpan StepTimeout, TimeSpan WorkerTimeout, bool Peers = false, int StateEvery = 0);
 
 public enum RunPhase
 {
@@ -81,6 +82,12 @@ public sealed partial class RunEngine<TWorker>
         /// (its samples are the next batch's; the replica applies the step before once its slices are in).
         public sealed record PeerRound(int Attempt, IReadOnlyList<TWorker> Owners, bool WithState, (long Step, int Attempt, float Rate)? Applied, bool Early = false);
 
+        /// <summary>
+        /// Peer exchange: ask the worker to apply <paramref name="Step"/> (completed with
+        /// <paramref name="Attempt"/> at <paramref name="Rate"/>) and send its replica's state.
+        /// </summary>
+        public sealed record FetchState(TWorker Worker, long Step, int Attempt, float Rate) : RunCommand;
+
         /// <summary>An accepted result: the worker computed <paramref name="Shards"/> shards of <paramref name="Samples"/> samples.</summary>
         public sealed record Credit(TWorker Worker, int Shards, int Samples, double ComputeMilliseconds) : RunCommand;
 
@@ -93,7 +100,7 @@ public sealed partial class RunEngine<TWorker>
 
         public sealed record CancelAll : RunCommand;
 
-        /// <summary>The optimizer stepped; <paramref name="Epoch"/> is set when the step ended an epoch.</summary>
+        /// <summary>The step completed (the optimizer stepped here or on the replicas); <paramref name="Epoch"/> is set when the step ended an epoch.</summary>
         public sealed record StepCompleted(long Step, EpochMetrics? Epoch) : RunCommand;
 
         /// <summary>

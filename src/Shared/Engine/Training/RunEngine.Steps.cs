@@ -73,7 +73,7 @@ public sealed partial class RunEngine<TWorker>
     private void Reject(TWorker worker, OfferedPiece r, ShardVerdict verdict)
     {
         var collector = _collector!;
-        if (verdict == ShardVerdict.NotFinite && r.Step == collector.Step && Diverged(r))
+        if (verdict == ShardVerdict.NotFinite && r.Step == collector.Step && (_run.Unapplied > 0 ? DivergedElsewhere(worker) : Diverged(r)))
         {
             var diverged = new TrainingDivergedException(_run, double.NaN);
             Fail(diverged.Message, diverged);
@@ -163,6 +163,9 @@ public sealed partial class RunEngine<TWorker>
         string where = _members.TryGetValue(worker, out var m) ? m.Node : "?";
         Log($"coordinator: worker {NameOf(worker)} at {where} {why}; {_dispatch.Live.Count} left" +
             (orphans.Length > 0 && !_rules.Peers ? $"; shards {string.Join(",", orphans)} of step {_run.Step} reassigned" : ""));
+        // With the peer exchange, the replicas may hold state the run's model does not have yet.
+        if (_rules.Peers && _fetch is { } fetch && worker.Equals(fetch.Asked)) AskForState();
+        else if (_rules.Peers && _run.Unapplied > 0 && !_dispatch.Live.Any(_synced.Contains)) Rewind($"no replica holding step {_run.Step}'s weights is left");
         if (_dispatch.Live.Count == 0)
         {
             Log($"coordinator: no workers left; waiting up to {_rules.WorkerTimeout.TotalSeconds:F0} s for one to join");
@@ -175,20 +178,35 @@ public sealed partial class RunEngine<TWorker>
 
     private void CompleteStep(StepCollector collector)
     {
-        WriteMean(collector);
-        EpochMetrics? epoch;
+        EpochMetrics? epoch = null;
         try
         {
-            epoch = _run.CompleteStep(collector.LossSum, collector.Correct);
+            if (!_rules.Peers)
+            {
+                collector.WriteMeanTo(_run.Model);
+                epoch = _run.CompleteStep(collector.LossSum, collector.Correct);
+            }
+            else if (PeerStepDone(collector))
+            {
+                StartFetch(collector);
+                return;
+            }
+            else _run.CompleteStepElsewhere(collector.LossSum, collector.Correct);
         }
         catch (TrainingDivergedException e)
         {
             Fail(e.Message, e);
             return;
         }
-        _out.Add(new RunCommand.StepCompleted(collector.Step, epoch));
+        AfterStep(collector.Step, epoch);
+    }
+
+    /// <summary>The step is done (here or, with the peer exchange, on the replicas): the run ends, stops or takes the next step.</summary>
+    private void AfterStep(long step, EpochMetrics? epoch)
+    {
+        _out.Add(new RunCommand.StepCompleted(step, epoch));
         if (_run.Finished) End(RunEnding.Finished);
-        else if (_stopReason is not null) Interrupt(_stopReason, $"step {collector.Step} finished");
+        else if (_stopReason is not null) Interrupt(_stopReason, $"step {step} finished");
         else StartStep();
     }
 
@@ -208,6 +226,13 @@ public sealed partial class RunEngine<TWorker>
 
     private void End(RunEnding how, string? reason = null, Exception? error = null)
     {
+        // A run that ends while its model is behind keeps the state it holds: a resume takes those steps again.
+        if (_run.Unapplied > 0)
+        {
+            Log($"coordinator: the run's state is kept at step {_run.Step - _run.Unapplied}, the last one whose weights it holds");
+            _run.Rewind();
+        }
+        _fetch = null;
         Phase = RunPhase.Done;
         _out.Add(new RunCommand.CancelAll());
         _out.Add(new RunCommand.Ended(how, reason, error));

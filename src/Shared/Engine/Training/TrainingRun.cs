@@ -123,8 +123,17 @@ public sealed class TrainingRun
         _firstStep = Step;
     }
 
-    /// <summary>The learning rate <see cref="CompleteStep"/> will step the optimizer with (replicas are told it).</summary>
-    public float LearningRate => _schedule.At(_optimizer.Steps);
+    /// <summary>The learning rate the next step is taken with (replicas are told it).</summary>
+    public float LearningRate => _schedule.At(_optimizer.Steps + Unapplied);
+
+    /// <summary>
+    /// Steps completed by replicas elsewhere (<see cref="CompleteStepElsewhere"/>) that <see cref="Model"/>
+    /// does not hold yet: its weights and optimizer are those of step <see cref="Step"/> − Unapplied.
+    /// </summary>
+    public int Unapplied { get; private set; }
+
+    /// <summary>Where the model's weights are in the run (step, batch, the epoch's sums), for <see cref="Rewind"/>.</summary>
+    private (long Step, int Batch, double LossSum, long Correct) _held;
 
     /// <summary>The optimizer's memory now (what a new replica starts from).</summary>
     public Optimizers.OptimizerState OptimizerState() => _optimizer.ExportState();
@@ -136,18 +145,76 @@ public sealed class TrainingRun
     /// <exception cref="TrainingDivergedException">The batch's loss is NaN or infinite: the optimizer is not stepped, so the run (and any checkpoint of it) stays at its last good state.</exception>
     public EpochMetrics? CompleteStep(double lossSum, int correct)
     {
+        Require(lossSum);
+        if (Unapplied > 0) throw new InvalidOperationException($"The model is {Unapplied} step(s) behind the run: adopt the replicas' state first.");
+        float lr = LearningRate;
+        _optimizer.Step(Model.Parameters, lr);
+        return Advance(lossSum, correct, lr);
+    }
+
+    /// <summary>
+    /// The step was taken by replicas elsewhere (the peer exchange): the run moves on without
+    /// touching <see cref="Model"/>, which falls one more step behind. Not for an epoch's last
+    /// batch, whose end is evaluated on the weights (<see cref="CompleteStepAdopting"/>).
+    /// </summary>
+    public void CompleteStepElsewhere(double lossSum, int correct)
+    {
+        Require(lossSum);
+        if (Batch + 1 >= BatchesPerEpoch) throw new InvalidOperationException("An epoch's last step needs the weights: adopt the replicas' state.");
+        float lr = LearningRate;
+        Unapplied++;
+        Advance(lossSum, correct, lr);
+    }
+
+    /// <summary>
+    /// The step was taken by replicas elsewhere, and this is a replica's state after it (weights and
+    /// optimizer memory): the model holds them from now on. The state must be that of this step:
+    /// its optimizer has taken exactly the run's steps.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The state does not fit the model or is not this step's.</exception>
+    public EpochMetrics? CompleteStepAdopting(double lossSum, int correct, float[] weights, OptimizerState optimizer)
+    {
+        Require(lossSum);
+        long steps = _optimizer.Steps + Unapplied + 1;
+        if (optimizer.Steps != steps) throw new InvalidDataException($"the state is after {optimizer.Steps} optimizer steps, this step's is after {steps}.");
+        if (weights.Length != Model.ParameterCount) throw new InvalidDataException($"the state holds {weights.Length} weights, the model {Model.ParameterCount}.");
+        if (!weights.All(float.IsFinite)) throw new InvalidDataException("the state's weights are not all finite.");
+        float lr = LearningRate;
+        _optimizer.ImportState(optimizer, Model.Parameters);
+        Model.LoadValues(weights);
+        Unapplied = 0;
+        return Advance(lossSum, correct, lr);
+    }
+
+    /// <summary>
+    /// The replicas that held the steps since the model's weights are gone: the run goes back to where
+    /// its weights are (same epoch) and takes those steps again, which gives the same bits.
+    /// </summary>
+    public void Rewind()
+    {
+        if (Unapplied == 0) return;
+        (Step, Batch, _lossSum, _correct) = _held;
+        Unapplied = 0;
+        SnapshotEpoch();
+    }
+
+    private void Require(double lossSum)
+    {
         if (Finished) throw new InvalidOperationException("The run has finished.");
         if (!double.IsFinite(lossSum)) throw new TrainingDivergedException(this, lossSum);
+    }
+
+    private EpochMetrics? Advance(double lossSum, int correct, float lr)
+    {
         _lossSum += lossSum;
         _correct += correct;
-        float lr = _schedule.At(_optimizer.Steps);
-        _optimizer.Step(Model.Parameters, lr);
         Step++;
         var now = _epochClock.Elapsed;
         StepMetrics.Step(CurrentBatch.Count, lossSum, (now - _lastStepAt).TotalMilliseconds);
         _lastStepAt = now;
         if (++Batch < BatchesPerEpoch)
         {
+            if (Unapplied == 0) _held = (Step, Batch, _lossSum, _correct);
             SnapshotEpoch();
             return null;
         }
@@ -165,8 +232,8 @@ public sealed class TrainingRun
         return metrics;
     }
 
-    /// <summary>The run's state now, for a checkpoint.</summary>
-    public Checkpoint Capture() => new(Options, Data.Train.Count, Data.Train.Fingerprint(Data.Train.Count), Step, Epoch, Batch,
+    /// <summary>The run's state now, for a checkpoint (only while the model holds the run's weights).</summary>
+    public Checkpoint Capture() => Unapplied > 0 ? throw new InvalidOperationException($"The model is {Unapplied} step(s) behind the run: nothing to checkpoint.") : new(Options, Data.Train.Count, Data.Train.Fingerprint(Data.Train.Count), Step, Epoch, Batch,
         _lossSum, _correct, _epochs.ToArray(), Model.FlattenValues(), _optimizer.ExportState(), DateTime.UtcNow);
 
     /// <summary>A run continuing from a checkpoint, on the same data (checked).</summary>
@@ -189,6 +256,7 @@ public sealed class TrainingRun
         run.Batch = checkpoint.Batch;
         run._lossSum = checkpoint.EpochLossSum;
         run._correct = checkpoint.EpochCorrect;
+        run._held = (run.Step, run.Batch, run._lossSum, run._correct);
         run.SnapshotEpoch();
         return run;
     }
@@ -209,6 +277,7 @@ public sealed class TrainingRun
         Batch = 0;
         _lossSum = 0;
         _correct = 0;
+        _held = (Step, 0, 0, 0);
         Volatile.Write(ref _soFar, null);
         if (Finished) return;
         _order = ShardPlan.EpochOrder(Options.Seed, epoch, Data.Train.Count);
