@@ -25,9 +25,16 @@ public sealed class StepMessages(TrainingRun run, string runId, TensorWire wire,
         identity?.Prove(new WelcomeClaim(registration?.Challenge ?? "", selfAddress, runId, registration?.Name ?? "", ticket)),
         peers ? new ReplicaOptimizer(run.Options.Optimizer, run.Options.Momentum, run.Options.WeightDecay) : null);
 
-    /// <summary>A step begins: its weights are copied once, into one of two buffers used in turn, so a step's weights stay intact while its messages may still be on their way out.</summary>
+    /// <summary>A step begins: its weights are copied once (when they can be sent), into one of two buffers used in turn, so a step's weights stay intact while its messages may still be on their way out.</summary>
     public void StepStarted()
     {
+        // Under the peer exchange a model behind the run is never sent (the engine takes the replicas'
+        // state first), and an epoch's first step, which carries the hash, never starts behind.
+        if (peers && run.Unapplied > 0)
+        {
+            (_weights, _hash) = (null, null);
+            return;
+        }
         var buffer = _weightBuffers[run.Step % 2] ??= new float[run.Model.ParameterCount];
         run.Model.CopyValuesTo(buffer);
         _weights = new TensorEnvelope(buffer, Wire: wire);

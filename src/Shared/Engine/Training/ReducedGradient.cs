@@ -26,7 +26,8 @@ public enum SliceVerdict
 /// </summary>
 public sealed class ReducedGradient(int parameters)
 {
-    private readonly float[] _sum = new float[parameters];
+    // Allocated by the first slice with values: the coordinator only marks slices and never needs it.
+    private float[]? _sum;
     private bool[] _have = [];
     private int _held;
 
@@ -47,7 +48,7 @@ public sealed class ReducedGradient(int parameters)
 
     public void Begin(long step, int attempt, SliceLayout layout)
     {
-        if (layout.Parameters != _sum.Length) throw new ArgumentException($"A layout of {layout.Parameters} parameters for a gradient of {_sum.Length}.");
+        if (layout.Parameters != parameters) throw new ArgumentException($"A layout of {layout.Parameters} parameters for a gradient of {parameters}.");
         (Step, Attempt, Layout) = (step, attempt, layout);
         _have = new bool[layout.Slices];
         _held = 0;
@@ -73,7 +74,7 @@ public sealed class ReducedGradient(int parameters)
         if (_have[slice]) return SliceVerdict.Duplicate;
         foreach (float v in values)
             if (!float.IsFinite(v)) return SliceVerdict.NotFinite;
-        values.CopyTo(_sum.AsSpan(Layout.Range(slice).Start));
+        values.CopyTo((_sum ??= new float[parameters]).AsSpan(Layout.Range(slice).Start));
         _have[slice] = true;
         _held++;
         return SliceVerdict.Accepted;
