@@ -38,6 +38,14 @@ public sealed class PeerExchangeSpecs
         _engine.Start();
     }
 
+    /// <summary>Delivers everything left: the run ends with the single process's weights.</summary>
+    private void FinishWithTheSingleProcessWeights()
+    {
+        Deliver();
+        Assert.Equal(RunPhase.Done, _engine.Phase);
+        Assert.Equal(WeightsHash.Sha256(SingleProcess()), WeightsHash.Sha256(_run.Model.FlattenValues()));
+    }
+
     /// <summary>The weights a single process reaches with the same options.</summary>
     private static float[] SingleProcess()
     {
@@ -216,9 +224,7 @@ public sealed class PeerExchangeSpecs
         Assert.All(again, c => Assert.Equal(1, c.Round!.Attempt));
         Assert.All(again, c => Assert.Equal(["w1", "w3"], c.Round!.Owners));
         Execute(lost);
-        Deliver();
-        Assert.Equal(RunPhase.Done, _engine.Phase);
-        Assert.Equal(WeightsHash.Sha256(SingleProcess()), WeightsHash.Sha256(_run.Model.FlattenValues()));
+        FinishWithTheSingleProcessWeights();
     }
 
     [Fact]
@@ -317,9 +323,7 @@ public sealed class PeerExchangeSpecs
         var first = _sent.First(c => c.Worker == "w2");
         Assert.Equal(0, first.Step);
         Assert.True(first.Round!.WithState);
-        Deliver();
-        Assert.Equal(RunPhase.Done, _engine.Phase);
-        Assert.Equal(WeightsHash.Sha256(SingleProcess()), WeightsHash.Sha256(_run.Model.FlattenValues()));
+        FinishWithTheSingleProcessWeights();
     }
 
     [Fact]
@@ -335,9 +339,7 @@ public sealed class PeerExchangeSpecs
         Assert.NotEqual(asked, again.Worker);
         Assert.Equal(_fetches[0].Step, again.Step);
         Execute(lost);
-        Deliver();
-        Assert.Equal(RunPhase.Done, _engine.Phase);
-        Assert.Equal(WeightsHash.Sha256(SingleProcess()), WeightsHash.Sha256(_run.Model.FlattenValues()));
+        FinishWithTheSingleProcessWeights();
     }
 
     [Fact]
@@ -355,9 +357,7 @@ public sealed class PeerExchangeSpecs
         Assert.NotEqual(_fetches[0].Worker, _fetches[1].Worker);
         Assert.Equal(_fetches[0].Step, _fetches[1].Step);
         Assert.Equal(1, _engine.BadResults(_fetches[0].Worker));
-        Deliver();
-        Assert.Equal(RunPhase.Done, _engine.Phase);
-        Assert.Equal(WeightsHash.Sha256(SingleProcess()), WeightsHash.Sha256(_run.Model.FlattenValues()));
+        FinishWithTheSingleProcessWeights();
     }
 
     [Fact]
