@@ -117,6 +117,8 @@ if [[ $scenario == worker ]]; then
   recovered=$(grep -m1 "after losing a worker" "$dir/logs/coordinator.log" | cut -d' ' -f1 || true)
   if [[ -z "$detected" || -z "$recovered" ]]; then
     echo "the kill did not interrupt a step (did the run finish within ${kill_after}s?); use a longer run or a smaller KILL_AFTER" >&2
+    echo "what the coordinator logged about workers and steps:" >&2
+    grep -h "worker-\|step [0-9]\|state\|going back" "$dir/logs/coordinator.log" | head -n 40 | sed 's/^/  /' >&2
     exit 1
   fi
   echo "worker lost at $detected ($(awk -v a="$(seconds "$detected")" -v b="$(seconds "$killed_at")" 'BEGIN { printf "%.1f", a - b }') s after the kill);" \

@@ -338,6 +338,8 @@ public sealed class PeerExchangeSpecs
         var again = Assert.Single(lost.OfType<Command.FetchState>());
         Assert.NotEqual(asked, again.Worker);
         Assert.Equal(_fetches[0].Step, again.Step);
+        // The step completes late because of the loss: the ledger's recovery line needs to hear it.
+        Assert.Contains(lost, c => c is Command.Disturbed);
         Execute(lost);
         FinishWithTheSingleProcessWeights();
     }

@@ -159,7 +159,9 @@ public sealed partial class RunEngine<TWorker>
         _out.Add(new RunCommand.Release(worker));
         _synced.Remove(worker);
         var orphans = _dispatch.Remove(worker, _collector?.Missing ?? []);
-        if (_collector is { IsComplete: false }) _out.Add(new RunCommand.Disturbed());
+        // A step waiting for its pieces, or for the state of the replica just lost, completes late.
+        if (_collector is { IsComplete: false } || (_rules.Peers && _fetch is { Asked: { } asked } && worker.Equals(asked)))
+            _out.Add(new RunCommand.Disturbed());
         string where = _members.TryGetValue(worker, out var m) ? m.Node : "?";
         Log($"coordinator: worker {NameOf(worker)} at {where} {why}; {_dispatch.Live.Count} left" +
             (orphans.Length > 0 && !_rules.Peers ? $"; shards {string.Join(",", orphans)} of step {_run.Step} reassigned" : ""));
