@@ -177,37 +177,45 @@ public sealed partial class WorkerActor
     /// <summary>For the end-of-run line: how often the replica was checked against the coordinator's weights.</summary>
     private string ReplicaNote() => _replica is null ? "" : $"; replica checked equal to the coordinator's weights {_replicaChecks} time(s)";
 
-    /// <summary>The piece's gradient sum, cut into the layout's slices: each to its owner, this worker's own kept here.</summary>
+    /// <summary>
+    /// The piece's gradient sum, cut into the layout's slices and chunks: each chunk to its slice's
+    /// owner, the chunks of this worker's own slice kept here. Peers' chunks go first, so that the
+    /// wire starts while this worker adds its own.
+    /// </summary>
     private void Scatter(long step, int attempt, PieceAssignment shard, int samples, SliceLayout layout, int mine)
     {
         var model = _replica!.Model;
         var gradient = TensorPool.Rent(model.ParameterCount);
         model.CopyGradientsTo(gradient);
         for (int k = 0; k < layout.Slices; k++)
+            for (int j = 0; j < layout.Chunks(k) && k != mine; j++)
+                _transport.Send(_ownerRefs[k], new PieceSlice(_runId, step, attempt, shard.Shard, shard.Count, samples, k, j,
+                    new TensorEnvelope(Part(gradient, layout.Chunk(k, j)), Pooled: true, Wire: _wire)), Self);
+        for (int j = 0; j < layout.Chunks(mine); j++)
         {
-            var (start, length) = layout.Range(k);
-            var part = TensorPool.Rent(length);
-            gradient.AsSpan(start, length).CopyTo(part);
-            if (k != mine)
-            {
-                _transport.Send(_ownerRefs[k], new PieceSlice(_runId, step, attempt, shard.Shard, shard.Count, samples, k,
-                    new TensorEnvelope(part, Pooled: true, Wire: _wire)), Self);
-                continue;
-            }
+            var part = Part(gradient, layout.Chunk(mine, j));
             // As the wire would carry it, so that who owns the slice does not change the values.
             if (_wire == TensorWire.BFloat16) RoundToBFloat16(part);
-            var (verdict, reduced) = _replica.OfferPiece(step, attempt, shard.Shard, shard.Count, samples, part, () => TensorPool.Return(part));
+            var (verdict, reduced) = _replica.OfferPiece(step, attempt, shard.Shard, shard.Count, samples, j, part, () => TensorPool.Return(part));
             if (verdict != ShardVerdict.Accepted) _settings.Log($"worker {_settings.Name}: its own piece {shard.Shard} of step {step} was refused: {verdict}");
             if (reduced is not null) SendReduced(reduced);
         }
         TensorPool.Return(gradient);
     }
 
+    /// <summary>A pooled copy of one chunk of a gradient.</summary>
+    private static float[] Part(float[] gradient, (int Start, int Length) chunk)
+    {
+        var part = TensorPool.Rent(chunk.Length);
+        gradient.AsSpan(chunk.Start, chunk.Length).CopyTo(part);
+        return part;
+    }
+
     private void TakePieceSlice(PieceSlice p)
     {
-        var (verdict, reduced) = _replica!.OfferPiece(p.Step, p.Attempt, p.First, p.Count, p.Samples, p.Values.Inline, p.Values.Release);
+        var (verdict, reduced) = _replica!.OfferPiece(p.Step, p.Attempt, p.First, p.Count, p.Samples, p.Chunk, p.Values.Inline, p.Values.Release);
         if (verdict is not (ShardVerdict.Accepted or ShardVerdict.WrongStep or ShardVerdict.Duplicate))
-            _settings.Log($"worker {_settings.Name}: dropped slice {p.Slice} of piece {p.First} (step {p.Step}) from {Sender.Path.Address}: {verdict}");
+            _settings.Log($"worker {_settings.Name}: dropped chunk {p.Chunk} of slice {p.Slice} of piece {p.First} (step {p.Step}) from {Sender.Path.Address}: {verdict}");
         if (reduced is null) return;
         SendReduced(reduced);
         // Its own slice was the last one missing for work that waits.
@@ -216,20 +224,20 @@ public sealed partial class WorkerActor
 
     private void TakeReducedSlice(ReducedSlice r)
     {
-        var verdict = _replica!.OfferReduced(r.Step, r.Attempt, r.Slice, r.Sum.Inline, r.Sum.Release);
+        var verdict = _replica!.OfferReduced(r.Step, r.Attempt, r.Slice, r.Chunk, r.Sum.Inline, r.Sum.Release);
         if (verdict is not (SliceVerdict.Accepted or SliceVerdict.Stale or SliceVerdict.Duplicate))
-            _settings.Log($"worker {_settings.Name}: dropped reduced slice {r.Slice} of step {r.Step} from {Sender.Path.Address}: {verdict}");
+            _settings.Log($"worker {_settings.Name}: dropped chunk {r.Chunk} of reduced slice {r.Slice} of step {r.Step} from {Sender.Path.Address}: {verdict}");
         if (_stateAsked is { } asked) AnswerState(asked);
         if (_held is { Peers: { } peers } held) ComputePeers(held, peers);
     }
 
-    /// <summary>This worker's reduced slice: to every other replica of the attempt; the coordinator is told it went.</summary>
+    /// <summary>A reduced chunk of this worker's slice: to every other replica of the attempt; after the slice's last, the coordinator is told it went.</summary>
     private void SendReduced(ReplicaExchange.Reduced reduced)
     {
-        var message = new ReducedSlice(_runId, reduced.Step, reduced.Attempt, reduced.Slice, new TensorEnvelope(reduced.Sum, Wire: _wire));
+        var message = new ReducedSlice(_runId, reduced.Step, reduced.Attempt, reduced.Slice, reduced.Chunk, new TensorEnvelope(reduced.Sum, Wire: _wire));
         for (int k = 0; k < _ownerRefs.Length; k++)
             if (k != reduced.Slice) _transport.Send(_ownerRefs[k], message, Self);
-        _transport.Send(_coordinator!, new SliceSent(_runId, reduced.Step, reduced.Attempt, reduced.Slice), Self);
+        if (reduced.SliceDone) _transport.Send(_coordinator!, new SliceSent(_runId, reduced.Step, reduced.Attempt, reduced.Slice), Self);
     }
 
     /// <summary>

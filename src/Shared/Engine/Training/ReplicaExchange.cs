@@ -24,23 +24,30 @@ public enum ApplyOutcome
 /// the run: its model and optimizer take every step of the run, on the same mean gradient
 /// (g = sum / B, the same division), so every replica holds the same bits; the coordinator takes a
 /// replica's state when it needs the weights (epoch ends, checkpoints). It also owns one slice of
-/// the parameters for the step: every worker's piece gradients arrive cut into slices, the owner
-/// adds its slice of every piece with a <see cref="StepCollector"/> in the run's fixed order (the
-/// per-element order a collector of whole gradients would use, hence the same hash), and sends the
-/// reduced slice to every replica. A step is applied only when the coordinator says which attempt
+/// the parameters for the step: every worker's piece gradients arrive cut into slices, and the
+/// slices into chunks (<see cref="SliceLayout"/>); the owner adds each chunk of every piece with a
+/// <see cref="StepCollector"/> in the run's fixed order (the per-element order a collector of whole
+/// gradients would use, hence the same hash), and sends each reduced chunk to every replica as soon
+/// as it is complete. A step is applied only when the coordinator says which attempt
 /// of it completed (the next step's work carries that), so an attempt abandoned mid-way because a
 /// worker died never reaches the weights.
 /// </summary>
 public sealed class ReplicaExchange
 {
-    /// <summary>A completed slice: its number, and the step's sum over it (rounded as the wire will carry it).</summary>
-    public sealed record Reduced(long Step, int Attempt, int Slice, float[] Sum);
+    /// <summary>
+    /// A completed chunk of this replica's slice: the step's sum over it (rounded as the wire will
+    /// carry it); <paramref name="SliceDone"/> when it was the slice's last.
+    /// </summary>
+    public sealed record Reduced(long Step, int Attempt, int Slice, int Chunk, float[] Sum, bool SliceDone);
 
-    private sealed record EarlyPiece(long Step, int Attempt, int First, int Count, int Samples, float[] Values, Action? Release);
+    private sealed record EarlyPiece(long Step, int Attempt, int First, int Count, int Samples, int Chunk, float[] Values, Action? Release);
 
-    private sealed record EarlySlice(long Step, int Attempt, int Slice, float[] Values, Action? Release);
+    private sealed record EarlySlice(long Step, int Attempt, int Slice, int Chunk, float[] Values, Action? Release);
 
-    /// <summary>Messages for steps this replica has not begun yet are kept, up to this many (a hostile or confused peer cannot fill memory).</summary>
+    /// <summary>
+    /// Messages for steps this replica has not begun yet are kept, up to this many slices' worth
+    /// (this many times the chunks of a slice), so that a hostile or confused peer cannot fill memory.
+    /// </summary>
     public const int MaxEarly = 256;
 
     private readonly IOptimizer _optimizer;
@@ -48,7 +55,9 @@ public sealed class ReplicaExchange
     private readonly ReducedGradient _reduced;
     private readonly List<EarlyPiece> _earlyPieces = [];
     private readonly List<EarlySlice> _earlySlices = [];
-    private StepCollector? _collector;
+    /// <summary>One per chunk of this replica's slice.</summary>
+    private StepCollector[] _collectors = [];
+    private int _chunksDone;
     private (long Step, int Attempt) _collecting = (-1, -1);
     private int _mine;
     private int _batchSamples;
@@ -107,15 +116,17 @@ public sealed class ReplicaExchange
         _collecting = (step, attempt);
         _mine = mine;
         _batchSamples = shardSamples.Sum();
-        int length = layout.Range(mine).Length;
-        if (_collector is null || _collector.Length != length || !ReferenceEquals(_collector.Plan, plan) && !SamePlan(_collector.Plan, plan))
-            _collector = new StepCollector(step, shardSamples, length, plan);
-        else _collector.Begin(step, shardSamples);
+        var lengths = Enumerable.Range(0, layout.Chunks(mine)).Select(j => layout.Chunk(mine, j).Length).ToArray();
+        bool reuse = _collectors.Length == lengths.Length && _collectors.Select(c => c.Length).SequenceEqual(lengths)
+            && _collectors.All(c => ReferenceEquals(c.Plan, plan) || SamePlan(c.Plan, plan));
+        if (reuse) foreach (var c in _collectors) c.Begin(step, shardSamples);
+        else _collectors = lengths.Select(length => new StepCollector(step, shardSamples, length, plan)).ToArray();
+        _chunksDone = 0;
         _reduced.Begin(step, attempt, layout);
         var done = new List<Reduced>();
-        foreach (var early in Drain(_earlySlices, step, attempt)) OfferReduced(early.Step, early.Attempt, early.Slice, early.Values, early.Release);
+        foreach (var early in Drain(_earlySlices, step, attempt)) OfferReduced(early.Step, early.Attempt, early.Slice, early.Chunk, early.Values, early.Release);
         foreach (var early in Drain(_earlyPieces, step, attempt))
-            if (OfferPiece(early.Step, early.Attempt, early.First, early.Count, early.Samples, early.Values, early.Release).Reduced is { } r) done.Add(r);
+            if (OfferPiece(early.Step, early.Attempt, early.First, early.Count, early.Samples, early.Chunk, early.Values, early.Release).Reduced is { } r) done.Add(r);
         return done;
     }
 
@@ -142,48 +153,55 @@ public sealed class ReplicaExchange
     }
 
     /// <summary>
-    /// The part of a piece's gradient sum that falls in this replica's slice (from a peer, or from
-    /// itself). When it completes the slice, the reduced slice is returned for sending to every replica.
+    /// Chunk <paramref name="chunk"/> of the part of a piece's gradient sum that falls in this
+    /// replica's slice (from a peer, or from itself). When it completes the chunk, the reduced chunk
+    /// is returned for sending to every replica.
     /// </summary>
-    public (ShardVerdict Verdict, Reduced? Reduced) OfferPiece(long step, int attempt, int first, int count, int samples, float[] values, Action? release = null)
+    public (ShardVerdict Verdict, Reduced? Reduced) OfferPiece(long step, int attempt, int first, int count, int samples, int chunk, float[] values, Action? release = null)
     {
         int order = (step, attempt).CompareTo(_collecting);
-        if (order > 0) return (Keep(_earlyPieces, new EarlyPiece(step, attempt, first, count, samples, values, release), release), null);
-        if (order < 0 || _collector is null)
+        if (order > 0) return (Keep(_earlyPieces, new EarlyPiece(step, attempt, first, count, samples, chunk, values, release), release), null);
+        if (order < 0 || _collectors.Length == 0)
         {
             release?.Invoke();
             return (ShardVerdict.WrongStep, null);
         }
+        if ((uint)chunk >= (uint)_collectors.Length)
+        {
+            release?.Invoke();
+            return (ShardVerdict.Malformed, null);
+        }
         // The owner adds; loss and accuracy are the coordinator's business (it gets them with the piece's report).
-        var verdict = _collector.Offer(step, first, count, samples, 0, 0, values, release);
+        var collector = _collectors[chunk];
+        var verdict = collector.Offer(step, first, count, samples, 0, 0, values, release);
         if (verdict != ShardVerdict.Accepted)
         {
             release?.Invoke();
             return (verdict, null);
         }
-        if (!_collector.IsComplete) return (verdict, null);
-        var sum = _collector.Sum.ToArray();
+        if (!collector.IsComplete) return (verdict, null);
+        var sum = collector.Sum.ToArray();
         _roundForWire?.Invoke(sum);
-        _reduced.Offer(step, attempt, _mine, sum);
-        return (verdict, new Reduced(step, attempt, _mine, sum));
+        _reduced.Offer(step, attempt, _mine, chunk, sum);
+        return (verdict, new Reduced(step, attempt, _mine, chunk, sum, SliceDone: ++_chunksDone == _collectors.Length));
     }
 
-    /// <summary>A reduced slice from its owner.</summary>
-    public SliceVerdict OfferReduced(long step, int attempt, int slice, float[] values, Action? release = null)
+    /// <summary>A reduced chunk of another replica's slice, from its owner.</summary>
+    public SliceVerdict OfferReduced(long step, int attempt, int slice, int chunk, float[] values, Action? release = null)
     {
         if ((step, attempt).CompareTo(_collecting) > 0)
         {
-            Keep(_earlySlices, new EarlySlice(step, attempt, slice, values, release), release);
+            Keep(_earlySlices, new EarlySlice(step, attempt, slice, chunk, values, release), release);
             return SliceVerdict.Accepted;
         }
-        var verdict = slice == _mine && _reduced.IsFor(step, attempt) ? SliceVerdict.Malformed : _reduced.Offer(step, attempt, slice, values);
+        var verdict = slice == _mine && _reduced.IsFor(step, attempt) ? SliceVerdict.Malformed : _reduced.Offer(step, attempt, slice, chunk, values);
         release?.Invoke();
         return verdict;
     }
 
-    private static ShardVerdict Keep<T>(List<T> early, T item, Action? release)
+    private ShardVerdict Keep<T>(List<T> early, T item, Action? release)
     {
-        if (early.Count >= MaxEarly)
+        if (early.Count >= MaxEarly * Math.Max(1, _collectors.Length))
         {
             release?.Invoke();
             return ShardVerdict.WrongStep;
