@@ -68,7 +68,13 @@ for rate in $rates; do
     "$hosts" up $(( n + 1 )) "$rate" $prefix > /dev/null
     read -r our cs cr ws wr hash <<< "$(ours "$n" 0 peers)"
     read -r central _ _ _ _ centralhash <<< "$(ours "$n" 0 coordinator)"
-    [[ $centralhash == "$hash" ]] || echo "error: the coordinator exchange gave hash $centralhash, the peer exchange $hash" >&2
+    # Under --wire bf16 the two exchanges round at different points (the coordinator's sends bf16
+    # weights; peers hold f32 replicas and round only gradients), so only exact runs must agree.
+    if [[ ${EXTRA:-} == *bf16* ]]; then
+      echo "note: bf16 wire: hashes of the peer ($hash) and coordinator ($centralhash) exchanges differ by design" >&2
+    elif [[ $centralhash != "$hash" ]]; then
+      echo "error: the coordinator exchange gave hash $centralhash, the peer exchange $hash" >&2
+    fi
     their=$(ddp "$n")
     "$hosts" down $prefix
     bound=$(( 2 * (n - 1) * model_bytes / n ))
