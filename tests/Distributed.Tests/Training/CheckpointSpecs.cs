@@ -80,6 +80,22 @@ public class CheckpointSpecs : IDisposable
     }
 
     [Fact]
+    public void A_snapshot_in_memory_should_hold_the_files_very_bytes_and_refuse_corruption()
+    {
+        string path = Interrupted(12);
+        var c = CheckpointFile.Load(path);
+        // What a standby is sent is the file's layout, byte for byte (the creation time included).
+        var bytes = CheckpointFile.ToBytes(c);
+        Assert.Equal(File.ReadAllBytes(path), bytes);
+        var back = CheckpointFile.Parse(bytes, "snapshot");
+        Assert.Equal(c.Step, back.Step);
+        Assert.Equal(c.Weights, back.Weights);
+        Assert.Equal(c.Optimizer.Slots[3], back.Optimizer.Slots[3]);
+        bytes[bytes.Length / 2] ^= 1;
+        Assert.Contains("checksum mismatch", Assert.Throws<DataFormatException>(() => CheckpointFile.Parse(bytes, "snapshot")).Message);
+    }
+
+    [Fact]
     public void Saving_again_should_keep_the_previous_checkpoint_and_ignore_a_half_written_one()
     {
         Interrupted(3);

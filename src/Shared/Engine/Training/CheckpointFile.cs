@@ -35,9 +35,7 @@ public static class CheckpointFile
         Directory.CreateDirectory(folder);
         string latest = Path.Combine(folder, LatestName);
         string temporary = latest + ".tmp";
-        var header = new Header(1, c.Options, c.TrainSamples, c.DataFingerprint, c.Step, c.Epoch, c.Batch, c.EpochLossSum, c.EpochCorrect,
-            c.Epochs.ToArray(), c.Optimizer.Kind, c.Optimizer.Steps, c.Weights.Length, c.Optimizer.Slots.Select(s => s.Length).ToArray(), c.CreatedUtc);
-        var json = JsonSerializer.SerializeToUtf8Bytes(header, Json);
+        var json = HeaderOf(c);
         try
         {
             WriteFile(create(temporary), json, c);
@@ -53,6 +51,17 @@ public static class CheckpointFile
         return latest;
     }
 
+    private static byte[] HeaderOf(Checkpoint c) => JsonSerializer.SerializeToUtf8Bytes(new Header(1, c.Options, c.TrainSamples, c.DataFingerprint, c.Step, c.Epoch, c.Batch,
+        c.EpochLossSum, c.EpochCorrect, c.Epochs.ToArray(), c.Optimizer.Kind, c.Optimizer.Steps, c.Weights.Length, c.Optimizer.Slots.Select(s => s.Length).ToArray(), c.CreatedUtc), Json);
+
+    /// <summary>The checkpoint in the file layout, in memory: what a standby coordinator is sent (<see cref="Parse"/> reads it back).</summary>
+    public static byte[] ToBytes(Checkpoint c)
+    {
+        var memory = new MemoryStream();
+        WriteFile(memory, HeaderOf(c), c, leaveOpen: true);
+        return memory.ToArray();
+    }
+
     private static void TryDelete(string path)
     {
         try
@@ -64,14 +73,14 @@ public static class CheckpointFile
         }
     }
 
-    private static void WriteFile(Stream stream, byte[] json, Checkpoint c)
+    private static void WriteFile(Stream stream, byte[] json, Checkpoint c, bool leaveOpen = false)
     {
-        using (var file = stream)
+        using (var owned = leaveOpen ? null : stream)
         using (var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
         {
             void Put(ReadOnlySpan<byte> bytes)
             {
-                file.Write(bytes);
+                stream.Write(bytes);
                 sha.AppendData(bytes);
             }
             Put(Magic);
@@ -79,9 +88,9 @@ public static class CheckpointFile
             Put(json);
             Put(MemoryMarshal.AsBytes(c.Weights.AsSpan()));
             foreach (var slot in c.Optimizer.Slots) Put(MemoryMarshal.AsBytes(slot.AsSpan()));
-            file.Write(sha.GetHashAndReset());
-            if (file is FileStream fs) fs.Flush(flushToDisk: true);
-            else file.Flush();
+            stream.Write(sha.GetHashAndReset());
+            if (stream is FileStream fs) fs.Flush(flushToDisk: true);
+            else stream.Flush();
         }
     }
 
@@ -134,6 +143,12 @@ public static class CheckpointFile
         {
             throw new DataFormatException(path, $"cannot read the checkpoint ({e.Message}).");
         }
+        return Parse(bytes, path);
+    }
+
+    /// <summary>A checkpoint from its bytes (a file's, or a snapshot sent to a standby); <paramref name="path"/> names the source in errors.</summary>
+    public static Checkpoint Parse(byte[] bytes, string path)
+    {
         if (bytes.Length < Magic.Length + 4 + 32 || !bytes.AsSpan(0, Magic.Length).SequenceEqual(Magic))
             throw new DataFormatException(path, "not a checkpoint of this program (wrong magic bytes or too short).");
         var body = bytes.AsSpan(0, bytes.Length - 32);
