@@ -55,12 +55,24 @@ public sealed partial class WorkerActor : ReceiveActor, IWithTimers
         private RetryRegistration() { }
     }
 
+    /// <summary>While the coordinator is unreachable: ask the other coordinators (a standby that took over answers).</summary>
+    private sealed class AskOthers
+    {
+        public static readonly AskOthers Instance = new();
+        private AskOthers() { }
+    }
+
+    /// <summary>How often a worker whose coordinator went asks the other coordinator-role members in.</summary>
+    private static readonly TimeSpan AskOthersEvery = TimeSpan.FromMilliseconds(250);
+
     private readonly Settings _settings;
     private readonly ITensorTransport _transport;
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private Address? _coordinatorAddress;
     private IActorRef? _coordinator;
     private string _runId = "";
+    /// <summary>The highest coordinator term this worker followed: a Welcome of a lower one (a stale coordinator) is refused.</summary>
+    private long _term;
     private ShardTrainer? _trainer;
     private long _weightsVersion = -1;
     private long _latestStep = -1;
@@ -94,7 +106,7 @@ public sealed partial class WorkerActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent));
+        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
         var every = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond * 50,
             new[] { _settings.IdleAfter.Ticks, _settings.OrphanedAfter.Ticks, _settings.NotJoinedHintAfter.Ticks }.Min() / 4));
         Timers.StartPeriodicTimer(Tick.Instance, Tick.Instance, every);
@@ -138,6 +150,7 @@ public sealed partial class WorkerActor : ReceiveActor, IWithTimers
         Receive<ClusterEvent.MemberUp>(up => up.Member.HasRole(Roles.Coordinator) && !_refused.Contains(up.Member.Address), up => RegisterWith(up.Member.Address));
         // A coordinator may also invite a worker it already knows (and tests drive workers this way).
         Receive<Welcome>(Join);
+        Receive<AskOthers>(_ => RegisterWithOthers(except: null));
         Receive<Tick>(_ => OnTick(inRun: false));
         ReceiveAny(Unhandled);
     }
@@ -152,6 +165,7 @@ public sealed partial class WorkerActor : ReceiveActor, IWithTimers
             Timers.Cancel(RetryRegistration.Instance);
         });
         Receive<ClusterEvent.MemberRemoved>(m => m.Member.Address == _coordinatorAddress, _ => LoseCoordinator("left the cluster"));
+        Receive<AskOthers>(_ => RegisterWithOthers(except: null));
         Receive<Tick>(_ => OnTick(inRun: false));
         ReceiveAny(Unhandled);
     }
@@ -165,9 +179,24 @@ public sealed partial class WorkerActor : ReceiveActor, IWithTimers
         Receive<Welcome>(w => w.RunId == _runId && w.DataPlane is null, _ => _sinceContact.Restart());
         Receive<Welcome>(w =>
         {
-            _settings.Log($"worker {_settings.Name}: re-admitted to run {w.RunId}");
+            if (!FromCoordinator && w.Term <= _term)
+            {
+                Fence(w);
+                return;
+            }
+            _settings.Log(FromCoordinator ? $"worker {_settings.Name}: re-admitted to run {w.RunId}"
+                : $"worker {_settings.Name}: following the coordinator of term {w.Term} at {Sender.Path.Address} (was term {_term} at {_coordinatorAddress})");
             Join(w);
         });
+        // The coordinator may be gone (a standby then takes over) or only cut off for a while: keep
+        // its work coming if it returns, and meanwhile ask the other coordinators in.
+        Receive<ClusterEvent.UnreachableMember>(u => u.Member.Address == _coordinatorAddress, u =>
+        {
+            _settings.Log($"worker {_settings.Name}: coordinator at {u.Member.Address} is unreachable; asking the other coordinators");
+            Timers.StartPeriodicTimer(AskOthers.Instance, AskOthers.Instance, TimeSpan.Zero, AskOthersEvery);
+        });
+        Receive<ClusterEvent.ReachableMember>(r => r.Member.Address == _coordinatorAddress, _ => Timers.Cancel(AskOthers.Instance));
+        Receive<AskOthers>(_ => RegisterWithOthers(except: _coordinatorAddress));
         Receive<Rejected>(_ => FromCoordinator, r =>
         {
             _settings.Log($"worker {_settings.Name}: the coordinator no longer takes this worker: {r.Reason}");
@@ -206,6 +235,7 @@ public sealed partial class WorkerActor : ReceiveActor, IWithTimers
 
     private void Finished()
     {
+        Timers.Cancel(AskOthers.Instance);
         Receive<Terminated>(_ => { });
         Receive<Tick>(_ => { });
         ReceiveAny(Unhandled);
@@ -222,12 +252,28 @@ public sealed partial class WorkerActor : ReceiveActor, IWithTimers
     {
         var coordinator = Context.ActorSelection(new RootActorPath(_coordinatorAddress!) / "user" / ActorNames.Coordinator);
         coordinator.Tell(new RegisterWorker(_settings.Name, _settings.Threads, _challenge));
+        // The first coordinator-role member seen may be a standby, which answers nobody: ask them all, the active one answers.
+        RegisterWithOthers(except: _coordinatorAddress);
         Timers.StartSingleTimer(RetryRegistration.Instance, RetryRegistration.Instance, TimeSpan.FromSeconds(1));
     }
 
     private void Join(Welcome welcome)
     {
         if (!Trusts(welcome)) return;
+        if (welcome.Term < _term)
+        {
+            Fence(welcome);
+            return;
+        }
+        Timers.Cancel(AskOthers.Instance);
+        if (_coordinator is not null && !Sender.Equals(_coordinator))
+        {
+            Context.Unwatch(_coordinator);
+            _transport.Forget(_coordinator);
+            ForgetPeers();
+        }
+        _term = welcome.Term;
+        if (Sender.Path.Address.HasGlobalScope) _coordinatorAddress = Sender.Path.Address;
         Timers.Cancel(RetryRegistration.Instance);
         _sinceContact.Restart();
         _sinceWork.Restart();
@@ -399,6 +445,26 @@ public sealed partial class WorkerActor : ReceiveActor, IWithTimers
             _settings.Log($"worker {_settings.Name}: epoch {_thisEpoch.Epoch}: {_thisEpoch.Shards} shards, {_thisEpoch.Milliseconds / _thisEpoch.Shards:F2} ms each");
     }
 
+    /// <summary>
+    /// A Welcome from a coordinator of a term this worker has moved past (or of the same term from
+    /// another node: the first to welcome it wins): refused, and that coordinator told, so it gives
+    /// the worker's shards to others instead of waiting for it.
+    /// </summary>
+    private void Fence(Welcome welcome)
+    {
+        _settings.Log($"worker {_settings.Name}: refused the Welcome of term {welcome.Term} from {Sender.Path.Address}: it follows term {_term}");
+        Sender.Tell(new WorkerFailed(welcome.RunId, $"this worker follows a coordinator of term {_term}; this one is of term {welcome.Term}"));
+    }
+
+    /// <summary>Registers with every reachable coordinator-role member but <paramref name="except"/>: only an active one answers.</summary>
+    private void RegisterWithOthers(Address? except)
+    {
+        var unreachable = _cluster.State.Unreachable.Select(m => m.Address).ToHashSet();
+        foreach (var member in _cluster.State.Members)
+            if (member.Status == MemberStatus.Up && member.HasRole(Roles.Coordinator) && member.Address != except && !unreachable.Contains(member.Address) && !_refused.Contains(member.Address))
+                Context.ActorSelection(new RootActorPath(member.Address) / "user" / ActorNames.Coordinator).Tell(new RegisterWorker(_settings.Name, _settings.Threads, _challenge));
+    }
+
     private void LoseCoordinator(string how)
     {
         _settings.Log($"worker {_settings.Name}: coordinator at {_coordinatorAddress} {how}; searching again");
@@ -411,5 +477,7 @@ public sealed partial class WorkerActor : ReceiveActor, IWithTimers
         _coordinator = null;
         _coordinatorAddress = null;
         Become(Searching);
+        // A standby that took over is already a member: no MemberUp will come for it.
+        Timers.StartPeriodicTimer(AskOthers.Instance, AskOthers.Instance, TimeSpan.Zero, AskOthersEvery);
     }
 }

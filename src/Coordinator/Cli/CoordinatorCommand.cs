@@ -22,9 +22,15 @@ public static class CoordinatorCommand
         var dataPort = new Option<int?>("--data-port") { Description = "TCP port of the tensor data plane that workers connect to (default 0: chosen by the OS; workers learn it when they register). [Node:DataPort]" };
         var healthPort = new Option<int?>("--health-port") { Description = "Serve GET /health/live and /health/ready (Kubernetes probes) on this port. [Node:HealthPort]" };
         var minWorkers = new Option<int>("--min-workers") { Description = "Workers to wait for before training starts.", DefaultValueFactory = _ => 1 };
+        var standby = new Option<bool>("--standby")
+        {
+            Description = "Run as a standby coordinator: join the cluster (--seed-node), keep the active coordinator's snapshots and take the run over if it dies. " +
+                "The run's options come with the snapshots; --data, --out and --checkpoint-every are this node's own.",
+        };
+        var seedNodes = new Option<string[]>("--seed-node") { Description = "Cluster seed node address, e.g. akka.tcp://distributed@10.0.0.5:4053 (repeatable; a standby joins the active coordinator this way). [Node:SeedNodes]", AllowMultipleArgumentsPerToken = true };
         var command = new Command("coordinator", "Run the coordinator node of a multi-process cluster; workers join it with Distributed.Worker --coordinator host:port.")
         {
-            hostname, publicHostname, port, dataPort, healthPort, minWorkers,
+            hostname, publicHostname, port, dataPort, healthPort, minWorkers, standby, seedNodes,
         };
         foreach (var option in binder.All) command.Options.Add(option);
         command.SetAction(parse =>
@@ -42,6 +48,10 @@ public static class CoordinatorCommand
                 ("Node:Tls:Certificate", job.Tls?.CertificatePath),
                 ("Node:Tls:Ca", job.Tls?.CaPath),
                 ("Node:Tls:Password", parse.GetValue(binder.Tls.Password)));
+            var seeds = parse.GetValue(seedNodes) ?? [];
+            for (int i = 0; i < seeds.Length; i++) given[$"Node:SeedNodes:{i}"] = seeds[i];
+            if (parse.GetValue(standby))
+                return StandbyCommand.Run(job, given, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
             return Run(binder.Bind(parse), job, given, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
         });
         return command;
@@ -50,24 +60,11 @@ public static class CoordinatorCommand
     /// <param name="given">Node settings given on the command line, keyed like Node:Port (appsettings.json and DISTRIBUTED_* variables fill the rest).</param>
     public static int Run(TrainingOptions options, TrainCommand.JobOptions job, IReadOnlyDictionary<string, string?> given, TextWriter stdout, TextWriter stderr)
     {
-        NodeOptions node;
-        try
-        {
-            node = NodeConfiguration.Load(new Dictionary<string, string?> { ["Node:Port"] = "4053" }, given);
-        }
-        catch (Exception e) when (e is Shared.Data.DataFormatException or ArgumentException)
-        {
-            stderr.WriteLine($"error: {e.Message}");
-            return ExitCodes.InvalidArguments;
-        }
+        if (LoadNode(given, stderr) is not { } node) return ExitCodes.InvalidArguments;
         job = job with { FrameSize = node.MaximumFrameSize, Tls = node.TlsSettings, MetricsPort = node.MetricsPort };
         var errors = options.Validate().Concat(TrainCommand.Validate(job with { Tls = null })).Concat(node.Validate()).ToList();
         if (job.Workers < 1) errors.Add($"--min-workers must be at least 1 (got {job.Workers}).");
-        if (errors.Count > 0)
-        {
-            foreach (var e in errors) stderr.WriteLine($"error: {e}");
-            return ExitCodes.InvalidArguments;
-        }
+        if (Refused(errors, stderr)) return ExitCodes.InvalidArguments;
         Gemm.MaxThreads = job.Threads;
         using var stop = StopSignal.Listen();
         return TrainCommand.Guarded(stderr, () =>
@@ -85,16 +82,7 @@ public static class CoordinatorCommand
                 void Log(string line) => progress.Message($"{DateTime.UtcNow:HH:mm:ss.fff} {line}");
                 // Disposed (pending writes waited for) before the outcome is acted on.
                 using var checkpoints = new Checkpointer(job.Out, job.CheckpointEvery, Log);
-                var hooks = new RunHooks(Log)
-                {
-                    OnStep = (r, epoch) =>
-                    {
-                        checkpoints.OnStep(r, epoch);
-                        progress.Step(r, null);
-                    },
-                    OnMembers = members => progress.Step(run, members),
-                    CheckpointEvery = job.CheckpointEvery,
-                };
+                var hooks = Hooks(Log, progress, checkpoints, job, () => run);
                 coordinator = CoordinatorNode.Start(node.ToClusterSettings(Roles.Coordinator) with { Wire = job.Wire, Peers = job.Peers }, run, job.Supervision, hooks);
                 Log($"coordinator: listening at {coordinator.Address}");
                 using var stopping = stop.Token.Register(() => coordinator.Stop($"interrupted ({stop.Name})"));
@@ -121,10 +109,51 @@ public static class CoordinatorCommand
         });
     }
 
+    /// <summary>The node's settings (defaults, appsettings.json, DISTRIBUTED_* variables, then the command line); null, with the error printed, when they do not load.</summary>
+    internal static NodeOptions? LoadNode(IReadOnlyDictionary<string, string?> given, TextWriter stderr)
+    {
+        try
+        {
+            return NodeConfiguration.Load(new Dictionary<string, string?> { ["Node:Port"] = "4053" }, given);
+        }
+        catch (Exception e) when (e is Shared.Data.DataFormatException or ArgumentException)
+        {
+            stderr.WriteLine($"error: {e.Message}");
+            return null;
+        }
+    }
+
+    /// <summary>Prints each error; true when there was one.</summary>
+    internal static bool Refused(IReadOnlyCollection<string> errors, TextWriter stderr)
+    {
+        foreach (var e in errors) stderr.WriteLine($"error: {e}");
+        return errors.Count > 0;
+    }
+
+    /// <summary>
+    /// A coordinator process's hooks: each completed step checkpointed (when due) and shown; the
+    /// member table shown with the run <paramref name="run"/> gives (none yet on a standby).
+    /// </summary>
+    internal static RunHooks Hooks(Action<string> log, Progress.IRunProgress progress, Checkpointer checkpoints, TrainCommand.JobOptions job, Func<TrainingRun?> run) => new(log)
+    {
+        OnStep = (r, epoch) =>
+        {
+            checkpoints.OnStep(r, epoch);
+            progress.Step(r, null);
+        },
+        OnMembers = members =>
+        {
+            if (run() is { } r) progress.Step(r, members);
+        },
+        CheckpointEvery = job.CheckpointEvery,
+    };
+
     /// <summary>Gives RunFinished or RunStopped a moment to reach the workers, then leaves the cluster.</summary>
-    private static void Leave(CoordinatorNode coordinator)
+    private static void Leave(CoordinatorNode coordinator) => Leave(coordinator.System);
+
+    internal static void Leave(ActorSystem system)
     {
         Thread.Sleep(500);
-        CoordinatedShutdown.Get(coordinator.System).Run(CoordinatedShutdown.ClrExitReason.Instance).Wait(TimeSpan.FromSeconds(10));
+        CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance).Wait(TimeSpan.FromSeconds(10));
     }
 }

@@ -14,6 +14,13 @@ public sealed class ClusterRunInterruptedException(string reason, long step) : E
     public long Step { get; } = step;
 }
 
+/// <summary>A standby coordinator's wait ended without a takeover: the active coordinator finished or stopped the run.</summary>
+public sealed class StandbyEndedException(string runId, bool finished, string reason)
+    : Exception($"the active coordinator {(finished ? "finished" : "stopped")} run {runId} ({reason}); this standby did not take it over")
+{
+    public bool Finished { get; } = finished;
+}
+
 /// <summary>A cluster run's result with the per-worker figures.</summary>
 public sealed record ClusterRunOutcome(TrainingResult Result, Shared.Layers.Sequential<float> Model, object[] Workers, StepBreakdown Breakdown,
     IReadOnlyList<Reporting.WorkerEpoch> WorkerEpochs)

@@ -31,13 +31,16 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
     private readonly Dictionary<IActorRef, RegisterWorker> _registrations = [];
     private readonly StepMessages _messages;
     private readonly RunLedger _ledger;
+    private readonly StandbyReplication _standbys;
+    private bool _completedOne;
 
     public CoordinatorActor(TrainingRun run, Settings settings)
     {
         _run = run;
         _settings = settings;
         _engine = new Engine(run, new RunRules(settings.MinWorkers, settings.MaxBadResults, settings.StepTimeout, settings.WorkerTimeout, settings.Peers, settings.CheckpointEvery));
-        _messages = new StepMessages(run, settings.RunId, settings.Wire, settings.Identity, _cluster.SelfAddress.ToString(), settings.Peers);
+        _messages = new StepMessages(run, settings.RunId, settings.Wire, settings.Identity, _cluster.SelfAddress.ToString(), settings.Peers, settings.Term);
+        _standbys = new StandbyReplication(settings.RunId, settings.Term, settings.Wire, settings.Peers, _cluster.SelfAddress);
         _ledger = new RunLedger(_cluster.SelfAddress.ToString());
         Running();
     }
@@ -109,7 +112,14 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
 
     private void Membership()
     {
-        Receive<ClusterEvent.MemberUp>(up => Member(up.Member.Address, "up", $"member up {up.Member.Address} [{string.Join(",", up.Member.Roles)}]"));
+        Receive<ClusterEvent.MemberUp>(up =>
+        {
+            Member(up.Member.Address, "up", $"member up {up.Member.Address} [{string.Join(",", up.Member.Roles)}]");
+            bool first = _standbys.Count == 0;
+            _standbys.MemberUp(up.Member, Context);
+            // The first standby gets the state as it stands, if the model holds it (else at the next due step).
+            if (first && _standbys.Count > 0 && _run.Unapplied == 0) _standbys.Publish(_run, Context);
+        });
         Receive<ClusterEvent.UnreachableMember>(u =>
         {
             Member(u.Member.Address, "unreachable", $"member unreachable {u.Member.Address}");
@@ -121,7 +131,11 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
             Member(r.Member.Address, "up", $"member reachable again {r.Member.Address}");
             foreach (var worker in _engine.Away.Where(w => w.Path.Address == r.Member.Address).ToList()) Execute(_engine.Returned(worker));
         });
-        Receive<ClusterEvent.MemberRemoved>(m => Member(m.Member.Address, "removed", $"member removed {m.Member.Address}"));
+        Receive<ClusterEvent.MemberRemoved>(m =>
+        {
+            _standbys.MemberRemoved(m.Member.Address);
+            Member(m.Member.Address, "removed", $"member removed {m.Member.Address}");
+        });
     }
 
     private void Member(Address address, string status, string line)
@@ -200,9 +214,13 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
 
     private void Completed(Command.StepCompleted step)
     {
+        // After a takeover, the first completed step is when the run is going again (the failover figure).
+        if (_settings.Term > 1 && !_completedOne) _settings.Log($"coordinator: step {step.Step} completed, the first as term {_settings.Term}");
+        _completedOne = true;
         if (_ledger.Completed(step.Step, step.Epoch) is { } recovered) _settings.Log(recovered);
         if (step.Epoch is { } epoch) _settings.Log(TrainingRun.Describe(epoch, _run.Options.Epochs));
         _settings.OnStep?.Invoke(_run, step.Epoch);
+        if (_standbys.Due(_run, step.Epoch is not null, _settings.CheckpointEvery)) _standbys.Publish(_run, Context);
         PublishMembers();
     }
 
@@ -224,6 +242,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
             _settings.Transport.Forget(w);
             w.Tell(end);
         }
+        _standbys.Over(result is not null, end is RunStopped stopped ? stopped.Reason : "finished", Context);
         if (result is not null)
             _settings.Done.TrySetResult(new ClusterRunOutcome(result, _run.Model, _ledger.Summaries(_engine), _ledger.Breakdown(_run), _ledger.WorkerEpochs));
         else

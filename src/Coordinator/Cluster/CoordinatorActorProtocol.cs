@@ -17,11 +17,12 @@ public sealed partial class CoordinatorActor
     /// <param name="OnStep">Called after every completed step (checkpointing hooks in here).</param>
     /// <param name="Identity">With TLS: signs each Welcome so that workers can check it comes from a coordinator certificate.</param>
     /// <param name="Peers">The peer exchange (--exchange peers): workers reduce-scatter gradients among themselves and keep full replicas.</param>
-    /// <param name="CheckpointEvery">The checkpoint interval in steps (0: epoch ends only): under the peer exchange, the coordinator takes the replicas' state then.</param>
+    /// <param name="CheckpointEvery">The checkpoint interval in steps (0: epoch ends only): under the peer exchange, the coordinator takes the replicas' state then; standbys get a snapshot then.</param>
+    /// <param name="Term">1 for a run's first coordinator, one more for each standby that took it over: Welcomes carry it, and workers follow the highest.</param>
     public sealed record Settings(string RunId, int MinWorkers, Action<string> Log, ITensorTransport Transport,
         TaskCompletionSource<ClusterRunOutcome> Done, TimeSpan StepTimeout, TimeSpan WorkerTimeout, int MaxBadResults = 3,
         Action<TrainingRun, EpochMetrics?>? OnStep = null, Action<IReadOnlyList<Progress.MemberRow>>? OnMembers = null,
-        TensorWire Wire = TensorWire.Float32, CoordinatorIdentity? Identity = null, bool Peers = false, int CheckpointEvery = 0);
+        TensorWire Wire = TensorWire.Float32, CoordinatorIdentity? Identity = null, bool Peers = false, int CheckpointEvery = 0, long Term = 1);
 
     /// <summary>A deadline the engine armed, delivered back to it.</summary>
     private sealed record Deadline(RunTimer Timer, long Step);

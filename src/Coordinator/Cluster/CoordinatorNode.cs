@@ -41,9 +41,7 @@ public sealed class CoordinatorNode
         var identity = cluster.Tls is null ? null : CoordinatorIdentity.Load(cluster.Tls);
         transport ??= StartDataPlane(cluster, log);
         var done = new TaskCompletionSource<ClusterRunOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
-        string runId = $"{Environment.MachineName}-{DateTime.UtcNow:yyyyMMddHHmmss}-{Random.Shared.Next(0x10000):x4}";
-        var settings = new CoordinatorActor.Settings(runId, supervision.MinWorkers, log, transport, done,
-            supervision.StepTimeout, supervision.WorkerTimeout, supervision.MaxBadResults, hooks.OnStep, hooks.OnMembers, cluster.Wire, identity, cluster.Peers, hooks.CheckpointEvery);
+        var settings = ActorSettings(supervision, hooks, transport, done, cluster.Wire, identity, cluster.Peers, term: 1);
         var system = NodeHost.Start(cluster, akka => akka.AddCoordinator(run, settings)).System;
         if (transport is IDisposable disposable) system.RegisterOnTermination(disposable.Dispose);
         var akkaCluster = Akka.Cluster.Cluster.Get(system);
@@ -57,7 +55,17 @@ public sealed class CoordinatorNode
         return new CoordinatorNode(system, actor, done.Task);
     }
 
-    private static ITensorTransport StartDataPlane(ClusterSettings cluster, Action<string> log)
+    /// <summary>The coordinator actor's settings for a new run id of the given term.</summary>
+    internal static CoordinatorActor.Settings ActorSettings(Supervision supervision, RunHooks hooks, ITensorTransport transport, TaskCompletionSource<ClusterRunOutcome> done,
+        TensorWire wire, CoordinatorIdentity? identity, bool peers, long term)
+    {
+        // Not a modelling choice: the tag only tells runs apart (in logs and on the wire), so it takes no seed.
+        string runId = $"{Environment.MachineName}-{DateTime.UtcNow:yyyyMMddHHmmss}-{Random.Shared.Next(0x10000):x4}";
+        return new CoordinatorActor.Settings(runId, supervision.MinWorkers, hooks.Log, transport, done,
+            supervision.StepTimeout, supervision.WorkerTimeout, supervision.MaxBadResults, hooks.OnStep, hooks.OnMembers, wire, identity, peers, hooks.CheckpointEvery, term);
+    }
+
+    internal static ITensorTransport StartDataPlane(ClusterSettings cluster, Action<string> log)
     {
         if (cluster.DataPort is not { } port) return AkkaRemoteTransport.Instance;
         var server = DataPlaneServer.Start(cluster.Hostname, cluster.PublicHostname ?? cluster.Hostname, port, cluster.Tls, log, cluster.MaximumFrameSize);

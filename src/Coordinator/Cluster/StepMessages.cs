@@ -13,7 +13,8 @@ namespace Distributed.Coordinator.Cluster;
 /// with the step's weights. How the messages travel is the transport's business.
 /// </summary>
 /// <param name="peers">The peer exchange: workers are replicas; weights (with the optimizer's state) go only to a worker that is not a current replica.</param>
-public sealed class StepMessages(TrainingRun run, string runId, TensorWire wire, CoordinatorIdentity? identity, string selfAddress, bool peers = false)
+/// <param name="term">The coordinator's term, carried by every Welcome (see <see cref="Welcome.Term"/>).</param>
+public sealed class StepMessages(TrainingRun run, string runId, TensorWire wire, CoordinatorIdentity? identity, string selfAddress, bool peers = false, long term = 1)
 {
     private readonly float[]?[] _weightBuffers = new float[]?[2];
     private TensorEnvelope? _weights;
@@ -23,7 +24,7 @@ public sealed class StepMessages(TrainingRun run, string runId, TensorWire wire,
         new ModelSpec(run.Description),
         new DataSpec(run.Data.Train.Count, run.Data.Train.Fingerprint(run.Data.Train.Count)), run.BatchesPerEpoch, ticket, wire,
         identity?.Prove(new WelcomeClaim(registration?.Challenge ?? "", selfAddress, runId, registration?.Name ?? "", ticket)),
-        peers ? new ReplicaOptimizer(run.Options.Optimizer, run.Options.Momentum, run.Options.WeightDecay) : null);
+        peers ? new ReplicaOptimizer(run.Options.Optimizer, run.Options.Momentum, run.Options.WeightDecay) : null, term);
 
     /// <summary>A step begins: its weights are copied once (when they can be sent), into one of two buffers used in turn, so a step's weights stay intact while its messages may still be on their way out.</summary>
     public void StepStarted()

@@ -9,6 +9,8 @@ public static class ActorNames
 {
     public const string Coordinator = "coordinator";
     public const string Worker = "worker";
+    /// <summary>A standby coordinator's actor (<c>coordinator --standby</c>): it takes snapshots from the active coordinator.</summary>
+    public const string Standby = "standby";
 
     /// <summary>The actor's path under /user, as untrusted mode's trusted-selection-paths lists it.</summary>
     public static string UserPath(string name) => $"/user/{name}";

@@ -71,11 +71,11 @@ public sealed record ClusterSettings(string Role, string Hostname = "127.0.0.1",
                 # Associations come and go with workers; the coordinator logs what matters itself.
                 log-remote-lifecycle-events = off
                 # A peer may only talk protocol: remote PoisonPill, Kill, remote deployment and
-                # actor selections to anything but the cluster's own daemons and our two actors are
+                # actor selections to anything but the cluster's own daemons and our actors are
                 # dropped (a remote PoisonPill once left the coordinator hung).
                 untrusted-mode = on
                 trusted-selection-paths = [
-                  "{{ActorNames.UserPath(ActorNames.Coordinator)}}", "{{ActorNames.UserPath(ActorNames.Worker)}}",
+                  "{{ActorNames.UserPath(ActorNames.Coordinator)}}", "{{ActorNames.UserPath(ActorNames.Worker)}}", "{{ActorNames.UserPath(ActorNames.Standby)}}",
                   "/system/cluster/core/daemon", "/system/cluster/heartbeatReceiver", "/system/remote-watcher"
                 ]
               }

@@ -23,6 +23,8 @@ public sealed class ProtocolFuzzSpecs
         new Rejected("no"),
         new ComputePieces("run", 4, 3, TensorEnvelope.Of([0.5f, -0.5f]), [new PieceAssignment(1, [7, 8]), new PieceAssignment(2, [9, 10, 11], [0, 1, 3])]),
         new RunFinished("run", "abc"),
+        new Shared.Protocol.StandbyProtocol.SnapshotPart("run", 2, 40, 0, 3, [1, 2, 3, 4, 5, 6, 7, 8], TensorWire.Float32, true),
+        new Shared.Protocol.StandbyProtocol.RunOver("run", true, "finished"),
     ];
 
     /// <summary>Decodes, returning the exception if any (null: decoded).</summary>

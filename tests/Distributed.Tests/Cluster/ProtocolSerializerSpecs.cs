@@ -71,5 +71,26 @@ public class ProtocolSerializerSpecs() : Akka.TestKit.Xunit2.TestKit(new Cluster
         Assert.Equal((4L, 3L), (work.Step, work.WeightsVersion));
         Assert.Equal([7, 8], work.Shards[0].Samples);
         Assert.Equal(5, work.Shards[1].Shard);
+        Assert.Equal(1, welcome.Term);
+        Assert.Equal(7, RoundTrip(new Welcome("r", new ModelSpec(784, [16], 10), new DataSpec(1, "ff"), Term: 7)).Term);
+        Assert.Equal(new StandbyProtocol.RunOver("r", false, "interrupted"), RoundTrip(new StandbyProtocol.RunOver("r", false, "interrupted")));
+    }
+
+    [Fact]
+    public void A_snapshot_part_should_carry_its_bytes_and_the_runs_exchange_exactly()
+    {
+        byte[] bytes = [0, 1, 2, 255, 128, 7];
+        var part = RoundTrip(new StandbyProtocol.SnapshotPart("r", 3, 280, 1, 4, bytes, TensorWire.BFloat16, Peers: true));
+        Assert.Equal(("r", 3L, 280L, 1, 4, TensorWire.BFloat16, true), (part.RunId, part.Term, part.Step, part.Index, part.Count, part.Wire, part.Peers));
+        Assert.Equal(bytes, part.Bytes);
+    }
+
+    [Fact]
+    public void A_snapshot_part_outside_its_count_should_be_refused()
+    {
+        var bytes = ProtocolCodec.ToBytes(new StandbyProtocol.SnapshotPart("r", 1, 0, 4, 4, [1]));
+        using var reader = new BinaryReader(new MemoryStream(bytes));
+        var error = Assert.Throws<System.Runtime.Serialization.SerializationException>(() => ProtocolCodec.Read(reader, "SP", ProtocolCodec.MaxTensorLength));
+        Assert.Contains("snapshot part 4 of 4", error.Message);
     }
 }

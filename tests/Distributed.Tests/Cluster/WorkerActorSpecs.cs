@@ -91,6 +91,30 @@ public class WorkerActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSetting
     }
 
     [Fact]
+    public void A_worker_should_follow_a_coordinator_of_a_higher_term_and_fence_off_the_stale_one()
+    {
+        var (worker, old) = Joined();
+        var standby = CreateTestProbe();
+        var data = new DataSpec(Data.Count, Data.Fingerprint(Data.Count));
+        // A standby took over (term 2): the worker follows it and computes its work.
+        standby.Send(worker, new Welcome("run-2", Spec, data, Term: 2));
+        standby.Send(worker, new ComputePieces("run-2", 7, 7, TensorEnvelope.Of(Weights(1)), [new PieceAssignment(0, [1])]));
+        Assert.Equal(("run-2", 7L), (standby.ExpectMsg<PieceResult>().RunId, 7L));
+        // The old coordinator (term 1) still sends: its work is dropped, its Welcome refused with the reason.
+        old.Send(worker, new ComputePieces("run-1", 8, 8, TensorEnvelope.Of(Weights(1)), [new PieceAssignment(0, [1])]));
+        old.Send(worker, new Welcome("run-1", Spec, data));
+        var refused = old.ExpectMsg<WorkerFailed>();
+        Assert.Contains("follows a coordinator of term 2", refused.Reason);
+        old.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        // So is a second coordinator of the same term: the first to welcome the worker keeps it.
+        var rival = CreateTestProbe();
+        rival.Send(worker, new Welcome("run-3", Spec, data, Term: 2));
+        Assert.Contains("term 2", rival.ExpectMsg<WorkerFailed>().Reason);
+        standby.Send(worker, new ComputePieces("run-2", 8, 8, TensorEnvelope.Of(Weights(1)), [new PieceAssignment(0, [1])]));
+        Assert.Equal(8, standby.ExpectMsg<PieceResult>().Step);
+    }
+
+    [Fact]
     public void Work_for_another_run_or_without_the_needed_weights_should_be_ignored()
     {
         var (worker, coordinator) = Joined();

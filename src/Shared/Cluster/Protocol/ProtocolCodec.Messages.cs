@@ -1,6 +1,7 @@
 using System.Runtime.Serialization;
 using static Distributed.Shared.Protocol.CoordinatorProtocol;
 using static Distributed.Shared.Protocol.PeerProtocol;
+using static Distributed.Shared.Protocol.StandbyProtocol;
 using static Distributed.Shared.Protocol.WorkerProtocol;
 
 namespace Distributed.Shared.Protocol;
@@ -66,11 +67,12 @@ public static partial class ProtocolCodec
                 if (m.Proof is { } p) { w.Write(p.Certificate); w.Write(p.Signature); }
                 w.Write(m.Optimizer is not null);
                 if (m.Optimizer is { } o) { w.Write(o.Name); w.Write(o.Momentum); w.Write(o.WeightDecay); }
+                w.Write(m.Term);
             },
             (r, _) => new(ReadText(r), ReadModel(r), new DataSpec(r.ReadInt32(), ReadText(r)), r.ReadInt32(),
                 r.ReadBoolean() ? new DataPlaneTicket(ReadText(r), r.ReadInt32(), ReadText(r)) : null, ReadWire(r),
                 r.ReadBoolean() ? new CoordinatorProof(ReadText(r), ReadText(r)) : null,
-                r.ReadBoolean() ? new ReplicaOptimizer(ReadText(r), r.ReadSingle(), r.ReadSingle()) : null)),
+                r.ReadBoolean() ? new ReplicaOptimizer(ReadText(r), r.ReadSingle(), r.ReadSingle()) : null, r.ReadInt64())),
         Of<Rejected>("RJ",
             (w, m) => w.Write(m.Reason),
             (r, _) => new(ReadText(r))),
@@ -103,6 +105,23 @@ public static partial class ProtocolCodec
         Of<RunFinished>("RF",
             (w, m) => { w.Write(m.RunId); w.Write(m.FinalWeightsSha256); },
             (r, _) => new(ReadText(r), ReadText(r))),
+        Of<SnapshotPart>("SP",
+            (w, m) => { w.Write(m.RunId); w.Write(m.Term); w.Write(m.Step); w.Write(m.Index); w.Write(m.Count); w.Write(m.Bytes.Length); w.Write(m.Bytes); w.Write((byte)m.Wire); w.Write(m.Peers); },
+            (r, budget) =>
+            {
+                string runId = ReadText(r);
+                long term = r.ReadInt64(), step = r.ReadInt64();
+                int index = r.ReadInt32(), count = r.ReadInt32();
+                var bytes = new byte[ReadLength(r, "snapshot part length", budget, elementBytes: 1)];
+                ReadExactly(r, bytes, $"snapshot part of {bytes.Length} bytes");
+                var wire = ReadWire(r);
+                bool peers = r.ReadBoolean();
+                if (count < 1 || index < 0 || index >= count) throw new SerializationException($"Corrupt message: snapshot part {index} of {count}.");
+                return new SnapshotPart(runId, term, step, index, count, bytes, wire, peers);
+            }),
+        Of<RunOver>("RO",
+            (w, m) => { w.Write(m.RunId); w.Write(m.Finished); w.Write(m.Reason); },
+            (r, _) => new(ReadText(r), r.ReadBoolean(), ReadText(r))),
         Of<RunStopped>("RS",
             (w, m) => { w.Write(m.RunId); w.Write(m.Reason); },
             (r, _) => new(ReadText(r), ReadText(r))),

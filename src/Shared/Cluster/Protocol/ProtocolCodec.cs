@@ -27,7 +27,7 @@ public static partial class ProtocolCodec
     /// The wire format's version, the first byte of every message: a node of another version is
     /// refused with an error that says so, instead of misreading its fields.
     /// </summary>
-    public const byte WireVersion = 2;
+    public const byte WireVersion = 3;
 
     private static readonly UTF8Encoding s_strictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 

@@ -25,8 +25,9 @@ public static class WorkerProtocol
     /// the worker writes its gradients. With TLS, <paramref name="Proof"/> shows the sender holds a coordinator certificate.
     /// </summary>
     /// <param name="Optimizer">With the peer exchange, the optimizer the worker's replica steps with.</param>
+    /// <param name="Term">The coordinator's term: 1 for the first, one more for each standby that took the run over. A worker follows a Welcome of a higher term, never of a lower one (stale coordinators are fenced off).</param>
     public sealed record Welcome(string RunId, ModelSpec Model, DataSpec Data, int StepsPerEpoch = 0, DataPlaneTicket? DataPlane = null,
-        TensorWire Wire = TensorWire.Float32, CoordinatorProof? Proof = null, ReplicaOptimizer? Optimizer = null) : IClusterMessage;
+        TensorWire Wire = TensorWire.Float32, CoordinatorProof? Proof = null, ReplicaOptimizer? Optimizer = null, long Term = 1) : IClusterMessage;
 
     /// <summary>The run's optimizer and its settings, for a replica to build the same one (<see cref="Training.OptimizerNames"/>).</summary>
     public sealed record ReplicaOptimizer(string Name, float Momentum, float WeightDecay);

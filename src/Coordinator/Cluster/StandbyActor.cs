@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Cluster;
+using Distributed.Shared.Cluster;
+using Distributed.Shared.Data;
+using Distributed.Shared.Training;
+using static Distributed.Shared.Protocol.StandbyProtocol;
+
+namespace Distributed.Coordinator.Cluster;
+
+/// <summary>
+/// A standby coordinator: keeps the latest snapshot the active coordinator sent it, and takes the
+/// run over when that coordinator becomes unreachable or leaves without ending the run, if no
+/// older coordinator-role member is still reachable to do it (election by membership age, the
+/// same order Akka's keep-oldest resolver and cluster singletons use, but acted on at
+/// unreachability rather than after removal, which costs seconds more). The coordinator it starts
+/// has the next term, so workers leave the old one for it and a stale coordinator's Welcomes are
+/// refused; the old coordinator is downed so that the split-brain resolver keeps this side.
+/// Behaviours: Standing → Active, or → Over.
+/// </summary>
+public sealed partial class StandbyActor : ReceiveActor
+{
+    private readonly Settings _settings;
+    private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
+    private SnapshotPart?[] _parts = [];
+    private Snapshot? _latest;
+    private readonly Stopwatch _sinceLost = new();
+
+    public StandbyActor(Settings settings)
+    {
+        _settings = settings;
+        Standing();
+    }
+
+    public static Props Props(Settings settings) => Akka.Actor.Props.Create(() => new StandbyActor(settings));
+
+    protected override void PreStart() =>
+        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.MemberRemoved));
+
+    protected override void PostStop() => _cluster.Unsubscribe(Self);
+
+    private void Standing()
+    {
+        Receive<SnapshotPart>(FromCoordinatorMember, Take);
+        Receive<RunOver>(o => _latest is null || o.RunId == _latest.RunId, o =>
+        {
+            _settings.Log($"standby: the active coordinator {(o.Finished ? "finished" : "stopped")} run {o.RunId} ({o.Reason}); nothing to take over");
+            Become(Over);
+            _settings.Ended(o);
+        });
+        Receive<ClusterEvent.UnreachableMember>(u => Lost(u.Member.Address, "became unreachable"));
+        Receive<ClusterEvent.MemberRemoved>(m => Lost(m.Member.Address, "left the cluster"));
+        ReceiveAny(_ => { });
+    }
+
+    private void Over() => ReceiveAny(_ => { });
+
+    private void Active() => ReceiveAny(_ => { });
+
+    /// <summary>Only a coordinator-role member may feed a standby (untrusted mode already limits who reaches it).</summary>
+    private bool FromCoordinatorMember(SnapshotPart _) =>
+        _cluster.State.Members.Any(m => m.Address == Sender.Path.Address && m.HasRole(Roles.Coordinator) && m.Address != _cluster.SelfAddress);
+
+    private void Take(SnapshotPart part)
+    {
+        if (part.Index == 0 || _parts.Length != part.Count) _parts = new SnapshotPart?[part.Count];
+        var first = _parts[0];
+        if (part.Index > 0 && (first is null || first.Step != part.Step || first.Term != part.Term || first.RunId != part.RunId)) return;
+        _parts[part.Index] = part;
+        if (part.Index != part.Count - 1 || _parts.Any(p => p is null)) return;
+        var bytes = _parts.SelectMany(p => p!.Bytes).ToArray();
+        _parts = [];
+        Checkpoint state;
+        try
+        {
+            state = CheckpointFile.Parse(bytes, $"snapshot of step {part.Step} from {Sender.Path.Address}");
+        }
+        catch (DataFormatException e)
+        {
+            _settings.Log($"standby: refused a snapshot: {e.Message}");
+            return;
+        }
+        bool firstOfRun = _latest is null || _latest.RunId != part.RunId;
+        _latest = new Snapshot(part.RunId, part.Term, state, part.Wire, part.Peers, Sender.Path.Address);
+        if (firstOfRun)
+        {
+            _settings.Log($"standby: following run {part.RunId} of {Sender.Path.Address} (term {part.Term}); first snapshot at step {part.Step}");
+            try
+            {
+                _settings.Prepare(state);
+            }
+            catch (Exception e) when (e is DataFormatException or IOException)
+            {
+                _settings.Log($"standby: cannot load the data run {part.RunId} trains on: {e.Message}");
+            }
+        }
+    }
+
+    /// <summary>A member is gone: if it was the active coordinator and this standby is now the oldest reachable coordinator, take over.</summary>
+    private void Lost(Address address, string how)
+    {
+        if (_latest is not { } snapshot || address != snapshot.From) return;
+        if (!_sinceLost.IsRunning) _sinceLost.Start();
+        var self = _cluster.SelfMember;
+        var unreachable = _cluster.State.Unreachable.Select(m => m.Address).ToHashSet();
+        var older = _cluster.State.Members.FirstOrDefault(m => m.HasRole(Roles.Coordinator) && m.Address != address && m.Address != self.Address
+            && m.Status == MemberStatus.Up && !unreachable.Contains(m.Address) && m.IsOlderThan(self));
+        if (older is not null)
+        {
+            _settings.Log($"standby: the active coordinator {address} {how}; {older.Address} is older and takes over");
+            return;
+        }
+        _settings.Log($"standby: the active coordinator {address} {how}; taking over run {snapshot.RunId} at step {snapshot.State.Step} as term {snapshot.Term + 1}");
+        // Down it now: the split-brain resolver (keep-oldest by coordinator role) would otherwise, with
+        // two coordinators, keep the unreachable oldest's side and down this one with every worker.
+        // A coordinator that was only cut off hears it was downed and stops (fenced out of the cluster).
+        if (_cluster.State.Members.Any(m => m.Address == address)) _cluster.Down(address);
+        string? problem = _settings.TakeOver(snapshot);
+        if (problem is not null)
+        {
+            _settings.Log($"standby: cannot take over: {problem}");
+            return;
+        }
+        _settings.Log($"standby: coordinator of term {snapshot.Term + 1} started {_sinceLost.ElapsedMilliseconds} ms after the loss was seen");
+        Become(Active);
+    }
+}

@@ -1,0 +1,20 @@
+using Distributed.Shared.Protocol;
+using Distributed.Shared.Training;
+
+namespace Distributed.Coordinator.Cluster;
+
+/// <summary>The standby actor's settings (its messages from the active coordinator are in <see cref="StandbyProtocol"/>).</summary>
+public sealed partial class StandbyActor
+{
+    /// <summary>What a standby does with what it holds.</summary>
+    /// <param name="Prepare">Called with each newly complete snapshot (the node loads the data it names ahead of a takeover).</param>
+    /// <param name="TakeOver">
+    /// Starts the coordinator actor for the run in the snapshot, as the given term; returns null, or
+    /// why it cannot (the standby then stays one).
+    /// </param>
+    /// <param name="Ended">The active coordinator ended the run (finished or stopped): the standby's process ends too.</param>
+    public sealed record Settings(Action<string> Log, Action<Checkpoint> Prepare, Func<Snapshot, string?> TakeOver, Action<StandbyProtocol.RunOver> Ended);
+
+    /// <summary>A complete snapshot: the run's state at the start of a step, with the term and exchange of the coordinator that sent it.</summary>
+    public sealed record Snapshot(string RunId, long Term, Checkpoint State, TensorWire Wire, bool Peers, Akka.Actor.Address From);
+}
