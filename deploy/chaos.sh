@@ -5,16 +5,19 @@
 #
 #   deploy/chaos.sh worker [training options]        kill -9 a worker mid-run, start a new one
 #   deploy/chaos.sh coordinator [training options]   kill -9 the coordinator mid-run, restart it with --resume
+#   deploy/chaos.sh coordinator-failover [options]   a standby coordinator beside the active one; kill -9 the
+#                                                    active one mid-run and start nothing: the standby takes over
 #
 # Do not pass --out (the script chooses). Environment: DIR (default runs/chaos), KILL_AFTER seconds
-# after training starts (for coordinator: after its first checkpoint; default 1.5), NO_BUILD=1,
+# after training starts (for coordinator: after its first checkpoint; for coordinator-failover: after the
+# standby's first snapshot; default 1.5), NO_BUILD=1,
 # TIMEOUT seconds per cluster run (default 600).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scenario=${1:-}
-if [[ "$scenario" != worker && "$scenario" != coordinator ]]; then
-  echo "usage: deploy/chaos.sh worker|coordinator [training options]" >&2
+if [[ "$scenario" != worker && "$scenario" != coordinator && "$scenario" != coordinator-failover ]]; then
+  echo "usage: deploy/chaos.sh worker|coordinator|coordinator-failover [training options]" >&2
   exit 1
 fi
 shift
@@ -52,6 +55,12 @@ start_coordinator() { # log file, extra args...
   exit 1
 }
 
+start_standby() { # log file
+  dotnet "$coordinator_dll" coordinator --standby --seed-node "$address" --port 0 --checkpoint-every 20 --out "$dir/standby" > "$1" 2>&1 &
+  standby_pid=$!
+  pids+=("$standby_pid")
+}
+
 start_worker() { # name
   dotnet "$worker_dll" --seed-node "$address" --port 0 --threads 1 --name "$1" > "$dir/logs/$1.log" 2>&1 &
   worker_pid=$!
@@ -74,14 +83,22 @@ echo "undisturbed run (one process)..."
 dotnet "$coordinator_dll" train --workers 0 --out "$dir/undisturbed" "$@" > "$dir/logs/undisturbed.log" 2>&1
 undisturbed=$(hash_of "$dir/undisturbed")
 
-echo "disturbed run: coordinator and 3 worker processes, $scenario killed ${kill_after}s into training$([[ $scenario == worker ]] || echo " after its first checkpoint")..."
+case $scenario in
+  worker) when="" ;;
+  coordinator) when=" after its first checkpoint" ;;
+  *) when=" after the standby's first snapshot" ;;
+esac
+echo "disturbed run: coordinator$([[ $scenario != coordinator-failover ]] || echo ", a standby") and 3 worker processes, ${scenario%-failover} killed ${kill_after}s into training$when..."
 start_coordinator "$dir/logs/coordinator.log" "$@"
+[[ $scenario != coordinator-failover ]] || start_standby "$dir/logs/standby.log"
 declare -A worker_pids
 for name in worker-1 worker-2 worker-3; do start_worker "$name"; worker_pids[$name]=$worker_pid; done
 wait_for_line "$dir/logs/coordinator.log" "registered; training"
 # A killed coordinator resumes from its checkpoint: wait for the first one (step 20), so the kill
 # lands mid-run however long workers take to connect and warm up.
-[[ $scenario == worker ]] || wait_for_file "$dir/disturbed/checkpoint.bin"
+[[ $scenario != coordinator ]] || wait_for_file "$dir/disturbed/checkpoint.bin"
+# The standby can take over only once it holds a snapshot of the run.
+[[ $scenario != coordinator-failover ]] || wait_for_line "$dir/logs/standby.log" "standby: following run"
 sleep "$kill_after"
 
 if [[ $scenario == worker ]]; then
@@ -90,6 +107,14 @@ if [[ $scenario == worker ]]; then
   wait "${worker_pids[worker-2]}" 2>/dev/null || true
   echo "$killed_at kill -9 worker-2 (pid ${worker_pids[worker-2]}); starting worker-4"
   start_worker worker-4
+elif [[ $scenario == coordinator-failover ]]; then
+  kill -9 "$coordinator_pid"
+  killed_at=$(now)
+  wait "$coordinator_pid" 2>/dev/null || true
+  echo "$killed_at kill -9 the active coordinator (pid $coordinator_pid); nothing started by hand"
+  # From here the standby's process is the run's: its exit code and outputs count.
+  coordinator_pid=$standby_pid
+  dir_out=standby
 else
   kill -9 "$coordinator_pid"
   killed_at=$(now)
@@ -109,8 +134,8 @@ else
   echo "the disturbed run did not finish within ${timeout_s}s" >&2
   exit 124
 fi
-[[ $code == 0 ]] || { echo "the coordinator exited with $code" >&2; tail -n 20 "$dir/logs/coordinator"*.log >&2; exit "$code"; }
-disturbed=$(hash_of "$dir/disturbed")
+[[ $code == 0 ]] || { echo "the coordinator exited with $code" >&2; tail -n 20 "$dir/logs/coordinator"*.log "$dir/logs/standby.log" 2>/dev/null >&2; exit "$code"; }
+disturbed=$(hash_of "$dir/${dir_out:-disturbed}")
 
 if [[ $scenario == worker ]]; then
   detected=$(grep -m1 "worker-2 at .* is unreachable\|worker-2 at .* stopped" "$dir/logs/coordinator.log" | cut -d' ' -f1 || true)
@@ -124,6 +149,17 @@ if [[ $scenario == worker ]]; then
   echo "worker lost at $detected ($(awk -v a="$(seconds "$detected")" -v b="$(seconds "$killed_at")" 'BEGIN { printf "%.1f", a - b }') s after the kill);" \
        "interrupted step completed at $recovered ($(awk -v a="$(seconds "$recovered")" -v b="$(seconds "$killed_at")" 'BEGIN { printf "%.1f", a - b }') s after the kill)"
   grep -h "after losing a worker\|is unreachable\|registered from" "$dir/logs/coordinator.log" | sed 's/^/  /'
+elif [[ $scenario == coordinator-failover ]]; then
+  grep -h "standby: " "$dir/logs/standby.log" | sed 's/^/  /'
+  lost=$(grep -m1 "taking over run" "$dir/logs/standby.log" | cut -d' ' -f1 || true)
+  going=$(grep -m1 "the first as term" "$dir/logs/standby.log" || true)
+  if [[ -z "$lost" || -z "$going" ]]; then
+    echo "the standby did not take the run over (did the run finish within ${kill_after}s of the first snapshot?)" >&2
+    exit 1
+  fi
+  echo "takeover began at $lost ($(awk -v a="$(seconds "$lost")" -v b="$(seconds "$killed_at")" 'BEGIN { printf "%.1f", a - b }') s after the kill);" \
+       "$(cut -d' ' -f3- <<<"$going") at $(cut -d' ' -f1 <<<"$going")" \
+       "($(awk -v a="$(seconds "$(cut -d' ' -f1 <<<"$going")")" -v b="$(seconds "$killed_at")" 'BEGIN { printf "%.1f", a - b }') s after the kill)"
 else
   resumed=$(grep -m1 "resuming from" "$dir/logs/coordinator-resumed.log" || true)
   trained=$(grep -m1 "registered; training" "$dir/logs/coordinator-resumed.log" | cut -d' ' -f1)

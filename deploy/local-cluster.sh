@@ -5,7 +5,10 @@
 #   deploy/local-cluster.sh N [training options...]      e.g. deploy/local-cluster.sh 2 --epochs 1 --out runs/two
 #
 # Environment: LOG_DIR (default runs/local-cluster-logs), HOST (127.0.0.1), WORKER_THREADS
-# (default: cores / N), NO_BUILD=1 to skip the build, TIMEOUT seconds for the whole run (default 1800).
+# (default: cores / N), NO_BUILD=1 to skip the build, TIMEOUT seconds for the whole run (default 1800),
+# STANDBYS standby coordinators beside the active one (default 0): each keeps the active one's
+# snapshots and takes the run over if it dies (outputs then in LOG_DIR/standby-K; STANDBY_DATA is
+# their --data, default the bundled copy). The exit code is then the standby's that ran the run to the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +22,8 @@ log_dir=${LOG_DIR:-runs/local-cluster-logs}
 host=${HOST:-127.0.0.1}
 cores=$(nproc)
 threads=${WORKER_THREADS:-$(( cores / workers > 0 ? cores / workers : 1 ))}
+standbys=${STANDBYS:-0}
+[[ "$standbys" =~ ^[0-9]+$ ]] || { echo "STANDBYS must be a number of standby coordinators (got '$standbys')" >&2; exit 1; }
 timeout_s=${TIMEOUT:-1800}
 mkdir -p "$log_dir"
 rm -f "$log_dir"/*.log
@@ -53,7 +58,15 @@ if [[ -z "$address" ]]; then
   cat "$log_dir/coordinator.log" >&2
   exit $(( code == 0 ? 1 : code ))
 fi
-echo "coordinator at $address (pid $coordinator_pid); starting $workers worker(s), $threads thread(s) each; logs in $log_dir"
+echo "coordinator at $address (pid $coordinator_pid); starting $standbys standby coordinator(s) and $workers worker(s), $threads thread(s) each; logs in $log_dir"
+
+standby_pids=()
+for i in $(seq 1 "$standbys"); do
+  dotnet "$coordinator_dll" coordinator --standby --seed-node "$address" --hostname "$host" --port 0 --out "$log_dir/standby-$i" \
+    ${STANDBY_DATA:+--data "$STANDBY_DATA"} > "$log_dir/standby-$i.log" 2>&1 &
+  standby_pids+=($!)
+  pids+=($!)
+done
 
 for i in $(seq 1 "$workers"); do
   dotnet "$worker_dll" --seed-node "$address" --hostname "$host" --port 0 --threads "$threads" --name "worker-$i" \
@@ -69,6 +82,25 @@ else
   echo "the run did not finish within ${timeout_s}s; stopping it" >&2
   kill "$coordinator_pid" 2>/dev/null || true
   code=124
+fi
+# The active coordinator died: the standby that took the run over finishes it.
+# It notices within a few seconds (the failure detector's), so wait for that first.
+if [[ $code != 0 && $standbys -gt 0 ]]; then
+  for _ in $(seq 1 150); do
+    grep -q "taking over run" "$log_dir"/standby-*.log 2>/dev/null && break
+    sleep 0.1
+  done
+  for i in $(seq 1 "$standbys"); do
+    if grep -q "taking over run" "$log_dir/standby-$i.log" 2>/dev/null; then
+      echo "the active coordinator exited with $code; standby-$i took the run over"
+      pid=${standby_pids[$(( i - 1 ))]}
+      code=0
+      timeout "$timeout_s" tail --pid="$pid" -f /dev/null || code=124
+      [[ $code == 124 ]] || { wait "$pid" || code=$?; }
+      grep -E "epoch|final|error|standby:" "$log_dir/standby-$i.log" || true
+      break
+    fi
+  done
 fi
 for _ in $(seq 1 50); do
   alive=0

@@ -36,6 +36,22 @@ public class ChaosScriptSpecs : IDisposable
         Assert.Contains("worker-4 registered", output);
     }
 
+    [Theory]
+    [InlineData("coordinator")]
+    [InlineData("peers")]
+    public void Killing_the_active_coordinator_should_let_the_standby_finish_the_run_with_the_same_weights(string exchange)
+    {
+        var (code, output) = Chaos("coordinator-failover", "--exchange", exchange);
+        Assert.True(code == 0, output);
+        Assert.Contains("nothing started by hand", output);
+        Assert.Matches(@"taking over run \S+ at step \d+ as term 2", output);
+        Assert.Contains("same weights: yes", output);
+        // Kill to the next completed step: the failure detector's ~3 s, then the steps since the snapshot.
+        var going = Regex.Match(output, @"the first as term 2 at \S+ \(([0-9.]+) s after the kill\)");
+        Assert.True(going.Success, output);
+        Assert.True(double.Parse(going.Groups[1].Value) < 10.0, $"the run went on {going.Groups[1].Value} s after the kill:\n{output}");
+    }
+
     [Fact]
     public void Killing_the_coordinator_and_resuming_it_should_not_change_the_weights()
     {
