@@ -125,9 +125,17 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
             Member(u.Member.Address, "unreachable", $"member unreachable {u.Member.Address}");
             // Act at once: waiting for the member's removal would cost seconds more.
             foreach (var worker in _engine.Live.Where(w => w.Path.Address == u.Member.Address).ToList()) Execute(_engine.Lose(worker, "is unreachable", mayReturn: true));
+            if (u.Member.HasRole(Roles.Worker)) Timers.StartSingleTimer(("down", u.Member.Address), new DownIfUnreachable(u.Member.Address), DownUnreachableAfter);
+        });
+        Receive<DownIfUnreachable>(d =>
+        {
+            if (!_cluster.State.Unreachable.Any(m => m.Address == d.Node)) return;
+            _settings.Log($"coordinator: {d.Node} still unreachable after {DownUnreachableAfter.TotalSeconds:F1} s; downing it so that the link's other end, this coordinator, is not downed with it");
+            _cluster.Down(d.Node);
         });
         Receive<ClusterEvent.ReachableMember>(r =>
         {
+            Timers.Cancel(("down", r.Member.Address));
             Member(r.Member.Address, "up", $"member reachable again {r.Member.Address}");
             foreach (var worker in _engine.Away.Where(w => w.Path.Address == r.Member.Address).ToList()) Execute(_engine.Returned(worker));
         });

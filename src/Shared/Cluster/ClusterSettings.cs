@@ -94,8 +94,9 @@ public sealed record ClusterSettings(string Role, string Hostname = "127.0.0.1",
                 # Split brain (resolver set in NodeHosting.WithNode): the side with the oldest
                 # coordinator-role node (the coordinator) keeps running, even alone; workers cut off
                 # from it are downed and stop. keep-majority would down the coordinator whenever most
-                # workers sit on the other side.
-                split-brain-resolver.stable-after = 3s
+                # workers sit on the other side. A worker whose link to the coordinator alone broke is
+                # downed by the coordinator after 2.5 s, before the resolver would down both ends.
+                split-brain-resolver.stable-after = 4s
                 run-coordinated-shutdown-when-down = on
               }
               coordinated-shutdown.exit-clr = off

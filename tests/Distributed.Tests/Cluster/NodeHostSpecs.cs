@@ -25,7 +25,7 @@ public class NodeHostSpecs
             Assert.Equal(Roles.Coordinator, c.GetString("akka.cluster.split-brain-resolver.keep-oldest.role"));
             Assert.False(c.GetBoolean("akka.cluster.split-brain-resolver.keep-oldest.down-if-alone"));
             // HOCON for what the options do not cover
-            Assert.Equal(TimeSpan.FromSeconds(3), c.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after"));
+            Assert.Equal(TimeSpan.FromSeconds(4), c.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after"));
             Assert.Equal(TimeSpan.FromMilliseconds(500), c.GetTimeSpan("akka.cluster.failure-detector.heartbeat-interval"));
             Assert.Equal(TimeSpan.FromMilliseconds(200), c.GetTimeSpan("akka.cluster.gossip-interval"));
             Assert.Contains("ProtocolSerializer", c.GetString("akka.actor.serializers.distributed"));

@@ -48,7 +48,7 @@ public class PartitionSpecs
             {
                 if (run.Step != 5) return;
                 // The blip lasts until the coordinator has dropped the worker as unreachable (about 2.7 s),
-                // and ends well before the resolver would down anyone (3 s of stable unreachability more).
+                // and ends well before the resolver would down anyone (4 s of stable unreachability more) or the coordinator would down the worker (2.5 s).
                 Cut(coordinator!.System, worker!);
                 _ = Task.Run(async () =>
                 {
@@ -72,6 +72,47 @@ public class PartitionSpecs
         finally
         {
             await Task.WhenAll(new[] { worker, coordinator.System }.Select(s => s.Terminate()));
+        }
+    }
+
+    /// <summary>
+    /// Only the link between the coordinator and worker-1 breaks; worker-2 still reaches both. The
+    /// resolver would down both ends of such a link (indirectly connected nodes), the coordinator
+    /// among them: the coordinator downs the worker first, and trains on with worker-2.
+    /// </summary>
+    [Fact]
+    public async Task A_broken_link_between_the_coordinator_and_one_worker_should_lose_that_worker_not_the_coordinator()
+    {
+        var data = TestData.Subset(1280, 100);
+        // Long enough to outlast the resolver's decision (unreachable after ~2.7 s, then 3 s stable).
+        var options = Options with { Epochs = 400 };
+        string undisturbed = new LocalTrainer(options, data, _ => { }).Run().FinalWeightsSha256;
+        var log = new List<string>();
+        var systems = new List<ActorSystem>();
+        CoordinatorNode? coordinator = null;
+        var cut = System.Diagnostics.Stopwatch.StartNew();
+        coordinator = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, ExtraHocon: Throttler), new TrainingRun(options, data),
+            Supervision.For(2), new RunHooks(l => { lock (log) log.Add(l); }) { OnStep = (run, _) =>
+            {
+                if (run.Step != 5) return;
+                Cut(coordinator!.System, systems[0]);
+                cut.Restart();
+            } });
+        systems.Add(Worker(coordinator.Address, "worker-1", log));
+        systems.Add(Worker(coordinator.Address, "worker-2", log));
+        try
+        {
+            var outcome = await coordinator.Outcome.WaitAsync(TimeSpan.FromMinutes(2));
+            Assert.True(cut.Elapsed > TimeSpan.FromSeconds(8), $"the run ended {cut.Elapsed.TotalSeconds:F1} s after the cut: too soon to show the resolver's decision");
+            Assert.Equal(undisturbed, outcome.Result.FinalWeightsSha256);
+            await systems[0].WhenTerminated.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.False(coordinator.System.WhenTerminated.IsCompleted);
+            Assert.False(systems[1].WhenTerminated.IsCompleted);
+            lock (log) Assert.Contains(log, l => l.Contains("downing it so that the link's other end") && l.Contains(Akka.Cluster.Cluster.Get(systems[0]).SelfAddress.ToString()));
+        }
+        finally
+        {
+            await Task.WhenAll(systems.Append(coordinator.System).Select(s => s.Terminate()));
         }
     }
 
