@@ -250,8 +250,7 @@ public sealed partial class WorkerActor : ReceiveActor, IWithTimers
 
     private void Register()
     {
-        var coordinator = Context.ActorSelection(new RootActorPath(_coordinatorAddress!) / "user" / ActorNames.Coordinator);
-        coordinator.Tell(new RegisterWorker(_settings.Name, _settings.Threads, _challenge));
+        RegisterAt(_coordinatorAddress!);
         // The first coordinator-role member seen may be a standby, which answers nobody: ask them all, the active one answers.
         RegisterWithOthers(except: _coordinatorAddress);
         Timers.StartSingleTimer(RetryRegistration.Instance, RetryRegistration.Instance, TimeSpan.FromSeconds(1));
@@ -462,8 +461,12 @@ public sealed partial class WorkerActor : ReceiveActor, IWithTimers
         var unreachable = _cluster.State.Unreachable.Select(m => m.Address).ToHashSet();
         foreach (var member in _cluster.State.Members)
             if (member.Status == MemberStatus.Up && member.HasRole(Roles.Coordinator) && member.Address != except && !unreachable.Contains(member.Address) && !_refused.Contains(member.Address))
-                Context.ActorSelection(new RootActorPath(member.Address) / "user" / ActorNames.Coordinator).Tell(new RegisterWorker(_settings.Name, _settings.Threads, _challenge));
+                RegisterAt(member.Address);
     }
+
+    /// <summary>A registration to the coordinator actor of a node (found by name: this worker may never have heard from it).</summary>
+    private void RegisterAt(Address node) =>
+        Context.ActorSelection(new RootActorPath(node) / "user" / ActorNames.Coordinator).Tell(new RegisterWorker(_settings.Name, _settings.Threads, _challenge));
 
     private void LoseCoordinator(string how)
     {

@@ -18,15 +18,12 @@ public sealed class StandbyNode
     private readonly TaskCompletionSource<ClusterRunOutcome> _done;
     private IActorRef? _coordinator;
 
-    private StandbyNode(ActorSystem system, Task<TrainingRun> takenOver, TaskCompletionSource<ClusterRunOutcome> done)
+    private StandbyNode(ActorSystem system, TaskCompletionSource<ClusterRunOutcome> done)
     {
-        (System, TakenOver, _done) = (system, takenOver, done);
+        (System, _done) = (system, done);
     }
 
     public ActorSystem System { get; }
-
-    /// <summary>Completes with the restored run when this standby takes over.</summary>
-    public Task<TrainingRun> TakenOver { get; }
 
     /// <summary>Completes when the run this standby took over finishes; fails with <see cref="StandbyEndedException"/> if the active coordinator ended it first.</summary>
     public Task<ClusterRunOutcome> Outcome => _done.Task;
@@ -47,7 +44,6 @@ public sealed class StandbyNode
         var identity = cluster.Tls is null ? null : CoordinatorIdentity.Load(cluster.Tls);
         var transport = CoordinatorNode.StartDataPlane(cluster, hooks.Log);
         var done = new TaskCompletionSource<ClusterRunOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var takenOver = new TaskCompletionSource<TrainingRun>(TaskCreationOptions.RunContinuationsAsynchronously);
         StandbyNode? node = null;
         string? TakeOver(StandbyActor.Snapshot snapshot, ActorSystem system)
         {
@@ -64,7 +60,6 @@ public sealed class StandbyNode
             var settings = CoordinatorNode.ActorSettings(supervision, hooks, transport, done, snapshot.Wire, identity, snapshot.Peers, snapshot.Term + 1);
             var coordinator = system.ActorOf(CoordinatorActor.Props(run, settings), ActorNames.Coordinator);
             Volatile.Write(ref node!._coordinator, coordinator);
-            takenOver.TrySetResult(run);
             return null;
         }
         ActorSystem? created = null;
@@ -73,7 +68,7 @@ public sealed class StandbyNode
         created = NodeHost.Start(cluster, akka => akka.WithActors((system, registry) =>
             registry.Register<StandbyActor>(system.ActorOf(StandbyActor.Props(standby), ActorNames.Standby)))).System;
         if (transport is IDisposable disposable) created.RegisterOnTermination(disposable.Dispose);
-        node = new StandbyNode(created, takenOver.Task, done);
+        node = new StandbyNode(created, done);
         created.WhenTerminated.ContinueWith(_ => done.TrySetException(new ClusterRunFailedException(
             "this standby coordinator node was removed from the cluster (downed)", 0)), TaskScheduler.Default);
         return node;

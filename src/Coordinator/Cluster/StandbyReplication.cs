@@ -36,7 +36,7 @@ public sealed class StandbyReplication(string runId, long term, TensorWire wire,
 
     /// <summary>Whether the completed step is one whose state goes to the standbys (the checkpoint rule), and the model holds it.</summary>
     public bool Due(TrainingRun run, bool epochEnded, int checkpointEvery) =>
-        _standbys.Count > 0 && run.Unapplied == 0 && (epochEnded || (checkpointEvery > 0 && run.Step % checkpointEvery == 0));
+        _standbys.Count > 0 && Training.Checkpointer.IsDue(run, epochEnded, checkpointEvery);
 
     /// <summary>Sends every standby the run's state as it stands (the start of step <see cref="TrainingRun.Step"/>).</summary>
     public void Publish(TrainingRun run, IActorContext context)

@@ -31,12 +31,17 @@ public sealed class Checkpointer : IDisposable
 
     public void OnStep(TrainingRun run, EpochMetrics? epochEnded)
     {
-        // The last epoch's end is checkpointed too: resuming a finished run then says it is finished.
-        bool due = epochEnded is not null || (_everySteps > 0 && run.Step % _everySteps == 0);
-        // Under the peer exchange the model may be behind the run between the points it takes the replicas' state.
-        if (run.Unapplied > 0) return;
-        if (due) _pending.Writer.TryWrite((run.Capture(), epochEnded is not null));
+        if (IsDue(run, epochEnded is not null, _everySteps)) _pending.Writer.TryWrite((run.Capture(), epochEnded is not null));
     }
+
+    /// <summary>
+    /// Whether the state at the start of the run's step is checkpointed (and sent to standbys):
+    /// every <paramref name="everySteps"/> steps and at every epoch end, the last one's too
+    /// (resuming a finished run then says it is finished), provided the model holds that state.
+    /// Under the peer exchange it may be behind the run between the points it takes the replicas' state.
+    /// </summary>
+    public static bool IsDue(TrainingRun run, bool epochEnded, int everySteps) =>
+        run.Unapplied == 0 && (epochEnded || (everySteps > 0 && run.Step % everySteps == 0));
 
     /// <summary>Waits until every captured checkpoint is on disk (or its failure logged).</summary>
     public void Dispose()
