@@ -13,16 +13,24 @@ namespace Distributed.Coordinator.Cluster;
 /// run over when that coordinator becomes unreachable or leaves without ending the run, if no
 /// older coordinator-role member is still reachable to do it (election by membership age, the
 /// same order Akka's keep-oldest resolver and cluster singletons use, but acted on at
-/// unreachability rather than after removal, which costs seconds more). The coordinator it starts
+/// unreachability rather than after removal, which costs seconds more), and if at least one
+/// worker is still reachable from here (else this node is the one cut off). The coordinator it starts
 /// has the next term, so workers leave the old one for it and a stale coordinator's Welcomes are
 /// refused; the old coordinator is downed so that the split-brain resolver keeps this side.
 /// Behaviours: Standing → Active, or → Over.
 /// </summary>
-public sealed partial class StandbyActor : ReceiveActor
+public sealed partial class StandbyActor : ReceiveActor, IWithTimers
 {
+    /// <summary>
+    /// How long a loss settles before the decision: nodes cut off together are reported within one
+    /// heartbeat interval (500 ms) and reaper tick (250 ms) of each other, so by then a standby that
+    /// is itself the one cut off sees the workers gone too.
+    /// </summary>
+    public static readonly TimeSpan SettleTime = TimeSpan.FromMilliseconds(750);
+
     private readonly Settings _settings;
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
-    private SnapshotPart?[] _parts = [];
+    private readonly SnapshotAssembly _parts = new();
     private Snapshot? _latest;
     private readonly Stopwatch _sinceLost = new();
 
@@ -32,10 +40,12 @@ public sealed partial class StandbyActor : ReceiveActor
         Standing();
     }
 
+    public ITimerScheduler Timers { get; set; } = null!;
+
     public static Props Props(Settings settings) => Akka.Actor.Props.Create(() => new StandbyActor(settings));
 
     protected override void PreStart() =>
-        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.MemberRemoved));
+        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.ReachableMember), typeof(ClusterEvent.MemberRemoved));
 
     protected override void PostStop() => _cluster.Unsubscribe(Self);
 
@@ -50,8 +60,18 @@ public sealed partial class StandbyActor : ReceiveActor
         });
         Receive<ClusterEvent.UnreachableMember>(u => Lost(u.Member.Address, "became unreachable"));
         Receive<ClusterEvent.MemberRemoved>(m => Lost(m.Member.Address, "left the cluster"));
+        // A worker seen again while the active coordinator is still gone: decide again.
+        Receive<ClusterEvent.ReachableMember>(r => r.Member.HasRole(Roles.Worker) && _latest is { } s && Gone(s.From),
+            _ => Self.Tell(new Decide(_latest!.From, "is unreachable")));
+        Receive<Decide>(Decided);
         ReceiveAny(_ => { });
     }
+
+    /// <summary>Not a member any more, or unreachable from some member.</summary>
+    private bool Gone(Address address) =>
+        Unreachable().Contains(address) || _cluster.State.Members.All(m => m.Address != address);
+
+    private HashSet<Address> Unreachable() => _cluster.State.Unreachable.Select(m => m.Address).ToHashSet();
 
     private void Over() => ReceiveAny(_ => { });
 
@@ -63,13 +83,17 @@ public sealed partial class StandbyActor : ReceiveActor
 
     private void Take(SnapshotPart part)
     {
-        if (part.Index == 0 || _parts.Length != part.Count) _parts = new SnapshotPart?[part.Count];
-        var first = _parts[0];
-        if (part.Index > 0 && (first is null || first.Step != part.Step || first.Term != part.Term || first.RunId != part.RunId)) return;
-        _parts[part.Index] = part;
-        if (part.Index != part.Count - 1 || _parts.Any(p => p is null)) return;
-        var bytes = _parts.SelectMany(p => p!.Bytes).ToArray();
-        _parts = [];
+        byte[]? bytes;
+        try
+        {
+            bytes = _parts.Add(part);
+        }
+        catch (ArgumentException e)
+        {
+            _settings.Log($"standby: refused a snapshot part from {Sender.Path.Address}: {e.Message}");
+            return;
+        }
+        if (bytes is null) return;
         Checkpoint state;
         try
         {
@@ -81,6 +105,7 @@ public sealed partial class StandbyActor : ReceiveActor
             return;
         }
         bool firstOfRun = _latest is null || _latest.RunId != part.RunId;
+        if (!firstOfRun) _settings.Log($"standby: holds run {part.RunId} at step {part.Step}");
         _latest = new Snapshot(part.RunId, part.Term, state, part.Wire, part.Peers, Sender.Path.Address);
         if (firstOfRun)
         {
@@ -96,18 +121,41 @@ public sealed partial class StandbyActor : ReceiveActor
         }
     }
 
-    /// <summary>A member is gone: if it was the active coordinator and this standby is now the oldest reachable coordinator, take over.</summary>
+    /// <summary>A member is gone: if it was the active coordinator, decide once the loss has settled.</summary>
     private void Lost(Address address, string how)
     {
         if (_latest is not { } snapshot || address != snapshot.From) return;
         if (!_sinceLost.IsRunning) _sinceLost.Start();
+        Timers.StartSingleTimer("decide", new Decide(address, how), SettleTime);
+    }
+
+    /// <summary>If the active coordinator is still gone and this standby is the oldest reachable coordinator, with a worker in reach, take over.</summary>
+    private void Decided(Decide decide)
+    {
+        var (address, how) = (decide.Coordinator, decide.How);
+        if (_latest is not { } snapshot || address != snapshot.From) return;
+        if (!Gone(address))
+        {
+            _settings.Log($"standby: the active coordinator {address} is reachable again; still a standby");
+            _sinceLost.Reset();
+            return;
+        }
         var self = _cluster.SelfMember;
-        var unreachable = _cluster.State.Unreachable.Select(m => m.Address).ToHashSet();
+        var unreachable = Unreachable();
         var older = _cluster.State.Members.FirstOrDefault(m => m.HasRole(Roles.Coordinator) && m.Address != address && m.Address != self.Address
             && m.Status == MemberStatus.Up && !unreachable.Contains(m.Address) && m.IsOlderThan(self));
         if (older is not null)
         {
             _settings.Log($"standby: the active coordinator {address} {how}; {older.Address} is older and takes over");
+            return;
+        }
+        // Cut off from every worker as well, this node is more likely the one cut off: the active
+        // coordinator's side downs it. A worker seen again brings the question back (ReachableMember).
+        // (Joining and WeaklyUp count: a fast run can be well under way before its workers are Up.)
+        if (!_cluster.State.Members.Any(m => m.HasRole(Roles.Worker) && m.Status is MemberStatus.Joining or MemberStatus.WeaklyUp or MemberStatus.Up
+                && !unreachable.Contains(m.Address)))
+        {
+            _settings.Log($"standby: the active coordinator {address} {how}, but no worker is reachable from here either; not taking over");
             return;
         }
         _settings.Log($"standby: the active coordinator {address} {how}; taking over run {snapshot.RunId} at step {snapshot.State.Step} as term {snapshot.Term + 1}");

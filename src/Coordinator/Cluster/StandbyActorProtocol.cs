@@ -17,4 +17,7 @@ public sealed partial class StandbyActor
 
     /// <summary>A complete snapshot: the run's state at the start of a step, with the term and exchange of the coordinator that sent it.</summary>
     public sealed record Snapshot(string RunId, long Term, Checkpoint State, TensorWire Wire, bool Peers, Akka.Actor.Address From);
+
+    /// <summary>Sent to itself once a loss of the active coordinator has settled (<see cref="SettleTime"/>).</summary>
+    private sealed record Decide(Akka.Actor.Address Coordinator, string How);
 }

@@ -1,6 +1,4 @@
 using Akka.Actor;
-using Akka.Remote;
-using Akka.Remote.Transport;
 using Distributed.Coordinator.Cluster;
 using Distributed.Coordinator.Training;
 using Distributed.Shared.Cluster;
@@ -11,17 +9,15 @@ using Distributed.Worker;
 namespace Distributed.Tests.Cluster;
 
 /// <summary>
-/// Network partitions, made with Akka.Remote's throttler transport adapter (blackholing every link
-/// that crosses the partition): the coordinator's side keeps training and ends with the
+/// Network partitions, made by blackholing every link that crosses the partition (<see cref="Links"/>): the coordinator's side keeps training and ends with the
 /// undisturbed hash; the workers cut off from it are downed.
 /// </summary>
 public class PartitionSpecs
 {
-    private const string Throttler = "akka.remote.dot-netty.tcp.applied-adapters = [trttl]";
     private static readonly TrainingOptions Options = new() { Epochs = 2, BatchSize = 64, Shards = 4, Hidden = [32], TrainLimit = 1280, TestLimit = 100 };
 
     private static ActorSystem Worker(string seed, string name, List<string> log, TimeSpan? idle = null) =>
-        WorkerNode.Start(new ClusterSettings(Roles.Worker, SeedNodes: [seed], ExtraHocon: Throttler),
+        WorkerNode.Start(new ClusterSettings(Roles.Worker, SeedNodes: [seed], ExtraHocon: Links.Throttler),
             new WorkerActor.Settings(name, TestData.Subset(1280, 100).Train, 1, l => { lock (log) log.Add(l); }, AkkaRemoteTransport.Instance, Idle: idle));
 
     private static bool Logged(List<string> log, string text)
@@ -43,17 +39,17 @@ public class PartitionSpecs
         var log = new List<string>();
         ActorSystem? worker = null;
         CoordinatorNode? coordinator = null;
-        coordinator = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, ExtraHocon: Throttler), new TrainingRun(Options, data),
+        coordinator = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, ExtraHocon: Links.Throttler), new TrainingRun(Options, data),
             Supervision.For(1), new RunHooks(l => { lock (log) log.Add(l); }) { OnStep = (run, epoch) =>
             {
                 if (run.Step != 5) return;
                 // The blip lasts until the coordinator has dropped the worker as unreachable (about 2.7 s),
                 // and ends well before the resolver would down anyone (4 s of stable unreachability more) or the coordinator would down the worker (2.5 s).
-                Cut(coordinator!.System, worker!);
+                Links.Cut(coordinator!.System, worker!);
                 _ = Task.Run(async () =>
                 {
                     while (!Logged(log, "is unreachable")) await Task.Delay(50);
-                    Heal(coordinator.System, worker!);
+                    Links.Heal(coordinator.System, worker!);
                 });
             } });
         worker = Worker(coordinator.Address, "worker-1", log, idle: TimeSpan.FromSeconds(workerIdleSeconds));
@@ -91,11 +87,11 @@ public class PartitionSpecs
         var systems = new List<ActorSystem>();
         CoordinatorNode? coordinator = null;
         var cut = System.Diagnostics.Stopwatch.StartNew();
-        coordinator = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, ExtraHocon: Throttler), new TrainingRun(options, data),
+        coordinator = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, ExtraHocon: Links.Throttler), new TrainingRun(options, data),
             Supervision.For(2), new RunHooks(l => { lock (log) log.Add(l); }) { OnStep = (run, _) =>
             {
                 if (run.Step != 5) return;
-                Cut(coordinator!.System, systems[0]);
+                Links.Cut(coordinator!.System, systems[0]);
                 cut.Restart();
             } });
         systems.Add(Worker(coordinator.Address, "worker-1", log));
@@ -116,22 +112,6 @@ public class PartitionSpecs
         }
     }
 
-    private static void Cut(ActorSystem a, ActorSystem b) => Throttle(a, b, Blackhole.Instance);
-
-    private static void Heal(ActorSystem a, ActorSystem b) => Throttle(a, b, Unthrottled.Instance);
-
-    /// <summary>Sets both directions of the link between two nodes (blackholed or restored).</summary>
-    private static void Throttle(ActorSystem a, ActorSystem b, ThrottleMode mode)
-    {
-        foreach (var (from, to) in new[] { (a, b), (b, a) })
-        {
-            var transport = ((RemoteActorRefProvider)((ExtendedActorSystem)from).Provider).Transport;
-            var target = Akka.Cluster.Cluster.Get(to).SelfAddress;
-            var command = transport.ManagementCommand(new SetThrottle(target, ThrottleTransportAdapter.Direction.Both, mode));
-            Assert.True(command.Wait(TimeSpan.FromSeconds(10)) && command.Result, $"could not set {mode} towards {target}");
-        }
-    }
-
     [Theory]
     [InlineData(false)] // {coordinator, worker-1} | {worker-2}
     [InlineData(true)]  // {coordinator} | {worker-1, worker-2}, and a fresh worker-3 joins the coordinator
@@ -142,20 +122,20 @@ public class PartitionSpecs
         var log = new List<string>();
         var systems = new List<ActorSystem>();
         CoordinatorNode? coordinator = null;
-        coordinator = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, ExtraHocon: Throttler), new TrainingRun(Options, data),
+        coordinator = CoordinatorNode.Start(new ClusterSettings(Roles.Coordinator, ExtraHocon: Links.Throttler), new TrainingRun(Options, data),
             Supervision.For(2), new RunHooks(l => { lock (log) log.Add(l); }) { OnStep = (run, _) =>
             {
                 if (run.Step != 5) return;
                 if (coordinatorAlone)
                 {
-                    Cut(coordinator!.System, systems[0]);
-                    Cut(coordinator.System, systems[1]);
+                    Links.Cut(coordinator!.System, systems[0]);
+                    Links.Cut(coordinator.System, systems[1]);
                     systems.Add(Worker(coordinator.Address, "worker-3", log));
                 }
                 else
                 {
-                    Cut(coordinator!.System, systems[1]);
-                    Cut(systems[0], systems[1]);
+                    Links.Cut(coordinator!.System, systems[1]);
+                    Links.Cut(systems[0], systems[1]);
                 }
             } });
         systems.Add(Worker(coordinator.Address, "worker-1", log));
