@@ -9,14 +9,15 @@ namespace Distributed.Coordinator.Training;
 /// Writes a checkpoint every <paramref name="everySteps"/> steps and at every epoch end. The step's
 /// state is captured on the caller's thread (a copy in memory); the file is written, flushed to
 /// disk and renamed on a background writer, in order, so the training loop or coordinator actor
-/// does not wait for the disk. A failed write is logged and training goes on: the previous
+/// does not wait for the disk. At most one write is in flight and one waits; a newer state
+/// replaces the waiting one (logged), so the latest state always reaches the disk. A failed write is logged and training goes on: the previous
 /// checkpoint is untouched (writes are atomic). <see cref="Dispose"/> waits for pending writes.
 /// </summary>
 public sealed class Checkpointer : IDisposable
 {
     private readonly int _everySteps;
     private readonly Action<string> _log;
-    private readonly Channel<(Checkpoint State, bool EpochEnded)> _pending = Channel.CreateUnbounded<(Checkpoint, bool)>(new() { SingleReader = true });
+    private readonly Channel<(Checkpoint State, bool EpochEnded)> _pending;
     private readonly Task _writer;
     private readonly Func<string, Checkpoint, string> _save;
 
@@ -24,6 +25,11 @@ public sealed class Checkpointer : IDisposable
     public Checkpointer(string folder, int everySteps, Action<string> log, Func<string, Checkpoint, string>? save = null)
     {
         (Folder, _everySteps, _log, _save) = (folder, everySteps, log, save ?? CheckpointFile.Save);
+        // One write in flight and one waiting: a newer state replaces the waiting one, so a disk
+        // slower than the checkpoint interval costs older checkpoints, not memory or the step.
+        _pending = Channel.CreateBounded<(Checkpoint State, bool EpochEnded)>(
+            new BoundedChannelOptions(1) { SingleReader = true, FullMode = BoundedChannelFullMode.DropOldest },
+            dropped => _log($"checkpoint: the disk is behind; step {dropped.State.Step}'s checkpoint is skipped for a newer one"));
         _writer = Task.Run(WriteAll);
     }
 
