@@ -27,10 +27,15 @@ public static class CoordinatorCommand
             Description = "Run as a standby coordinator: join the cluster (--seed-node), keep the active coordinator's snapshots and take the run over if it dies. " +
                 "The run's options come with the snapshots; --data, --out and --checkpoint-every are this node's own.",
         };
+        var elect = new Option<bool>("--elect")
+        {
+            Description = "Run as one of several coordinators (every one with the same command, and --seed-node for each, its own included): " +
+                "the oldest leads the run (resuming from --out's checkpoint when there is one), the others stand by as with --standby. For StatefulSets.",
+        };
         var seedNodes = new Option<string[]>("--seed-node") { Description = "Cluster seed node address, e.g. akka.tcp://distributed@10.0.0.5:4053 (repeatable; a standby joins the active coordinator this way). [Node:SeedNodes]", AllowMultipleArgumentsPerToken = true };
         var command = new Command("coordinator", "Run the coordinator node of a multi-process cluster; workers join it with Distributed.Worker --coordinator host:port.")
         {
-            hostname, publicHostname, port, dataPort, healthPort, minWorkers, standby, seedNodes,
+            hostname, publicHostname, port, dataPort, healthPort, minWorkers, standby, elect, seedNodes,
         };
         foreach (var option in binder.All) command.Options.Add(option);
         command.SetAction(parse =>
@@ -50,8 +55,14 @@ public static class CoordinatorCommand
                 ("Node:Tls:Password", parse.GetValue(binder.Tls.Password)));
             var seeds = parse.GetValue(seedNodes) ?? [];
             for (int i = 0; i < seeds.Length; i++) given[$"Node:SeedNodes:{i}"] = seeds[i];
-            if (parse.GetValue(standby))
-                return StandbyCommand.Run(job, given, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
+            if (parse.GetValue(standby) && parse.GetValue(elect))
+            {
+                parse.InvocationConfiguration.Error.WriteLine("error: --standby never leads and --elect leads when oldest; give one of them.");
+                return ExitCodes.InvalidArguments;
+            }
+            if (parse.GetValue(standby) || parse.GetValue(elect))
+                return StandbyCommand.Run(job, given, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error,
+                    parse.GetValue(elect) ? binder.Bind(parse) : null);
             return Run(binder.Bind(parse), job, given, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
         });
         return command;

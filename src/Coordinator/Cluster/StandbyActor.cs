@@ -17,6 +17,8 @@ namespace Distributed.Coordinator.Cluster;
 /// worker is still reachable from here (else this node is the one cut off). The coordinator it starts
 /// has the next term, so workers leave the old one for it and a stale coordinator's Welcomes are
 /// refused; the old coordinator is downed so that the split-brain resolver keeps this side.
+/// With <c>--elect</c> a standby that comes up as the oldest coordinator-role member leads the run
+/// itself (the first of a StatefulSet's coordinators; a restarted one joins as the younger).
 /// Behaviours: Standing → Active, or → Over.
 /// </summary>
 public sealed partial class StandbyActor : ReceiveActor, IWithTimers
@@ -45,7 +47,7 @@ public sealed partial class StandbyActor : ReceiveActor, IWithTimers
     public static Props Props(Settings settings) => Akka.Actor.Props.Create(() => new StandbyActor(settings));
 
     protected override void PreStart() =>
-        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.ReachableMember), typeof(ClusterEvent.MemberRemoved));
+        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.ReachableMember), typeof(ClusterEvent.MemberRemoved), typeof(ClusterEvent.MemberUp));
 
     protected override void PostStop() => _cluster.Unsubscribe(Self);
 
@@ -64,6 +66,7 @@ public sealed partial class StandbyActor : ReceiveActor, IWithTimers
         Receive<ClusterEvent.ReachableMember>(r => r.Member.HasRole(Roles.Worker) && _latest is { } s && Gone(s.From),
             _ => Self.Tell(new Decide(_latest!.From, "is unreachable")));
         Receive<Decide>(Decided);
+        Receive<ClusterEvent.MemberUp>(up => up.Member.Address == _cluster.SelfAddress && _settings.Lead is not null && _latest is null, _ => Elect());
         ReceiveAny(_ => { });
     }
 
@@ -119,6 +122,31 @@ public sealed partial class StandbyActor : ReceiveActor, IWithTimers
                 _settings.Log($"standby: cannot load the data run {part.RunId} trains on: {e.Message}");
             }
         }
+    }
+
+    /// <summary>
+    /// <c>--elect</c>, this node just up: the oldest coordinator-role member runs the run, so lead
+    /// unless an older one is here (it is active, or will be; its snapshots will come).
+    /// </summary>
+    private void Elect()
+    {
+        var self = _cluster.SelfMember;
+        var older = _cluster.State.Members.FirstOrDefault(m => m.HasRole(Roles.Coordinator) && m.Address != self.Address
+            && m.Status is MemberStatus.Up or MemberStatus.Leaving && m.IsOlderThan(self));
+        if (older is not null)
+        {
+            _settings.Log($"standby: {older.Address} is the older coordinator; standing by for its run");
+            return;
+        }
+        _settings.Log("coordinator: the oldest coordinator-role member of the cluster; leading the run as term 1");
+        string? problem = _settings.Lead!();
+        if (problem is not null)
+        {
+            _settings.Log($"coordinator: cannot lead the run: {problem}");
+            Become(Over);
+            return;
+        }
+        Become(Active);
     }
 
     /// <summary>A member is gone: if it was the active coordinator, decide once the loss has settled.</summary>

@@ -13,7 +13,12 @@ public sealed partial class StandbyActor
     /// why it cannot (the standby then stays one).
     /// </param>
     /// <param name="Ended">The active coordinator ended the run (finished or stopped): the standby's process ends too.</param>
-    public sealed record Settings(Action<string> Log, Action<Checkpoint> Prepare, Func<Snapshot, string?> TakeOver, Action<StandbyProtocol.RunOver> Ended);
+    /// <param name="Lead">
+    /// <c>coordinator --elect</c>: starts this node's own run (term 1) when it comes up as the oldest
+    /// coordinator-role member; returns null, or why it cannot. Null: a plain standby, which never leads.
+    /// </param>
+    public sealed record Settings(Action<string> Log, Action<Checkpoint> Prepare, Func<Snapshot, string?> TakeOver, Action<StandbyProtocol.RunOver> Ended,
+        Func<string?>? Lead = null);
 
     /// <summary>A complete snapshot: the run's state at the start of a step, with the term and exchange of the coordinator that sent it.</summary>
     public sealed record Snapshot(string RunId, long Term, Checkpoint State, TensorWire Wire, bool Peers, Akka.Actor.Address From);

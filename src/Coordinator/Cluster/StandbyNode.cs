@@ -8,7 +8,7 @@ using Distributed.Shared.Training;
 namespace Distributed.Coordinator.Cluster;
 
 /// <summary>
-/// A standby coordinator node (<c>coordinator --standby</c>): a coordinator-role member running a
+/// A standby coordinator node (<c>coordinator --standby</c> or <c>--elect</c>): a coordinator-role member running a
 /// <see cref="StandbyActor"/>, with its own data plane ready. When the standby takes the run over
 /// it restores the run from the latest snapshot and starts a <see cref="CoordinatorActor"/> of the
 /// next term in the same ActorSystem, under the coordinator's usual name, where workers register.
@@ -39,7 +39,9 @@ public sealed class StandbyNode
 
     /// <param name="restore">The run in a snapshot, on this node's data (throws <see cref="DataFormatException"/> when they do not match).</param>
     /// <param name="prepare">Called with the first snapshot of a run (load its data ahead of a takeover).</param>
-    public static StandbyNode Start(ClusterSettings cluster, Supervision supervision, RunHooks hooks, Func<Checkpoint, TrainingRun> restore, Action<Checkpoint> prepare)
+    /// <param name="lead">With <c>--elect</c>: this node's own run, led as term 1 if it comes up as the oldest coordinator.</param>
+    public static StandbyNode Start(ClusterSettings cluster, Supervision supervision, RunHooks hooks, Func<Checkpoint, TrainingRun> restore, Action<Checkpoint> prepare,
+        Func<TrainingRun>? lead = null)
     {
         var identity = cluster.Tls is null ? null : CoordinatorIdentity.Load(cluster.Tls);
         var transport = CoordinatorNode.StartDataPlane(cluster, hooks.Log);
@@ -62,9 +64,28 @@ public sealed class StandbyNode
             Volatile.Write(ref node!._coordinator, coordinator);
             return null;
         }
+        string? Lead(ActorSystem system)
+        {
+            TrainingRun run;
+            try
+            {
+                run = lead!();
+                CoordinatorNode.CheckFrameSize(run.Model.ParameterCount, cluster.MaximumFrameSize);
+            }
+            catch (Exception e)
+            {
+                // The command's error handling reports it as it would before any node started.
+                done.TrySetException(e);
+                return e.Message;
+            }
+            var settings = CoordinatorNode.ActorSettings(supervision, hooks, transport, done, cluster.Wire, identity, cluster.Peers, term: 1);
+            Volatile.Write(ref node!._coordinator, system.ActorOf(CoordinatorActor.Props(run, settings), ActorNames.Coordinator));
+            return null;
+        }
         ActorSystem? created = null;
         var standby = new StandbyActor.Settings(hooks.Log, prepare, snapshot => TakeOver(snapshot, created!),
-            over => done.TrySetException(new StandbyEndedException(over.RunId, over.Finished, over.Reason)));
+            over => done.TrySetException(new StandbyEndedException(over.RunId, over.Finished, over.Reason)),
+            lead is null ? null : () => Lead(created!));
         created = NodeHost.Start(cluster, akka => akka.WithActors((system, registry) =>
             registry.Register<StandbyActor>(system.ActorOf(StandbyActor.Props(standby), ActorNames.Standby)))).System;
         if (transport is IDisposable disposable) created.RegisterOnTermination(disposable.Dispose);

@@ -104,6 +104,19 @@ public class CommandLineSpecs : IDisposable
     }
 
     [Theory]
+    [InlineData("--standby --elect --seed-node akka.tcp://distributed@127.0.0.1:1", "--standby never leads and --elect leads when oldest")]
+    [InlineData("--elect", "--elect needs the coordinators' addresses, this node's own among them")]
+    [InlineData("--elect --seed-node akka.tcp://distributed@127.0.0.1:1 --resume runs/x", "--elect resumes from the checkpoint in --out by itself")]
+    [InlineData("--elect --seed-node akka.tcp://distributed@127.0.0.1:1 --epochs 0", "--epochs must be at least 1")]
+    [InlineData("--standby", "a standby joins the active coordinator's cluster: give --seed-node")]
+    public void Standby_and_elected_coordinators_should_refuse_what_they_cannot_do(string options, string message)
+    {
+        var (code, _, error) = Run(["coordinator", .. options.Split(' '), "--out", _out]);
+        Assert.Equal(ExitCodes.InvalidArguments, code);
+        Assert.Contains(message, error);
+    }
+
+    [Theory]
     [InlineData("--epochs", "0", "--epochs must be at least 1")]
     [InlineData("--batch-size", "2", "--batch-size (2) must be at least --shards (4)")]
     [InlineData("--optimizer", "rmsprop", "--optimizer must be one of sgd, nesterov, adam")]

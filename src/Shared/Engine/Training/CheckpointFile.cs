@@ -95,6 +95,9 @@ public static class CheckpointFile
     }
 
     /// <summary>The checkpoint to resume from in a folder: the latest, or the previous one if the latest was never completed.</summary>
+    /// <summary>Whether the folder holds a checkpoint to resume from (the latest or the previous one).</summary>
+    public static bool Exists(string folder) => File.Exists(Path.Combine(folder, LatestName)) || File.Exists(Path.Combine(folder, PreviousName));
+
     public static string Locate(string folder)
     {
         foreach (var name in new[] { LatestName, PreviousName })
