@@ -45,4 +45,85 @@ public class DeployFilesSpecs
             foreach (var name in names) Assert.Contains("${" + name, entrypoint);
         }
     }
+
+    /// <summary>
+    /// The coordinators' StatefulSet, its seeds and the workers' seeds agree: every pod's stable DNS
+    /// name (pod-N.service) is a seed, each pod advertises its own, and checkpoints are on a volume
+    /// claimed per pod, not an emptyDir.
+    /// </summary>
+    [Fact]
+    public void The_coordinator_statefulset_should_list_every_pod_as_a_seed_and_keep_checkpoints_on_a_persistent_volume()
+    {
+        string coordinators = File.ReadAllText(Deploy(Path.Combine("k8s", "coordinator.yaml")));
+        Assert.Contains("kind: StatefulSet", coordinators);
+        Assert.DoesNotContain("emptyDir", coordinators);
+        Assert.Matches(@"volumeClaimTemplates:\s+- metadata:\s+name: runs", coordinators);
+        Assert.Contains("{name: PUBLIC_HOSTNAME, value: \"$(POD_NAME).coordinator\"}", coordinators);
+        Assert.Contains("publishNotReadyAddresses: true", coordinators);
+        int replicas = int.Parse(Regex.Match(coordinators, @"replicas: (\d+)").Groups[1].Value);
+        string service = Regex.Match(coordinators, @"serviceName: (\S+)").Groups[1].Value;
+        string seeds = string.Join(",", Enumerable.Range(0, replicas).Select(i => $"coordinator-{i}.{service}:4053"));
+        Assert.True(replicas >= 2, "a standby needs a second replica");
+        Assert.Contains($"{{name: COORDINATORS, value: \"{seeds}\"}}", coordinators);
+        Assert.Contains($"{{name: COORDINATOR, value: \"{seeds}\"}}", File.ReadAllText(Deploy(Path.Combine("k8s", "workers.yaml"))));
+    }
+
+    /// <summary>
+    /// What a container runs, without Docker: the entry point against the Release build (laid out as
+    /// the image lays it out), a coordinator given COORDINATORS (so --elect, seeds from the list; the
+    /// second address has nobody, as when the other pod is down) and a worker given the list as
+    /// COORDINATOR. The coordinator leads and the run finishes.
+    /// </summary>
+    [Fact]
+    public void The_entrypoint_should_run_an_elected_coordinator_and_a_worker_from_lists_of_coordinators()
+    {
+        var app = Directory.CreateTempSubdirectory("app-").FullName;
+        Process? coordinator = null, worker = null;
+        try
+        {
+            Directory.CreateSymbolicLink(Path.Combine(app, "coordinator"), Path.GetDirectoryName(ChildNode.Dll("Coordinator"))!);
+            Directory.CreateSymbolicLink(Path.Combine(app, "worker"), Path.GetDirectoryName(ChildNode.Dll("Worker"))!);
+            Directory.CreateDirectory(Path.Combine(app, "data"));
+            Directory.CreateSymbolicLink(Path.Combine(app, "data", "mnist"), RepositoryRoot.BundledData);
+            int[] ports = [FreePort(), FreePort(), FreePort(), FreePort()];
+            string list = $"127.0.0.1:{ports[0]},127.0.0.1:{ports[1]}";
+            var common = new Dictionary<string, string> { ["APP"] = app, ["PUBLIC_HOSTNAME"] = "127.0.0.1" };
+            coordinator = Entrypoint("coordinator", new(common)
+            {
+                ["PORT"] = ports[0].ToString(), ["DATA_PORT"] = "0", ["HEALTH_PORT"] = ports[2].ToString(), ["MIN_WORKERS"] = "1",
+                ["OUT"] = Path.Combine(app, "out"), ["TRAIN_ARGS"] = "--epochs 1 --train-limit 512 --test-limit 100", ["COORDINATORS"] = list,
+            });
+            worker = Entrypoint("worker", new(common) { ["PORT"] = "0", ["HEALTH_PORT"] = ports[3].ToString(), ["COORDINATOR"] = list, ["THREADS"] = "1" });
+            Assert.True(coordinator.WaitForExit(TimeSpan.FromMinutes(2)), "the coordinator did not finish");
+            string output = coordinator.StandardOutput.ReadToEnd() + coordinator.StandardError.ReadToEnd();
+            Assert.True(coordinator.ExitCode == 0, output);
+            Assert.Contains($"joining akka.tcp://distributed@127.0.0.1:{ports[0]}, akka.tcp://distributed@127.0.0.1:{ports[1]}", output);
+            Assert.Contains("leading the run as term 1", output);
+            Assert.True(File.Exists(Path.Combine(app, "out", "metrics.json")));
+            Assert.True(worker.WaitForExit(TimeSpan.FromSeconds(30)), "the worker did not leave");
+        }
+        finally
+        {
+            foreach (var node in new[] { coordinator, worker })
+                if (node is { HasExited: false }) node.Kill(entireProcessTree: true);
+            // The links first, on their own: a recursive delete must not reach the build or the data.
+            foreach (var link in new[] { "coordinator", "worker", Path.Combine("data", "mnist") })
+                if (Directory.Exists(Path.Combine(app, link))) Directory.Delete(Path.Combine(app, link));
+            Directory.Delete(app, true);
+        }
+    }
+
+    private static Process Entrypoint(string role, Dictionary<string, string> environment)
+    {
+        var psi = new ProcessStartInfo("sh", [Deploy("entrypoint.sh"), role]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (name, value) in environment) psi.Environment[name] = value;
+        return Process.Start(psi)!;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
 }
