@@ -37,6 +37,9 @@ public static class StandbyCommand
                 : "--elect resumes from the checkpoint in --out by itself when it leads; leave out --resume.");
         if (job.Workers < 1) errors.Add($"--min-workers must be at least 1 (got {job.Workers}).");
         if (CoordinatorCommand.Refused(errors, stderr)) return ExitCodes.InvalidArguments;
+        if (elect is null && job.GivenTrainingOptions.Count > 0)
+            stderr.WriteLine($"warning: a standby continues the run with the options in the active coordinator's snapshots; {string.Join(", ", job.GivenTrainingOptions)} " +
+                "are not used (give them with --elect to lead with them).");
         Gemm.MaxThreads = job.Threads;
         using var stop = StopSignal.Listen();
         return TrainCommand.Guarded(stderr, () =>
