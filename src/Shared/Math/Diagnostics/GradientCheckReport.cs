@@ -32,6 +32,9 @@ public static class GradientCheckReport
         var rows = new List<GradientCheckRow>();
         rows.AddRange(CheckLayer("Dense 5→3", new Dense<double>(5, 3, "dense"), Random(rng, 4, 5), rng, initDense: true));
         rows.AddRange(CheckLayer("ReLU", new Relu<double>(), AwayFromZero(Random(rng, 4, 6)), rng));
+        rows.AddRange(CheckLayer("Conv2d 2@5×5→3, kernel 3, padding 1", new Conv2d<double>(new(2, 5, 5), 3, kernel: 3, padding: 1), Random(rng, 3, 50), rng, initDense: true));
+        rows.AddRange(CheckLayer("Conv2d 2@6×7→2, kernel 3, stride 2", new Conv2d<double>(new(2, 6, 7), 2, kernel: 3, stride: 2), Random(rng, 2, 84), rng, initDense: true));
+        rows.AddRange(CheckLayer("MaxPool2d 2 on 2@4×5", new MaxPool2d<double>(new(2, 4, 5), 2), Random(rng, 3, 40), rng));
         rows.AddRange(CheckLayer("Softmax (row-wise VJP)", new Softmax<double>(), Random(rng, 4, 5, scale: 3), rng));
         var labelKinds = new (string Name, Func<SeededRandom, int, int, Matrix<double>> Make)[] { ("one-hot", OneHot), ("soft", SoftLabels) };
         foreach (var (name, make) in labelKinds)
@@ -53,6 +56,11 @@ public static class GradientCheckReport
         {
             dense.InitializeHe(rng);
             foreach (ref var b in dense.Bias.Value.Values().AsSpan()) b = rng.NextGaussian();
+        }
+        if (initDense && layer is Conv2d<double> conv)
+        {
+            conv.InitializeHe(rng);
+            foreach (ref var b in conv.Bias.Value.Values().AsSpan()) b = rng.NextGaussian();
         }
         var r = Random(rng, x.RowCount, layer.Forward(x).ColumnCount);
         // f = Σ R ⊙ layer(x): its gradient with respect to the output is R.

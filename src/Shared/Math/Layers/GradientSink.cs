@@ -28,6 +28,13 @@ public sealed class GradientSink<T> where T : struct, IFloatingPointIeee754<T>
         return new(boundaries);
     }
 
+    /// <summary>
+    /// The same grouping for a layer that makes <paramref name="rowsPerSample"/> rows of every
+    /// sample (a convolution's output positions): group boundaries scaled, so a shard's rows stay one group.
+    /// </summary>
+    public GradientSink<T> RowsPer(int rowsPerSample) =>
+        _groups is null || rowsPerSample == 1 ? this : new(_groups.Select(b => b * rowsPerSample).ToArray());
+
     // dP = Σ_g X_gᵀ·dZ_g over the groups g of rows (one group: Xᵀ·dZ)
     public void RowProducts(Parameter<T> parameter, Matrix<T> x, Matrix<T> dz)
     {
