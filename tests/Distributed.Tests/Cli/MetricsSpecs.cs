@@ -6,17 +6,11 @@ namespace Distributed.Tests.Cli;
 
 public class MetricsSpecs
 {
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
 
     [Fact]
     public async Task Training_metrics_should_be_served_for_prometheus()
     {
-        int port = FreePort();
+        int port = FreePorts.One();
         using var provider = TrainingMetrics.StartPrometheus(port);
         Distributed.Shared.Training.StepMetrics.Step(128, 64.0, 1.5);
         TrainingMetrics.MembersUp(3);

@@ -85,7 +85,7 @@ public class DeployFilesSpecs
             Directory.CreateSymbolicLink(Path.Combine(app, "worker"), Path.GetDirectoryName(ChildNode.Dll("Worker"))!);
             Directory.CreateDirectory(Path.Combine(app, "data"));
             Directory.CreateSymbolicLink(Path.Combine(app, "data", "mnist"), RepositoryRoot.BundledData);
-            int[] ports = [FreePort(), FreePort(), FreePort(), FreePort()];
+            int[] ports = FreePorts.Take(4);
             string list = $"127.0.0.1:{ports[0]},127.0.0.1:{ports[1]}";
             var common = new Dictionary<string, string> { ["APP"] = app, ["PUBLIC_HOSTNAME"] = "127.0.0.1" };
             coordinator = Entrypoint("coordinator", new(common)
@@ -120,10 +120,4 @@ public class DeployFilesSpecs
         return Process.Start(psi)!;
     }
 
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -19,12 +19,6 @@ public sealed class ElectedCoordinatorsSpecs : IDisposable
 
     private static readonly string[] Training = ["--epochs", "12", "--train-limit", "10000", "--test-limit", "500", "--plain"];
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private static string Hash(string folder) =>
         Regex.Match(File.ReadAllText(Path.Combine(folder, "metrics.json")), "\"final_weights_sha256\": \"([0-9a-f]{64})\"").Groups[1].Value;
@@ -36,7 +30,7 @@ public sealed class ElectedCoordinatorsSpecs : IDisposable
         using (var single = ChildNode.Start("Coordinator", ["train", "--workers", "0", "--out", undisturbed, .. Training]))
             Assert.Equal(0, single.WaitForExit(TimeSpan.FromMinutes(2)));
 
-        int[] ports = [FreePort(), FreePort()];
+        int[] ports = FreePorts.Take(2);
         string[] seeds = [.. ports.SelectMany(p => new[] { "--seed-node", $"akka.tcp://distributed@127.0.0.1:{p}" })];
         ChildNode Coordinator(int i) => ChildNode.Start("Coordinator",
             ["coordinator", "--elect", "--port", ports[i].ToString(), .. seeds, "--min-workers", "2", "--checkpoint-every", "20", "--out", Path.Combine(_folder, $"c{i}"), .. Training]);
@@ -74,7 +68,7 @@ public sealed class ElectedCoordinatorsSpecs : IDisposable
     [Fact]
     public void A_standby_given_training_options_should_say_they_are_not_used_and_stop_cleanly_before_any_takeover()
     {
-        using var standby = ChildNode.Start("Coordinator", "coordinator", "--standby", "--seed-node", $"akka.tcp://distributed@127.0.0.1:{FreePort()}",
+        using var standby = ChildNode.Start("Coordinator", "coordinator", "--standby", "--seed-node", $"akka.tcp://distributed@127.0.0.1:{FreePorts.One()}",
             "--port", "0", "--epochs", "5", "--lr", "0.5", "--plain", "--out", Path.Combine(_folder, "standby"));
         standby.WaitFor("waiting for the active coordinator's snapshots", TimeSpan.FromSeconds(60));
         Assert.Contains("warning: a standby continues the run with the options in the active coordinator's snapshots; --epochs, --lr are not used", standby.Output);

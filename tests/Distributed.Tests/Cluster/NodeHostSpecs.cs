@@ -64,20 +64,12 @@ public class NodeHostSpecs
         }
     }
 
-    private static int FreePort()
-    {
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 
     [Fact]
     public async Task The_health_endpoint_should_listen_on_the_nodes_hostname_only()
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        int port = FreePort();
+        int port = FreePorts.One();
         var node = new ClusterSettings(Roles.Coordinator, Hostname: "127.0.0.1", HealthPort: port).CreateSystem();
         try
         {
@@ -96,9 +88,9 @@ public class NodeHostSpecs
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         // A worker whose seed does not answer: alive, but not ready.
-        int workerPort = FreePort();
+        int workerPort = FreePorts.One();
         var worker = new ClusterSettings(Roles.Worker, SeedNodes: ["akka.tcp://distributed@127.0.0.1:1"], HealthPort: workerPort).CreateSystem();
-        int coordinatorPort = FreePort();
+        int coordinatorPort = FreePorts.One();
         var coordinator = new ClusterSettings(Roles.Coordinator, HealthPort: coordinatorPort).CreateSystem();
         try
         {
