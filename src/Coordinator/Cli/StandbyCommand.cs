@@ -27,7 +27,6 @@ public static class StandbyCommand
         if (CoordinatorCommand.LoadNode(given, stderr) is not { } node) return ExitCodes.InvalidArguments;
         job = job with { FrameSize = node.MaximumFrameSize, Tls = node.TlsSettings, MetricsPort = node.MetricsPort };
         var errors = node.Validate().ToList();
-        string flag = elect is null ? "--standby" : "--elect";
         if (elect is not null) errors.AddRange(elect.Validate().Concat(TrainCommand.Validate(job with { Tls = null })));
         if (node.SeedNodes.Length == 0)
             errors.Add(elect is null ? "a standby joins the active coordinator's cluster: give --seed-node akka.tcp://distributed@host:port (or Node:SeedNodes)."

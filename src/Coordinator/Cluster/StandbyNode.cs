@@ -47,6 +47,12 @@ public sealed class StandbyNode
         var transport = CoordinatorNode.StartDataPlane(cluster, hooks.Log);
         var done = new TaskCompletionSource<ClusterRunOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         StandbyNode? node = null;
+        // The run's coordinator, in this node's ActorSystem under the coordinator's usual name.
+        void StartCoordinator(ActorSystem system, TrainingRun run, TensorWire wire, bool peers, long term)
+        {
+            var settings = CoordinatorNode.ActorSettings(supervision, hooks, transport, done, wire, identity, peers, term);
+            Volatile.Write(ref node!._coordinator, system.ActorOf(CoordinatorActor.Props(run, settings), ActorNames.Coordinator));
+        }
         string? TakeOver(StandbyActor.Snapshot snapshot, ActorSystem system)
         {
             TrainingRun run;
@@ -59,9 +65,7 @@ public sealed class StandbyNode
             {
                 return e.Message;
             }
-            var settings = CoordinatorNode.ActorSettings(supervision, hooks, transport, done, snapshot.Wire, identity, snapshot.Peers, snapshot.Term + 1);
-            var coordinator = system.ActorOf(CoordinatorActor.Props(run, settings), ActorNames.Coordinator);
-            Volatile.Write(ref node!._coordinator, coordinator);
+            StartCoordinator(system, run, snapshot.Wire, snapshot.Peers, snapshot.Term + 1);
             return null;
         }
         string? Lead(ActorSystem system)
@@ -78,8 +82,7 @@ public sealed class StandbyNode
                 done.TrySetException(e);
                 return e.Message;
             }
-            var settings = CoordinatorNode.ActorSettings(supervision, hooks, transport, done, cluster.Wire, identity, cluster.Peers, term: 1);
-            Volatile.Write(ref node!._coordinator, system.ActorOf(CoordinatorActor.Props(run, settings), ActorNames.Coordinator));
+            StartCoordinator(system, run, cluster.Wire, cluster.Peers, term: 1);
             return null;
         }
         ActorSystem? created = null;

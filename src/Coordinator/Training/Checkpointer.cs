@@ -10,8 +10,9 @@ namespace Distributed.Coordinator.Training;
 /// state is captured on the caller's thread (a copy in memory); the file is written, flushed to
 /// disk and renamed on a background writer, in order, so the training loop or coordinator actor
 /// does not wait for the disk. At most one write is in flight and one waits; a newer state
-/// replaces the waiting one (logged), so the latest state always reaches the disk. A failed write is logged and training goes on: the previous
-/// checkpoint is untouched (writes are atomic). <see cref="Dispose"/> waits for pending writes.
+/// replaces the waiting one (logged), so the latest state always reaches the disk. A failed write
+/// is logged and training goes on: the previous checkpoint is untouched (writes are atomic).
+/// <see cref="Dispose"/> waits for pending writes.
 /// </summary>
 public sealed class Checkpointer : IDisposable
 {
