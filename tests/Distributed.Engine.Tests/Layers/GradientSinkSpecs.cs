@@ -11,12 +11,16 @@ public sealed class GradientSinkSpecs
         return Matrix<float>.Build.Dense(rows, columns, (_, _) => (float)(rng.NextDouble() * 2 - 1));
     }
 
-    [Fact]
-    public void Grouped_rows_should_give_the_bits_of_each_group_summed_apart_and_added_in_order()
+    [Theory]
+    [InlineData(new[] { 0, 17, 40, 64 })]
+    // Groups of more than KC = 256 rows (a convolution's images × positions): several k-blocks each.
+    [InlineData(new[] { 0, 600, 1100, 1700 })]
+    [InlineData(new[] { 0, 256, 513, 520 })]
+    public void Grouped_rows_should_give_the_bits_of_each_group_summed_apart_and_added_in_order(int[] groups)
     {
-        int[] groups = [0, 17, 40, 64];
-        var x = Random(64, 30, 1);
-        var dz = Random(64, 9, 2);
+        int n = groups[^1];
+        var x = Random(n, 30, 1);
+        var dz = Random(n, 9, 2);
         var weight = new Parameter<float>("w", Matrix<float>.Build.Dense(30, 9));
         var bias = new Parameter<float>("b", Matrix<float>.Build.Dense(1, 9));
         var sink = GradientSink<float>.InGroups(groups);
@@ -39,7 +43,7 @@ public sealed class GradientSinkSpecs
         Assert.Equal(b, bias.Gradient.ToColumnMajorArray());
         // And the value is the plain sum over all rows, up to rounding.
         var whole = x.TransposeThisAndMultiply(dz).ToColumnMajorArray();
-        Assert.All(whole.Zip(w), p => Assert.True(Math.Abs(p.First - p.Second) < 1e-4, $"{p.First} vs {p.Second}"));
+        Assert.All(whole.Zip(w), p => Assert.True(Math.Abs(p.First - p.Second) < 1e-3, $"{p.First} vs {p.Second}"));
     }
 
     [Theory]

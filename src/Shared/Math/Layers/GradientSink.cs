@@ -47,9 +47,27 @@ public sealed class GradientSink<T> where T : struct, IFloatingPointIeee754<T>
         CheckRows(x.RowCount);
         // In row-major terms of the column-major storage: dPᵀ = dZᵀ·X, the k-loop (over rows) restarted at every group.
         int n = x.RowCount;
-        Gemm.Multiply(false, true, dz.ColumnCount, x.ColumnCount, n, 1f, (float[])(object)dz.Values(), 0, n, (float[])(object)x.Values(), 0, n,
-            0f, (float[])(object)parameter.Gradient.Values(), 0, x.ColumnCount, _groups);
+        var (dzv, xv, dp) = ((float[])(object)dz.Values(), (float[])(object)x.Values(), (float[])(object)parameter.Gradient.Values());
+        if (_groups.Zip(_groups.Skip(1)).All(p => p.Second - p.First <= Gemm.KC))
+        {
+            Gemm.Multiply(false, true, dz.ColumnCount, x.ColumnCount, n, 1f, dzv, 0, n, xv, 0, n, 0f, dp, 0, x.ColumnCount, _groups);
+            return;
+        }
+        // A group of more than KC rows (a convolution's images × positions) is several k-blocks: the
+        // product would chain them onto the previous groups' sum. Each group's sum is formed on its
+        // own, as the group computed alone gives it, and the sums are added in order.
+        var sum = s_groupSum.Value!;
+        if (sum.Length < dp.Length) s_groupSum.Value = sum = new float[dp.Length];
+        for (int g = 0; g + 1 < _groups.Length; g++)
+        {
+            var target = g == 0 ? dp : sum;
+            Gemm.Multiply(false, true, dz.ColumnCount, x.ColumnCount, _groups[g + 1] - _groups[g], 1f, dzv, _groups[g], n, xv, _groups[g], n, 0f, target, 0, x.ColumnCount);
+            if (g > 0) for (int i = 0; i < dp.Length; i++) dp[i] += sum[i];
+        }
     }
+
+    // Scratch for one group's sum, per thread (replicas compute side by side).
+    private static readonly ThreadLocal<float[]> s_groupSum = new(() => []);
 
     // dP = Σ_g 1ᵀ·dZ_g (column sums, group sums added in order)
     public void RowSums(Parameter<T> parameter, Matrix<T> dz)
