@@ -43,7 +43,7 @@ public static class StepProfile
     public static void Step(ImageSet train, int batchSize, int shards, int replicas, int steps = 400, bool onePass = false)
     {
         var model = Mlp.Create<float>(784, [256, 128], 10, seed: 1);
-        var step = new ShardedStep(model, shards, replicas, onePass);
+        var step = new ShardedStep(model, shards, replicas, seed: 1, onePass);
         var adam = new Adam();
         var order = ShardPlan.EpochOrder(1, 1, train.Count);
         double gradient = 0, optimizer = 0;
@@ -52,7 +52,7 @@ public static class StepProfile
         {
             if (i == 100) gradient = optimizer = 0;
             sw.Restart();
-            step.Run(train, order, i * batchSize % (train.Count - batchSize), batchSize);
+            step.Run(train, order, i * batchSize % (train.Count - batchSize), batchSize, step: i);
             gradient += sw.Elapsed.TotalMilliseconds;
             sw.Restart();
             adam.Step(model.Parameters, 0.001f);

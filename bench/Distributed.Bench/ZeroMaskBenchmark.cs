@@ -58,7 +58,7 @@ public static class ZeroMaskBenchmark
     private static float[] Gradient(ImageSet train, int samples)
     {
         var run = Run(train);
-        new ShardTrainer(run.Model).Run(train, Enumerable.Range(0, samples).ToArray());
+        new ShardTrainer(run.Model, run.Options.Seed).Run(train, Enumerable.Range(0, samples).ToArray(), step: 0);
         var gradient = new float[run.Model.ParameterCount];
         run.Model.CopyGradientsTo(gradient);
         return gradient;

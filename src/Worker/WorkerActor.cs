@@ -287,7 +287,7 @@ public sealed partial class WorkerActor : ReceiveActor, IWithTimers
         _coordinator = Sender;
         Context.Watch(_coordinator);
         var model = new Sequential<float>(BuildLayers(welcome.Model));
-        _trainer = new ShardTrainer(model);
+        _trainer = new ShardTrainer(model, welcome.Model.Seed);
         StartReplica(welcome, model);
         _weightsVersion = -1;
         _latestStep = -1;
@@ -398,7 +398,7 @@ public sealed partial class WorkerActor : ReceiveActor, IWithTimers
                 continue;
             }
             long start = Stopwatch.GetTimestamp();
-            var outcome = Run(shard);
+            var outcome = Run(shard, work.Step);
             double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             Credit(shard.Count, ms);
             send(shard, outcome, ms);
@@ -417,14 +417,14 @@ public sealed partial class WorkerActor : ReceiveActor, IWithTimers
         (b.Length >= 2 && b[0] == 0 && b[^1] == shard.Samples.Length && b.Zip(b.Skip(1)).All(p => p.Second > p.First && p.Second - p.First <= Gemm.KC)));
 
     /// <summary>A shard, or a piece of consecutive shards in one segmented pass; the model's gradients then hold their sum.</summary>
-    private (int Samples, double LossSum, int Correct) Run(PieceAssignment shard)
+    private (int Samples, double LossSum, int Correct) Run(PieceAssignment shard, long step)
     {
         if (shard.Segments is null)
         {
-            var o = _trainer!.Run(_settings.Data, shard.Samples);
+            var o = _trainer!.Run(_settings.Data, shard.Samples, step);
             return (o.Samples, o.LossSum, o.Correct);
         }
-        var outcomes = _trainer!.Run(_settings.Data, shard.Samples, shard.Segments);
+        var outcomes = _trainer!.Run(_settings.Data, shard.Samples, shard.Segments, step);
         return (outcomes.Sum(o => o.Samples), outcomes.Sum(o => o.LossSum), outcomes.Sum(o => o.Correct));
     }
 

@@ -21,7 +21,7 @@ public sealed class StepMessages(TrainingRun run, string runId, TensorWire wire,
     private string? _hash;
 
     public Welcome Welcome(DataPlaneTicket? ticket, RegisterWorker? registration) => new(runId,
-        new ModelSpec(run.Description),
+        new ModelSpec(run.Description, run.Options.Seed),
         new DataSpec(run.Data.Train.Count, run.Data.Train.Fingerprint(run.Data.Train.Count)), run.BatchesPerEpoch, ticket, wire,
         identity?.Prove(new WelcomeClaim(registration?.Challenge ?? "", selfAddress, runId, registration?.Name ?? "", ticket)),
         peers ? new ReplicaOptimizer(run.Options.Optimizer, run.Options.Momentum, run.Options.WeightDecay) : null, term);

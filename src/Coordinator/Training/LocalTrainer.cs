@@ -24,13 +24,13 @@ public sealed class LocalTrainer(TrainingRun run, Action<string> log, int replic
     /// <summary>Trains to the end, or until <paramref name="stop"/> is cancelled: then returns null with the run at a step boundary (ready to checkpoint).</summary>
     public TrainingResult? Run(CancellationToken stop)
     {
-        var step = new ShardedStep(_run.Model, _run.Options.Shards, replicas, blocks: _run.Options.Blocks);
+        var step = new ShardedStep(_run.Model, _run.Options.Shards, replicas, _run.Options.Seed, blocks: _run.Options.Blocks);
         _run.Start();
         while (!_run.Finished)
         {
             if (stop.IsCancellationRequested) return null;
             var (start, count) = _run.CurrentBatch;
-            var (loss, correct) = step.Run(_run.Data.Train, _run.Order, start, count);
+            var (loss, correct) = step.Run(_run.Data.Train, _run.Order, start, count, _run.Step);
             var epoch = _run.CompleteStep(loss, correct);
             if (epoch is not null) log(TrainingRun.Describe(epoch, _run.Options.Epochs));
             onStep?.Invoke(_run, epoch);

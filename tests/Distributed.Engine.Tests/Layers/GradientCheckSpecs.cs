@@ -20,7 +20,7 @@ public class GradientCheckSpecs
     public void The_report_should_cover_every_layer_loss_and_both_model_paths()
     {
         string all = string.Join('\n', Report.Select(r => r.Check));
-        foreach (var part in new[] { "Dense", "ReLU", "Conv2d", "padding 1", "stride 2", "MaxPool2d", "Softmax (row-wise VJP)", "CrossEntropy (one-hot", "CrossEntropy (soft",
+        foreach (var part in new[] { "Dense", "ReLU", "Conv2d", "padding 1", "stride 2", "MaxPool2d", "Dropout 0.5 (training mask)", "CNN conv→relu→pool→dropout→flatten→dense", "Softmax (row-wise VJP)", "CrossEntropy (one-hot", "CrossEntropy (soft",
                      "SoftmaxCrossEntropy (one-hot", "SoftmaxCrossEntropy (soft", "fused loss, all parameters",
                      "Softmax → CrossEntropy, all parameters", "±1000", "Wrong softmax backward" })
             Assert.Contains(part, all);

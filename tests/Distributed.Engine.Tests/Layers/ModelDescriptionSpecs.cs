@@ -56,7 +56,16 @@ public sealed class ModelDescriptionSpecs
 
     [Theory]
     [InlineData("dense128,,dense10", "empty layer")]
-    [InlineData("dense128,tanh,dense10", "'tanh' is not a layer; the layers are dense<width> (e.g. dense128) and relu")]
+    [InlineData("dense128,tanh,dense10", "'tanh' is not a layer; the layers are dense<width> (e.g. dense128), relu, conv<channels>k<kernel>")]
+    [InlineData("conv32", "'conv32': a convolution is conv<channels>k<kernel>")]
+    [InlineData("conv32k3p3", "'conv32k3p3': a convolution is conv<channels>k<kernel>")]
+    [InlineData("conv0k3", "'conv0k3': a convolution")]
+    [InlineData("maxpool0", "'maxpool0': maxpool takes a window size in 1–64")]
+    [InlineData("dropout1", "'dropout1': dropout takes a rate in [0, 1)")]
+    [InlineData("dropout-0.1", "'dropout-0.1': dropout takes a rate")]
+    [InlineData("dense64,conv8k3,dense10", "layer 2 (conv8k3) cannot take its input of 64×1×1: a 3×3 kernel does not fit")]
+    [InlineData("conv8k5,maxpool2,conv8k5,maxpool2,conv8k5,dense10", "layer 5 (conv8k5) cannot take its input of 8×4×4")]
+    [InlineData("maxpool64,dense10", "layer 1 (maxpool64) cannot take its input of 1×28×28")]
     [InlineData("dense0", "'dense0': dense takes a width in 1–16,384")]
     [InlineData("dense99999", "'dense99999': dense takes a width in 1–16,384")]
     [InlineData("dense-3", "'dense-3': dense takes a width")]
@@ -74,5 +83,37 @@ public sealed class ModelDescriptionSpecs
         // nn.Linear(6, 4).weight is [4, 6]; its bias [4].
         Assert.Equal([[4, 6], [4], [3, 4], [3]], model.Parameters.Select(p => p.Shape));
         Assert.All(model.Parameters, p => Assert.Equal(p.Count, p.Shape.Aggregate(1, (a, d) => a * d)));
+    }
+
+    [Fact]
+    public void Convolutional_tokens_should_read_back_and_give_the_shapes_and_counts_pytorch_gives()
+    {
+        const string cnn = "conv32k3,relu,conv64k3,relu,maxpool2,dropout0.25,flatten,dense128,relu,dropout0.5,dense10";
+        var model = ModelDescription.Parse(784, cnn);
+        Assert.Equal(cnn, model.LayersText);
+        Assert.Equal(new ImageShape(1, 28, 28), model.InputShape);
+        // 28 − 3 + 1 = 26, 26 − 3 + 1 = 24, 24 / 2 = 12: 64·12·12 = 9216 into the dense layer.
+        Assert.Equal([new(1, 28, 28), new(32, 26, 26), new(32, 26, 26), new(64, 24, 24), new(64, 24, 24), new(64, 12, 12), new(64, 12, 12),
+            new(9216, 1, 1), new(128, 1, 1), new(128, 1, 1), new(128, 1, 1), new ImageShape(10, 1, 1)], model.Shapes);
+        // Keras' mnist_cnn summary: 320 + 18,496 + 1,179,776 + 1,290.
+        Assert.Equal(1_199_882, model.ParameterCount);
+        Assert.Equal(1_199_882, model.Build<float>(seed: 1).ParameterCount);
+        var lenet = ModelDescription.Parse(784, "conv6k5p2,relu,maxpool2,conv16k5,relu,maxpool2,flatten,dense120,relu,dense84,relu,dense10");
+        Assert.Equal(61_706, lenet.ParameterCount);
+        Assert.Equal(new ImageShape(16, 5, 5), lenet.Shapes[6]);
+        // Stride and padding round-trip in the order conv<c>k<k>s<s>p<p>, defaults left out.
+        Assert.Equal("conv8k3s2p1,conv4k3", ModelDescription.Parse(784, "CONV8K3S2P1, conv4k3s1p0").LayersText);
+        Assert.Equal(new ImageShape(8, 14, 14), ModelDescription.Parse(784, "conv8k3s2p1").Shapes[1]);
+        // A flat input that is not a square stays flat: only dense layers can read it.
+        Assert.Equal(new ImageShape(12, 1, 1), ModelDescription.Parse(12, "dense3").InputShape);
+    }
+
+    [Fact]
+    public void Convolution_weights_should_get_pytorch_names_and_shapes()
+    {
+        var model = ModelDescription.Parse(784, "conv6k5p2,relu,maxpool2,flatten,dense10").Build<float>(seed: 1);
+        // nn.Conv2d(1, 6, 5).weight is [6, 1, 5, 5]; nn.Linear(6·14·14, 10).weight [10, 1176]. Flatten keeps its position (layers.3).
+        Assert.Equal(["layers.0.weight", "layers.0.bias", "layers.4.weight", "layers.4.bias"], model.Parameters.Select(p => p.Name));
+        Assert.Equal([[6, 1, 5, 5], [6], [10, 1176], [10]], model.Parameters.Select(p => p.Shape));
     }
 }

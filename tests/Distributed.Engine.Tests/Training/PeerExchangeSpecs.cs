@@ -52,10 +52,10 @@ public sealed class PeerExchangeSpecs
     private static float[] SingleProcess()
     {
         var twin = new TrainingRun(Options, Data);
-        var step = new ShardedStep(twin.Model, Options.Shards, replicas: 1);
+        var step = new ShardedStep(twin.Model, Options.Shards, replicas: 1, Options.Seed);
         while (!twin.Finished)
         {
-            var (loss, correct) = step.Run(Data.Train, twin.Order, twin.CurrentBatch.Start, twin.CurrentBatch.Count);
+            var (loss, correct) = step.Run(Data.Train, twin.Order, twin.CurrentBatch.Start, twin.CurrentBatch.Count, twin.Step);
             twin.CompleteStep(loss, correct);
         }
         return twin.Model.FlattenValues();
@@ -138,13 +138,13 @@ public sealed class PeerExchangeSpecs
         Func<int, int[]> samplesOf = work.Step == _run.Step + 1 ? _run.NextShardSamples : _run.ShardSamples;
         var sizes = Enumerable.Range(0, Options.Shards).Select(s => samplesOf(s).Length).ToArray();
         foreach (var r in replica.Begin(work.Step, round.Attempt, layout, mine, sizes, Options.Reduction())) Broadcast(me, round, r);
-        var trainer = new ShardTrainer(replica.Model);
+        var trainer = new ShardTrainer(replica.Model, Options.Seed);
         foreach (var (first, count) in work.Pieces)
         {
             var parts = Enumerable.Range(first, count).Select(samplesOf).ToArray();
             var segments = parts.Select(p => p.Length).Prepend(0).ToArray();
             for (int i = 1; i < segments.Length; i++) segments[i] += segments[i - 1];
-            var outcomes = trainer.Run(Data.Train, parts.SelectMany(p => p).ToArray(), segments);
+            var outcomes = trainer.Run(Data.Train, parts.SelectMany(p => p).ToArray(), segments, work.Step);
             var gradient = new float[replica.Model.ParameterCount];
             replica.Model.CopyGradientsTo(gradient);
             int samples = outcomes.Sum(o => o.Samples);
@@ -307,11 +307,11 @@ public sealed class PeerExchangeSpecs
     private static Dictionary<long, string> SingleProcessHashes()
     {
         var twin = new TrainingRun(Options, Data);
-        var step = new ShardedStep(twin.Model, Options.Shards, replicas: 1);
+        var step = new ShardedStep(twin.Model, Options.Shards, replicas: 1, Options.Seed);
         var hashes = new Dictionary<long, string>();
         while (!twin.Finished)
         {
-            var (loss, correct) = step.Run(Data.Train, twin.Order, twin.CurrentBatch.Start, twin.CurrentBatch.Count);
+            var (loss, correct) = step.Run(Data.Train, twin.Order, twin.CurrentBatch.Start, twin.CurrentBatch.Count, twin.Step);
             twin.CompleteStep(loss, correct);
             hashes[twin.Step] = WeightsHash.Sha256(twin.Model.FlattenValues());
         }

@@ -51,12 +51,12 @@ public class ReductionPlanSpecs
         var plan = new ReductionPlan(shards, blocks);
 
         var single = Mlp.Create<float>(784, [40], 10, seed: 3);
-        var (loss, correct) = new ShardedStep(single, shards, replicas: 1, blocks: blocks).Run(data, order, batchStart, batchCount);
+        var (loss, correct) = new ShardedStep(single, shards, replicas: 1, seed: 1, blocks: blocks).Run(data, order, batchStart, batchCount, step: 0);
         var expected = new float[single.ParameterCount];
         single.CopyGradientsTo(expected);
 
         // Three "workers" hold contiguous runs [0, 1], [2, 3], [4, 5] and send each run's pieces, in reverse order.
-        var worker = new ShardTrainer(Mlp.Create<float>(784, [40], 10, seed: 3));
+        var worker = new ShardTrainer(Mlp.Create<float>(784, [40], 10, seed: 3), seed: 1);
         int[] Samples(int s)
         {
             var (start, count) = ShardPlan.Range(batchCount, shards, s);
@@ -70,7 +70,7 @@ public class ReductionPlanSpecs
             var parts = Enumerable.Range(first, count).Select(Samples).ToArray();
             var segments = parts.Select(p => p.Length).Prepend(0).ToArray();
             for (int i = 1; i < segments.Length; i++) segments[i] += segments[i - 1];
-            var outcomes = worker.Run(data, parts.SelectMany(p => p).ToArray(), segments);
+            var outcomes = worker.Run(data, parts.SelectMany(p => p).ToArray(), segments, step: 0);
             var gradient = new float[single.ParameterCount];
             worker.Model.CopyGradientsTo(gradient);
             Assert.Equal(ShardVerdict.Accepted, collector.Offer(0, first, count, outcomes.Sum(o => o.Samples), outcomes.Sum(o => o.LossSum), outcomes.Sum(o => o.Correct), gradient));
@@ -111,7 +111,7 @@ public class ReductionPlanSpecs
         float[] Gradient(int replicas, bool onePass)
         {
             var model = Mlp.Create<float>(784, [64, 32], 10, seed: 4);
-            var (loss, correct) = new ShardedStep(model, shards: 5, replicas, onePass, blocks: 2).Run(data, order, batchStart: 17, batchCount: 203);
+            var (loss, correct) = new ShardedStep(model, shards: 5, replicas, seed: 1, onePass, blocks: 2).Run(data, order, batchStart: 17, batchCount: 203, step: 0);
             var g = new float[model.ParameterCount];
             model.CopyGradientsTo(g);
             return [.. g, (float)loss, correct];
@@ -133,14 +133,14 @@ public class ReductionPlanSpecs
         var data = MnistLoader.Load(RepositoryRoot.BundledData, trainLimit: 50, testLimit: 1).Train;
         var order = ShardPlan.EpochOrder(1, 2, data.Count);
         const int shards = 5, batchStart = 7, batchCount = 3;
-        var reference = new ShardTrainer(Mlp.Create<float>(784, [12], 10, seed: 5));
+        var reference = new ShardTrainer(Mlp.Create<float>(784, [12], 10, seed: 5), seed: 1);
         float[]? sum = null;
         double loss = 0;
         for (int s = 0; s < shards; s++)
         {
             var (start, count) = ShardPlan.Range(batchCount, shards, s);
             if (count == 0) continue;
-            loss += reference.Run(data, order.AsSpan(batchStart + start, count)).LossSum;
+            loss += reference.Run(data, order.AsSpan(batchStart + start, count), step: 0).LossSum;
             var g = new float[reference.Model.ParameterCount];
             reference.Model.CopyGradientsTo(g);
             if (sum is null) sum = g;
@@ -149,10 +149,10 @@ public class ReductionPlanSpecs
         var expected = sum!.Select(v => v / batchCount).ToArray();
 
         var model = Mlp.Create<float>(784, [12], 10, seed: 5);
-        var step = new ShardedStep(model, shards, replicas, onePass);
+        var step = new ShardedStep(model, shards, replicas, seed: 1, onePass);
         for (int repeat = 0; repeat < 2; repeat++) // the collector is reused from step to step
         {
-            var (actualLoss, _) = step.Run(data, order, batchStart, batchCount);
+            var (actualLoss, _) = step.Run(data, order, batchStart, batchCount, step: 0);
             var actual = new float[model.ParameterCount];
             model.CopyGradientsTo(actual);
             Assert.Equal(expected, actual);

@@ -34,11 +34,11 @@ public sealed class RunEngineSpecs
     /// <summary>What a worker would send for a piece of the current step, computed from the run's current weights.</summary>
     private OfferedPiece Computed((int First, int Count) piece, long? step = null)
     {
-        var trainer = new ShardTrainer(_run.Model.ReplicaSharingValues());
+        var trainer = new ShardTrainer(_run.Model.ReplicaSharingValues(), _run.Options.Seed);
         var parts = Enumerable.Range(piece.First, piece.Count).Select(_run.ShardSamples).ToArray();
         var segments = parts.Select(p => p.Length).Prepend(0).ToArray();
         for (int i = 1; i < segments.Length; i++) segments[i] += segments[i - 1];
-        var outcomes = trainer.Run(Data.Train, parts.SelectMany(p => p).ToArray(), segments);
+        var outcomes = trainer.Run(Data.Train, parts.SelectMany(p => p).ToArray(), segments, step ?? _run.Step);
         var gradient = new float[_run.Model.ParameterCount];
         trainer.Model.CopyGradientsTo(gradient);
         double loss = 0;
@@ -64,7 +64,7 @@ public sealed class RunEngineSpecs
     public void A_step_reduced_from_results_in_any_order_should_equal_the_single_process_step()
     {
         var twin = new TrainingRun(Options, Data);
-        var (loss, correct) = new ShardedStep(twin.Model, Options.Shards, replicas: 1).Run(Data.Train, twin.Order, twin.CurrentBatch.Start, twin.CurrentBatch.Count);
+        var (loss, correct) = new ShardedStep(twin.Model, Options.Shards, replicas: 1, Options.Seed).Run(Data.Train, twin.Order, twin.CurrentBatch.Start, twin.CurrentBatch.Count, twin.Step);
         twin.CompleteStep(loss, correct);
 
         var commands = Started();
@@ -244,7 +244,7 @@ public sealed class RunEngineSpecs
         foreach (var piece in PiecesOf(lost, "w1").Where(p => p.First != 2).Prepend((0, 2))) last = _engine.Offer("w1", Computed(piece)).Commands;
         Assert.Single(last.OfType<Command.StepCompleted>());
         var twin = new TrainingRun(Options, Data);
-        var (loss, correct) = new ShardedStep(twin.Model, Options.Shards, replicas: 1).Run(Data.Train, twin.Order, twin.CurrentBatch.Start, twin.CurrentBatch.Count);
+        var (loss, correct) = new ShardedStep(twin.Model, Options.Shards, replicas: 1, Options.Seed).Run(Data.Train, twin.Order, twin.CurrentBatch.Start, twin.CurrentBatch.Count, twin.Step);
         twin.CompleteStep(loss, correct);
         Assert.Equal(twin.Model.FlattenValues(), _run.Model.FlattenValues());
     }

@@ -72,12 +72,12 @@ public class ShardingSpecs
         var indices = Enumerable.Range(0, 64).ToArray();
         var sharded = Mlp.Create<float>(784, [32], 10, seed: 2);
         var acc = new GradientAccumulator(sharded.ParameterCount);
-        var trainer = new ShardTrainer(sharded);
+        var trainer = new ShardTrainer(sharded, seed: 1);
         double lossSum = 0;
         for (int s = 0; s < 4; s++)
         {
             var (start, count) = ShardPlan.Range(64, 4, s);
-            lossSum += trainer.Run(data, indices.AsSpan(start, count)).LossSum;
+            lossSum += trainer.Run(data, indices.AsSpan(start, count), step: 0).LossSum;
             acc.Add(sharded);
         }
         var mean = new float[sharded.ParameterCount];
@@ -108,8 +108,8 @@ public class ShardedStepSpecs
         float[] Gradient(int replicas, bool onePass = false)
         {
             var model = Mlp.Create<float>(784, [64, 32], 10, seed: 4);
-            var step = new ShardedStep(model, shards: 5, replicas, onePass);
-            var (loss, correct) = step.Run(data, order, batchStart: 17, batchCount: 203);
+            var step = new ShardedStep(model, shards: 5, replicas, seed: 1, onePass);
+            var (loss, correct) = step.Run(data, order, batchStart: 17, batchCount: 203, step: 0);
             var g = new float[model.ParameterCount];
             model.CopyGradientsTo(g);
             return [.. g, (float)loss, correct];
@@ -129,16 +129,16 @@ public class ShardedStepSpecs
         int[] bounds = [0, 33, 65, 98, 130];
 
         var fused = Mlp.Create<float>(784, [48], 10, seed: 8);
-        var outcomes = new ShardTrainer(fused).Run(data, samples, bounds);
+        var outcomes = new ShardTrainer(fused, seed: 1).Run(data, samples, bounds, step: 0);
         var fusedGradient = new float[fused.ParameterCount];
         fused.CopyGradientsTo(fusedGradient);
 
         var apart = Mlp.Create<float>(784, [48], 10, seed: 8);
-        var trainer = new ShardTrainer(apart);
+        var trainer = new ShardTrainer(apart, seed: 1);
         var sum = new GradientAccumulator(apart.ParameterCount);
         for (int s = 0; s < 4; s++)
         {
-            var outcome = trainer.Run(data, samples.AsSpan(bounds[s], bounds[s + 1] - bounds[s]));
+            var outcome = trainer.Run(data, samples.AsSpan(bounds[s], bounds[s + 1] - bounds[s]), step: 0);
             Assert.Equal(outcome, outcomes[s]);
             sum.Add(apart);
         }

@@ -57,11 +57,11 @@ public class WorkerActorSpecs() : Akka.TestKit.Xunit2.TestKit(new ClusterSetting
         Assert.Equal((0, 2, 7), (result.Shard, result.ShardCount, result.Samples));
 
         // The two shards apart, on the same weights, added in shard order.
-        var trainer = new Shared.Training.ShardTrainer(Mlp.Create<float>(784, [32], 10, seed: 2));
+        var trainer = new Shared.Training.ShardTrainer(Mlp.Create<float>(784, [32], 10, seed: 2), seed: 0);
         var sum = new Shared.Training.GradientAccumulator(trainer.Model.ParameterCount);
         foreach (var shard in new[] { first, second })
         {
-            trainer.Run(Data, shard);
+            trainer.Run(Data, shard, step: 0);
             sum.Add(trainer.Model);
         }
         Assert.Equal(sum.Total.ToArray(), result.GradientSum.Inline);

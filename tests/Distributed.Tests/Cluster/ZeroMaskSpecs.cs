@@ -49,8 +49,8 @@ public class ZeroMaskSpecs
     {
         var data = TestData.Subset(256, 10);
         var run = new TrainingRun(new TrainingOptions { Seed = 3 }, data);
-        var trainer = new ShardTrainer(run.Model);
-        trainer.Run(data.Train, Enumerable.Range(0, 64).ToArray());
+        var trainer = new ShardTrainer(run.Model, run.Options.Seed);
+        trainer.Run(data.Train, Enumerable.Range(0, 64).ToArray(), step: 0);
         var gradient = new float[run.Model.ParameterCount];
         run.Model.CopyGradientsTo(gradient);
         int zeros = gradient.Count(g => BitConverter.SingleToUInt32Bits(g) == 0);

@@ -20,12 +20,12 @@ public class CheckpointSpecs : IDisposable
     private string Interrupted(int steps, TrainingOptions? options = null)
     {
         var run = new TrainingRun(options ?? Options, Data);
-        var trainer = new ShardedStep(run.Model, run.Options.Shards, 1);
+        var trainer = new ShardedStep(run.Model, run.Options.Shards, 1, run.Options.Seed);
         run.Start();
         while (run.Step < steps)
         {
             var (start, count) = run.CurrentBatch;
-            var (loss, correct) = trainer.Run(Data.Train, run.Order, start, count);
+            var (loss, correct) = trainer.Run(Data.Train, run.Order, start, count, run.Step);
             run.CompleteStep(loss, correct);
         }
         return CheckpointFile.Save(_folder, run.Capture());
@@ -54,6 +54,16 @@ public class CheckpointSpecs : IDisposable
         Interrupted(13, sgd);
         var (run, _) = Checkpointer.Resume(_folder, Data.Folder, _ => { });
         Assert.Equal(Uninterrupted(sgd), new LocalTrainer(run, _ => { }).Run().FinalWeightsSha256);
+    }
+
+    [Fact]
+    public void Resuming_a_convolutional_model_with_dropout_should_draw_the_masks_it_would_have_drawn()
+    {
+        // Dropout masks are keyed by the global step: a resumed run that counted steps from 0 again would end elsewhere.
+        var cnn = Options with { Architecture = "conv4k3,relu,maxpool2,dropout0.25,flatten,dense16,relu,dropout0.5,dense10" };
+        Interrupted(7, cnn);
+        var (run, _) = Checkpointer.Resume(_folder, Data.Folder, _ => { });
+        Assert.Equal(Uninterrupted(cnn), new LocalTrainer(run, _ => { }).Run().FinalWeightsSha256);
     }
 
     [Fact]

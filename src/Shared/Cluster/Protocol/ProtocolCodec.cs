@@ -108,12 +108,13 @@ public static partial class ProtocolCodec
         s_byManifest.TryGetValue(manifest, out var codec) ? codec.Read(r, maxLength)
         : throw new SerializationException($"Unknown protocol manifest '{Printable(manifest)}'.");
 
-    // The model: its inputs, then its layers in the model-description syntax, read through the same
-    // parser as --arch and model files, so a new layer kind needs no wire code of its own.
+    // The model: its inputs, its layers in the model-description syntax (read through the same parser
+    // as --arch and model files, so a new layer kind needs no wire code of its own), then its seed.
     private static void WriteModel(BinaryWriter w, ModelSpec model)
     {
         w.Write(model.Inputs);
         w.Write(model.Description.LayersText);
+        w.Write(model.Seed);
     }
 
     private static ModelSpec ReadModel(BinaryReader r)
@@ -123,7 +124,7 @@ public static partial class ProtocolCodec
         string layers = ReadText(r);
         try
         {
-            return new ModelSpec(ModelDescription.Parse(inputs, layers));
+            return new ModelSpec(ModelDescription.Parse(inputs, layers), r.ReadInt32());
         }
         catch (FormatException e)
         {

@@ -5,13 +5,16 @@ namespace Distributed.Shared.Protocol;
 /// <summary>Messages workers receive from the coordinator.</summary>
 public static class WorkerProtocol
 {
-    /// <summary>The model to build, as data: its input width and layers in order (weights are sent with each step).</summary>
-    public sealed record ModelSpec(int Inputs, LayerSpec[] Layers)
+    /// <summary>
+    /// The model to build, as data: its input width and layers in order (weights are sent with each
+    /// step), and the run's <paramref name="Seed"/>, which keys dropout masks (<see cref="ForwardContext"/>).
+    /// </summary>
+    public sealed record ModelSpec(int Inputs, LayerSpec[] Layers, int Seed = 0)
     {
         /// <summary>The MLP preset: (Dense → ReLU)* → Dense.</summary>
         public ModelSpec(int inputs, int[] hidden, int classes) : this(ModelDescription.Mlp(inputs, hidden, classes)) { }
 
-        public ModelSpec(ModelDescription model) : this(model.Inputs, [.. model.Layers]) { }
+        public ModelSpec(ModelDescription model, int seed = 0) : this(model.Inputs, [.. model.Layers], seed) { }
 
         public ModelDescription Description => new(Inputs, Layers);
     }

@@ -108,10 +108,10 @@ public sealed partial class RunEngine<TWorker>
     /// </summary>
     private bool Diverged(OfferedPiece r)
     {
-        _verifier ??= new ShardTrainer(_run.Model);
+        _verifier ??= new ShardTrainer(_run.Model, _run.Options.Seed);
         double loss = 0;
         for (int shard = r.First; shard < r.First + r.Count && shard < _run.Options.Shards; shard++)
-            if (_run.ShardSamples(shard) is { Length: > 0 } samples) loss += _verifier.Run(_run.Data.Train, samples).LossSum;
+            if (_run.ShardSamples(shard) is { Length: > 0 } samples) loss += _verifier.Run(_run.Data.Train, samples, _run.Step).LossSum;
         return !double.IsFinite(loss);
     }
 

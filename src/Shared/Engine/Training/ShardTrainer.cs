@@ -12,9 +12,10 @@ public readonly record struct ShardOutcome(int Samples, double LossSum, int Corr
 /// Forward and fused softmax-cross-entropy backward on one shard, with the loss summed (not averaged)
 /// over the shard, so the model's gradients hold the shard's gradient sum: Σ over shards in shard
 /// order, divided by the global batch size, is the batch's mean gradient. Used by workers and by
-/// single-process training alike, so both compute the same bits.
+/// single-process training alike, so both compute the same bits. Every pass is a training pass
+/// keyed by the run's <paramref name="seed"/>, the step and the samples (<see cref="ForwardContext"/>).
 /// </summary>
-public sealed class ShardTrainer(Sequential<float> model)
+public sealed class ShardTrainer(Sequential<float> model, int seed)
 {
     private readonly SoftmaxCrossEntropy<float> _loss = new(LossReduction.Sum);
     private readonly BatchBuilder _batch = new();
@@ -28,12 +29,12 @@ public sealed class ShardTrainer(Sequential<float> model)
     /// row-independent; only the reduction over rows is segmented). Requires shards of at most
     /// <see cref="Numerics.Gemm.KC"/> samples.
     /// </summary>
-    public ShardOutcome[] Run(ImageSet data, ReadOnlySpan<int> samples, int[] segments)
+    public ShardOutcome[] Run(ImageSet data, ReadOnlySpan<int> samples, int[] segments, long step)
     {
         if (segments.Zip(segments.Skip(1)).Any(p => p.Second - p.First > Numerics.Gemm.KC))
             throw new ArgumentException($"Shards of more than {Numerics.Gemm.KC} samples cannot be computed in one pass.", nameof(segments));
         var (x, t) = _batch.Build(data, samples);
-        var logits = Model.Forward(x);
+        var logits = Model.Forward(x, new ForwardContext(seed, step, samples.ToArray()));
         _loss.Forward(logits, t);
         var losses = _loss.SegmentSums(segments);
         var outcomes = new ShardOutcome[segments.Length - 1];
@@ -48,11 +49,11 @@ public sealed class ShardTrainer(Sequential<float> model)
         return outcomes;
     }
 
-    public ShardOutcome Run(ImageSet data, ReadOnlySpan<int> samples)
+    public ShardOutcome Run(ImageSet data, ReadOnlySpan<int> samples, long step)
     {
         if (samples.IsEmpty) throw new ArgumentException("A shard needs at least one sample.", nameof(samples));
         var (x, t) = _batch.Build(data, samples);
-        var logits = Model.Forward(x);
+        var logits = Model.Forward(x, new ForwardContext(seed, step, samples.ToArray()));
         float lossSum = _loss.Forward(logits, t);
         int correct = 0;
         for (int i = 0; i < samples.Length; i++)

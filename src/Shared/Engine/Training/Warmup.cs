@@ -28,15 +28,15 @@ public static class Warmup
         var model = options.Model(784, 10).Build<float>(seed: 0);
         var optimizer = OptimizerNames.Create(options);
         // The single-process step (one pass, and on replicas), then a worker's paths on one thread.
-        new ShardedStep(model, options.Shards, Math.Max(1, threads), blocks: options.Blocks).Run(data, order, 0, batch);
-        new ShardedStep(model, options.Shards, Math.Max(1, threads), onePass: false).Run(data, order, 0, batch);
+        new ShardedStep(model, options.Shards, Math.Max(1, threads), options.Seed, blocks: options.Blocks).Run(data, order, 0, batch, step: 0);
+        new ShardedStep(model, options.Shards, Math.Max(1, threads), options.Seed, onePass: false).Run(data, order, 0, batch, step: 0);
         optimizer.Step(model.Parameters, options.LearningRate);
         using (Gemm.SerialOnThisThread())
         {
-            var trainer = new ShardTrainer(model);
+            var trainer = new ShardTrainer(model, options.Seed);
             int half = batch / 2;
-            trainer.Run(data, order.AsSpan(0, half));
-            trainer.Run(data, order, [0, half, batch]);
+            trainer.Run(data, order.AsSpan(0, half), step: 0);
+            trainer.Run(data, order, [0, half, batch], step: 0);
         }
         Evaluator.Evaluate(model, data);
     }

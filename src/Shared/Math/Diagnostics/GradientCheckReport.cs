@@ -35,6 +35,7 @@ public static class GradientCheckReport
         rows.AddRange(CheckLayer("Conv2d 2@5×5→3, kernel 3, padding 1", new Conv2d<double>(new(2, 5, 5), 3, kernel: 3, padding: 1), Random(rng, 3, 50), rng, initDense: true));
         rows.AddRange(CheckLayer("Conv2d 2@6×7→2, kernel 3, stride 2", new Conv2d<double>(new(2, 6, 7), 2, kernel: 3, stride: 2), Random(rng, 2, 84), rng, initDense: true));
         rows.AddRange(CheckLayer("MaxPool2d 2 on 2@4×5", new MaxPool2d<double>(new(2, 4, 5), 2), Random(rng, 3, 40), rng));
+        rows.AddRange(CheckLayer("Dropout 0.5 (training mask)", new Dropout<double>(0.5, salt: 3), Random(rng, 4, 6), rng, context: new ForwardContext(1, 2, [5, 0, 9, 2])));
         rows.AddRange(CheckLayer("Softmax (row-wise VJP)", new Softmax<double>(), Random(rng, 4, 5, scale: 3), rng));
         var labelKinds = new (string Name, Func<SeededRandom, int, int, Matrix<double>> Make)[] { ("one-hot", OneHot), ("soft", SoftLabels) };
         foreach (var (name, make) in labelKinds)
@@ -45,12 +46,14 @@ public static class GradientCheckReport
         }
         rows.Add(CheckModel("MLP 7-6-5-4, fused loss, all parameters", fused: true, rng));
         rows.Add(CheckModel("MLP 7-6-5-4, Softmax → CrossEntropy, all parameters", fused: false, rng));
+        rows.Add(CheckModel("CNN conv→relu→pool→dropout→flatten→dense on 1@6×6, fused loss, all parameters", fused: true, rng,
+            ModelDescription.Parse(36, "conv3k3p1,relu,maxpool2,dropout0.25,flatten,dense4").Build<double>(seed: 11), new ForwardContext(1, 7, [3, 1, 4, 1, 5])));
         rows.AddRange(ExtremeLogits());
         rows.Add(ClassicBug(rng));
         return rows;
     }
 
-    private static IEnumerable<GradientCheckRow> CheckLayer(string name, ILayer<double> layer, Matrix<double> x, SeededRandom rng, bool initDense = false)
+    private static IEnumerable<GradientCheckRow> CheckLayer(string name, ILayer<double> layer, Matrix<double> x, SeededRandom rng, bool initDense = false, ForwardContext? context = null)
     {
         if (initDense && layer is Dense<double> dense)
         {
@@ -62,9 +65,9 @@ public static class GradientCheckReport
             conv.InitializeHe(rng);
             foreach (ref var b in conv.Bias.Value.Values().AsSpan()) b = rng.NextGaussian();
         }
-        var r = Random(rng, x.RowCount, layer.Forward(x).ColumnCount);
+        var r = Random(rng, x.RowCount, layer.Forward(x, context).ColumnCount);
         // f = Σ R ⊙ layer(x): its gradient with respect to the output is R.
-        double F() => layer.Forward(x).PointwiseMultiply(r).Enumerate().Sum();
+        double F() => layer.Forward(x, context).PointwiseMultiply(r).Enumerate().Sum();
         F();
         var dx = layer.Backward(r)!.Values().ToArray();
         var analyticParams = layer.Parameters.Select(p => p.Gradient.Values().ToArray()).ToArray();
@@ -105,16 +108,18 @@ public static class GradientCheckReport
         yield return new(what + ": d/dt", "max |difference|", GradientCheck.MaxAbsoluteDifference(dtFused.Values(), dtSeparate.Values()), AgreementLimit);
     }
 
-    private static GradientCheckRow CheckModel(string name, bool fused, SeededRandom rng)
+    /// <summary>A whole model's parameter gradient (default: an MLP 7-6-5-4), in a training pass when <paramref name="context"/> is given.</summary>
+    private static GradientCheckRow CheckModel(string name, bool fused, SeededRandom rng, Sequential<double>? model = null, ForwardContext? context = null)
     {
-        var model = Mlp.Create<double>(7, [6, 5], 4, seed: 11);
+        model ??= Mlp.Create<double>(7, [6, 5], 4, seed: 11);
         foreach (var p in model.Parameters)
             if (p.Name.EndsWith("bias")) foreach (ref var b in p.Value.Values().AsSpan()) b = 0.1 * rng.NextGaussian();
-        var x = Random(rng, 5, 7);
+        int inputs = model.Layers[0] switch { Dense<double> d => d.Inputs, Conv2d<double> c => c.Geometry.Input.Size, _ => throw new ArgumentException("the first layer must be dense or a convolution") };
+        var x = Random(rng, 5, inputs);
         var t = SoftLabels(rng, 5, 4);
         ILoss<double> loss = fused ? new SoftmaxCrossEntropy<double>() : new CrossEntropy<double>();
         var softmax = new Softmax<double>();
-        double F() => loss.Forward(fused ? model.Forward(x) : softmax.Forward(model.Forward(x)), t);
+        double F() => loss.Forward(fused ? model.Forward(x, context) : softmax.Forward(model.Forward(x, context)), t);
         F();
         var (dInput, _) = loss.Backward();
         model.Backward(fused ? dInput : softmax.Backward(dInput)!);

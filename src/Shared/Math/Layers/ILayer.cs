@@ -13,6 +13,12 @@ public interface ILayer<T> where T : struct, IFloatingPointIeee754<T>
     Matrix<T> Forward(Matrix<T> input);
 
     /// <summary>
+    /// A training forward pass (see <see cref="ForwardContext"/>); layers without randomness ignore
+    /// the context, which is what this default does.
+    /// </summary>
+    Matrix<T> Forward(Matrix<T> input, ForwardContext? context) => Forward(input);
+
+    /// <summary>
     /// Given dL/d(output), sets parameter gradients and returns dL/d(input) (null when not wanted).
     /// Parameter gradients, sums over the batch's rows, go through <paramref name="gradients"/>
     /// (default: <see cref="GradientSink{T}.WholeBatch"/>), which decides how rows are grouped; the

@@ -29,10 +29,11 @@ public sealed class Sequential<T> where T : struct, IFloatingPointIeee754<T>
     /// <summary>Total number of scalars in <see cref="Parameters"/> (the flat vector's length).</summary>
     public int ParameterCount { get; }
 
-    public Matrix<T> Forward(Matrix<T> input)
+    /// <summary>Inference without <paramref name="context"/>; a training pass with it (see <see cref="ForwardContext"/>).</summary>
+    public Matrix<T> Forward(Matrix<T> input, ForwardContext? context = null)
     {
         var x = input;
-        foreach (var layer in Layers) x = layer.Forward(x);
+        foreach (var layer in Layers) x = layer.Forward(x, context);
         return x;
     }
 
