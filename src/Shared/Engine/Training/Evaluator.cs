@@ -23,8 +23,13 @@ public sealed record Evaluation(int Samples, double MeanLoss, int Correct, int[,
 /// <summary>Evaluates a model in fixed-size batches (forward only).</summary>
 public static class Evaluator
 {
+    /// <summary>Values a convolution's im2col buffer may hold in one evaluation pass (16 M floats, 64 MB).</summary>
+    public const long ColumnBudget = 16L << 20;
+
+    /// <param name="batchSize">Images per forward pass, lowered for convolutional models so that im2col stays within <see cref="ColumnBudget"/>.</param>
     public static Evaluation Evaluate(Sequential<float> model, ImageSet data, int batchSize = 1000)
     {
+        batchSize = Math.Min(batchSize, ImagesPerPass(model));
         var loss = new SoftmaxCrossEntropy<float>(LossReduction.Sum);
         var batch = new BatchBuilder();
         var confusion = new int[data.Classes, data.Classes];
@@ -47,5 +52,12 @@ public static class Evaluator
             }
         }
         return new Evaluation(data.Count, lossSum / data.Count, correct, confusion);
+    }
+
+    // A convolution lowers each image to Positions × PatchSize values; a 1,000-image pass of the CNN's second one would take 660 MB.
+    private static int ImagesPerPass(Sequential<float> model)
+    {
+        long perImage = model.Layers.OfType<Conv2d<float>>().Select(c => (long)c.Geometry.Positions * c.Geometry.PatchSize).DefaultIfEmpty(1).Max();
+        return (int)Math.Clamp(ColumnBudget / perImage, 1, int.MaxValue);
     }
 }
