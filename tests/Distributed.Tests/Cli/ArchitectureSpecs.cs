@@ -3,8 +3,6 @@ using Distributed.Coordinator;
 using Distributed.Coordinator.Cli;
 using Distributed.Shared.Data;
 using Distributed.Shared.Models;
-using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace Distributed.Tests.Cli;
 
@@ -17,18 +15,9 @@ public sealed class ArchitectureSpecs : IDisposable
 
     private static readonly string[] Small = ["--train-limit", "640", "--test-limit", "200", "--epochs", "1", "--batch-size", "64", "--plain"];
 
-    private static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var (output, error) = (new StringWriter(), new StringWriter());
-        int code = Program.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    private static (int Code, string Output, string Error) Run(params string[] args) => InProcess.Run(args);
 
-    private static string Hash(string folder)
-    {
-        using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "metrics.json")));
-        return metrics.RootElement.GetProperty("final_weights_sha256").GetString()!;
-    }
+    private static string Hash(string folder) => InProcess.FinalHash(folder);
 
     [Fact]
     public void The_mlp_written_as_layers_should_train_to_the_same_bits_as_the_hidden_preset()
@@ -63,18 +52,7 @@ public sealed class ArchitectureSpecs : IDisposable
         Assert.True(exported.Code == 0, exported.Error);
 
         var (ours, _) = ModelFile.Load(model);
-        var test = MnistLoader.Load(RepositoryRoot.BundledData, 1, 1000).Test;
-        var (x, _) = new BatchBuilder().Build(test, Enumerable.Range(0, test.Count).ToArray());
-        var expected = ours.Forward(x);
-        var input = new DenseTensor<float>([test.Count, 784]);
-        for (int i = 0; i < test.Count; i++)
-            for (int f = 0; f < 784; f++) input[i, f] = x[i, f];
-        using var session = new InferenceSession(onnx);
-        using var results = session.Run([NamedOnnxValue.CreateFromTensor("input", input)], ["logits"]);
-        var logits = results.Single().AsTensor<float>();
-        double worst = 0;
-        for (int i = 0; i < test.Count; i++)
-            for (int c = 0; c < 10; c++) worst = Math.Max(worst, Math.Abs(logits[i, c] - expected[i, c]));
+        var (worst, _) = OnnxComparison.Compare(onnx, ours, MnistLoader.Load(RepositoryRoot.BundledData, 1, 1000).Test);
         Assert.True(worst < 1e-3, $"largest logit difference {worst}");
     }
 

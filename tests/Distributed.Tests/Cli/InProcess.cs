@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Distributed.Coordinator;
 
 namespace Distributed.Tests.Cli;
@@ -11,5 +12,12 @@ public static class InProcess
         var error = new StringWriter();
         int code = Program.Run(args, output, error);
         return (code, output.ToString(), error.ToString());
+    }
+
+    /// <summary>The <c>final_weights_sha256</c> of the run whose output folder is <paramref name="folder"/>.</summary>
+    public static string FinalHash(string folder)
+    {
+        using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "metrics.json")));
+        return metrics.RootElement.GetProperty("final_weights_sha256").GetString()!;
     }
 }

@@ -8,28 +8,48 @@ namespace Distributed.Shared.Models;
 /// <summary>
 /// Writes a trained model as an ONNX model (opset 13): input "input" [batch, inputs] (pixels scaled
 /// to [0, 1] as in training), one node per layer in order (dense → Gemm with transB = 1 and weights
-/// in PyTorch's [outputs, inputs] layout, relu → Relu), the last layer's output as "logits" and a
-/// Softmax giving "probabilities". <see cref="Nodes"/> is the one place a new layer kind is mapped.
+/// in PyTorch's [outputs, inputs] layout, relu → Relu, conv → Conv with [out, in, kh, kw] weights,
+/// max pool → MaxPool, flatten → Flatten, dropout → Identity), the last layer's output as "logits"
+/// and a Softmax giving "probabilities". The flat input is reshaped to NCHW before the first
+/// convolution or pool, and an image flattened before a dense layer, as the layers themselves read
+/// their rows. <see cref="Nodes"/> is the one place a new layer kind is mapped.
 /// The protobuf is encoded here directly: the ModelProto subset needed is a few dozen fields, not
 /// worth a generated-code dependency.
 /// </summary>
 public static class OnnxExporter
 {
     private const int FloatType = 1;     // TensorProto.DataType.FLOAT
+    private const int Int64Type = 7;     // TensorProto.DataType.INT64
     private const int AttributeInt = 2;  // AttributeProto.AttributeType.INT
+    private const int AttributeInts = 7; // AttributeProto.AttributeType.INTS
 
     public static void Write(string path, Sequential<float> model, int inputs)
     {
         var graph = new Proto();
         string current = "input";
         int width = inputs;
+        bool image = false;
         for (int i = 0; i < model.Layers.Count; i++)
         {
-            string output = i == model.Layers.Count - 1 ? "logits" : $"layers.{i}.output";
-            foreach (var node in Nodes(model.Layers[i], $"layers.{i}", current, output)) graph.Message(1, node);
+            string name = $"layers.{i}", output = i == model.Layers.Count - 1 ? "logits" : $"{name}.output";
+            var layer = model.Layers[i];
+            if (!image && InputImage(layer) is { } shape)
+            {
+                graph.Message(5, Int64Tensor($"{name}.input_shape", [-1, shape.Channels, shape.Height, shape.Width]));
+                graph.Message(1, Node("Reshape", $"{name}.reshape", [current, $"{name}.input_shape"], $"{name}.image"));
+                (current, image) = ($"{name}.image", true);
+            }
+            if (image && layer is Dense<float>)
+            {
+                graph.Message(1, Node("Flatten", $"{name}.flatten", [current], $"{name}.flat", ("axis", 1)));
+                (current, image) = ($"{name}.flat", false);
+            }
+            foreach (var node in Nodes(layer, name, current, output, image)) graph.Message(1, node);
             current = output;
-            if (model.Layers[i] is Dense<float> d) width = d.Outputs;
+            if (layer is Dense<float> d) width = d.Outputs;
+            if (layer is Flatten<float>) image = false;
         }
+        if (image) throw new NotSupportedException("A model whose output is an image (it does not end with a dense layer) has no ONNX form here.");
         if (current != "logits") throw new ArgumentException("A model with no layers cannot be exported.", nameof(model));
         graph.Message(1, Node("Softmax", "softmax", [current], "probabilities", ("axis", 1)));
         graph.String(2, "model");
@@ -51,14 +71,31 @@ public static class OnnxExporter
     }
 
     /// <summary>The ONNX nodes computing one layer from <paramref name="input"/> into <paramref name="output"/>.</summary>
-    private static IEnumerable<Proto> Nodes(ILayer<float> layer, string name, string input, string output) => layer switch
+    private static IEnumerable<Proto> Nodes(ILayer<float> layer, string name, string input, string output, bool image) => layer switch
     {
         Dense<float> d => [Node("Gemm", name, [input, d.Weight.Name, d.Bias.Name], output, ("transB", 1))],
         Relu<float> => [Node("Relu", name, [input], output)],
+        Conv2d<float> c => [Node("Conv", name, [input, c.Weight.Name, c.Bias.Name], output, [],
+            ("kernel_shape", [c.Geometry.Kernel, c.Geometry.Kernel]), ("strides", [c.Geometry.Stride, c.Geometry.Stride]),
+            ("pads", [c.Geometry.Padding, c.Geometry.Padding, c.Geometry.Padding, c.Geometry.Padding]))],
+        MaxPool2d<float> m => [Node("MaxPool", name, [input], output, [], ("kernel_shape", [m.Kernel, m.Kernel]), ("strides", [m.Kernel, m.Kernel]))],
+        Flatten<float> => [image ? Node("Flatten", name, [input], output, ("axis", 1)) : Node("Identity", name, [input], output)],
+        Dropout<float> => [Node("Identity", name, [input], output)], // inference: dropout passes values through
         _ => throw new NotSupportedException($"{name} ({layer.GetType().Name}) has no ONNX form yet."),
     };
 
-    private static Proto Node(string op, string name, string[] inputs, string output, params (string Name, long Value)[] attributes)
+    /// <summary>The image a convolution or pool reads its rows as (null for layers that read flat rows).</summary>
+    private static ImageShape? InputImage(ILayer<float> layer) => layer switch
+    {
+        Conv2d<float> c => c.Geometry.Input,
+        MaxPool2d<float> m => m.Input,
+        _ => null,
+    };
+
+    private static Proto Node(string op, string name, string[] inputs, string output, params (string Name, long Value)[] attributes) =>
+        Node(op, name, inputs, output, attributes, []);
+
+    private static Proto Node(string op, string name, string[] inputs, string output, (string Name, long Value)[] attributes, params (string Name, long[] Values)[] lists)
     {
         var node = new Proto();
         foreach (var input in inputs) node.String(1, input);
@@ -73,6 +110,14 @@ public static class OnnxExporter
             attribute.Varint(20, AttributeInt);
             node.Message(5, attribute);
         }
+        foreach (var (attrName, values) in lists)
+        {
+            var attribute = new Proto();
+            attribute.String(1, attrName);
+            foreach (var v in values) attribute.Varint(8, v);
+            attribute.Varint(20, AttributeInts);
+            node.Message(5, attribute);
+        }
         return node;
     }
 
@@ -83,6 +128,16 @@ public static class OnnxExporter
         tensor.Varint(2, FloatType);
         tensor.String(8, name);
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("ONNX raw_data is little-endian.");
+        tensor.Bytes(9, MemoryMarshal.AsBytes(values.AsSpan()));
+        return tensor;
+    }
+
+    private static Proto Int64Tensor(string name, long[] values)
+    {
+        var tensor = new Proto();
+        tensor.Varint(1, values.Length);
+        tensor.Varint(2, Int64Type);
+        tensor.String(8, name);
         tensor.Bytes(9, MemoryMarshal.AsBytes(values.AsSpan()));
         return tensor;
     }
