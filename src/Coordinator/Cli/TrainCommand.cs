@@ -166,6 +166,8 @@ public static class TrainCommand
         if (job.MetricsPort is < 1 or > 65535) yield return $"--metrics-port must be in 1–65535 (got {job.MetricsPort}).";
         if (job.GivenTrainingOptions.Contains("--hidden") && job.GivenTrainingOptions.Contains("--arch"))
             yield return "--hidden and --arch both describe the model: give one (e.g. --arch dense256,relu,dense10 for --hidden 256).";
+        if (job.GivenTrainingOptions.Contains("--model") && (job.GivenTrainingOptions.Contains("--hidden") || job.GivenTrainingOptions.Contains("--arch")))
+            yield return $"--model and {(job.GivenTrainingOptions.Contains("--arch") ? "--arch" : "--hidden")} both describe the model: give one.";
         if (job.CheckpointEvery < 0) yield return $"--checkpoint-every must be 0 (epoch ends only) or a positive number of steps (got {job.CheckpointEvery}).";
     }
 

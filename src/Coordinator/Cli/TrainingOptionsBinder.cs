@@ -27,8 +27,15 @@ public sealed class TrainingOptionsBinder
     };
     public Option<string?> Architecture { get; } = new("--arch")
     {
-        Description = "The model's layers, comma-separated: dense<width> and relu, e.g. dense512,relu,dense10 (instead of --hidden; see docs/models.md).",
+        Description = "The model's layers, comma-separated: dense<width>, relu, conv<channels>k<kernel>[s<stride>][p<padding>], maxpool<size>, flatten, dropout<rate>, " +
+            "e.g. conv32k3,relu,maxpool2,flatten,dense10 (instead of --model or --hidden; see docs/models.md).",
     };
+    public Option<string> Model { get; } = new Option<string>("--model")
+    {
+        Description = "A model with its recipe: " + string.Join("; ", ModelPreset.All.Select(p => $"{p.Name}, {p.Summary}, {p.Epochs} epochs {p.Optimizer} lr {p.LearningRate.ToString(System.Globalization.CultureInfo.InvariantCulture)} {p.Schedule}")) +
+            ". --epochs, --optimizer, --lr and --schedule override the recipe.",
+        DefaultValueFactory = _ => ModelPreset.Mlp.Name,
+    }.AcceptOnlyFromAmong([.. ModelPreset.All.Select(p => p.Name)]);
     public Option<int> Seed { get; } = new("--seed") { Description = "Seed for initialisation and shuffling.", DefaultValueFactory = _ => Defaults.Seed };
     public Option<int?> TrainLimit { get; } = new("--train-limit") { Description = "Use only the first N training images." };
     public Option<int?> TestLimit { get; } = new("--test-limit") { Description = "Use only the first N test images." };
@@ -86,7 +93,7 @@ public sealed class TrainingOptionsBinder
 
     public Option<int?> MetricsPort { get; } = new("--metrics-port") { Description = "Serve OpenTelemetry metrics for Prometheus at http://localhost:PORT/metrics." };
 
-    public IEnumerable<Option> All => [Epochs, BatchSize, Shards, Blocks, Optimizer, LearningRate, Schedule, Momentum, WeightDecay, Hidden, Architecture, Seed, TrainLimit, TestLimit,
+    public IEnumerable<Option> All => [Epochs, BatchSize, Shards, Blocks, Optimizer, LearningRate, Schedule, Momentum, WeightDecay, Hidden, Architecture, Model, Seed, TrainLimit, TestLimit,
         Data, Out, Threads, FrameSize, StepTimeout, WorkerTimeout, CheckpointEvery, Resume, Plain, MetricsPort, NoDataPlane, Wire, Exchange, .. Tls.All];
 
     public TrainCommand.JobOptions Job(ParseResult r, int workers)
@@ -107,7 +114,8 @@ public sealed class TrainingOptionsBinder
     [
         (Epochs, o => Text(o.Epochs)), (BatchSize, o => Text(o.BatchSize)), (Shards, o => Text(o.Shards)), (Blocks, o => Text(o.Blocks)),
         (Optimizer, o => o.Optimizer), (LearningRate, o => Text(o.LearningRate)), (Schedule, o => o.Schedule), (Momentum, o => Text(o.Momentum)),
-        (WeightDecay, o => Text(o.WeightDecay)), (Hidden, o => string.Join(",", o.Hidden)), (Architecture, o => o.Architecture ?? "none"), (Seed, o => Text(o.Seed)),
+        (WeightDecay, o => Text(o.WeightDecay)), (Hidden, o => string.Join(",", o.Hidden)), (Architecture, o => o.Architecture ?? "none"),
+        (Model, o => ModelPreset.Of(o)?.Name ?? "none (--arch)"), (Seed, o => Text(o.Seed)),
         (TrainLimit, o => o.TrainLimit is { } t ? Text(t) : "all"), (TestLimit, o => o.TestLimit is { } t ? Text(t) : "all"),
     ];
 
@@ -121,7 +129,14 @@ public sealed class TrainingOptionsBinder
         TrainingOptionNames.Where(o => names.Contains(o.Option.Name) && o.Value(given) != o.Value(checkpoint))
             .Select(o => $"{o.Option.Name} {o.Value(given)} (the checkpoint's run has {o.Value(checkpoint)})").ToList();
 
-    public TrainingOptions Bind(ParseResult r) => new()
+    /// <summary>The training options given, with the <c>--model</c> preset's layers and recipe where the user gave none of their own.</summary>
+    public TrainingOptions Bind(ParseResult r)
+    {
+        var given = TrainingOptionNames.Where(o => r.GetResult(o.Option) is { Implicit: false }).Select(o => o.Option.Name).ToArray();
+        return ModelPreset.Named(r.GetValue(Model)!).AppliedTo(BindGiven(r), given);
+    }
+
+    private TrainingOptions BindGiven(ParseResult r) => new()
     {
         Epochs = r.GetValue(Epochs),
         BatchSize = r.GetValue(BatchSize),
