@@ -129,7 +129,8 @@ public class SafeTensorsSpecs : IDisposable
 
     [Theory]
     [InlineData("dense16384,relu,dense16384,relu,dense16384,relu,dense10", "has 537,","file holds 47")]
-    [InlineData("dense4,conv3", "'conv3' is not a layer", null)]
+    [InlineData("dense4,conv3", "'conv3': a convolution is conv<channels>k<kernel>", null)]
+    [InlineData("dense4,sigmoid", "'sigmoid' is not a layer", null)]
     public void A_description_that_does_not_fit_the_file_should_be_refused_before_anything_is_built(string layers, string expected, string? also)
     {
         var model = Mlp.Create<float>(6, [5], 2, seed: 3);
