@@ -33,6 +33,7 @@ public class ConvolutionSpecs
     [InlineData(1, 1)]
     [InlineData(2, 0)]
     [InlineData(2, 2)]
+    [InlineData(3, 1)]
     public void Conv2d_should_compute_the_cross_correlation_with_pytorchs_weight_layout(int stride, int padding)
     {
         var shape = new ImageShape(2, 6, 5);

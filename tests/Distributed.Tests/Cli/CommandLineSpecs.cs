@@ -165,7 +165,7 @@ public class CommandLineSpecs : IDisposable
         Assert.Equal(0, code);
         Assert.Contains("Softmax (row-wise VJP): d/dx", output);
         Assert.Contains("caught (wrong, as expected)", output);
-        Assert.Contains("all 33 checks passed", output);
+        Assert.Contains("all 36 checks passed", output);
         Assert.Contains("Conv2d 2@6×7→2, kernel 3, stride 2: d/dweight", output);
     }
 

@@ -34,6 +34,8 @@ public static class GradientCheckReport
         rows.AddRange(CheckLayer("ReLU", new Relu<double>(), AwayFromZero(Random(rng, 4, 6)), rng));
         rows.AddRange(CheckLayer("Conv2d 2@5×5→3, kernel 3, padding 1", new Conv2d<double>(new(2, 5, 5), 3, kernel: 3, padding: 1), Random(rng, 3, 50), rng, initDense: true));
         rows.AddRange(CheckLayer("Conv2d 2@6×7→2, kernel 3, stride 2", new Conv2d<double>(new(2, 6, 7), 2, kernel: 3, stride: 2), Random(rng, 2, 84), rng, initDense: true));
+        // One column wide with padding 1: some kernel taps lie outside the image for every output.
+        rows.AddRange(CheckLayer("Conv2d 2@5×1→2, kernel 3, stride 2, padding 1", new Conv2d<double>(new(2, 5, 1), 2, kernel: 3, stride: 2, padding: 1), Random(rng, 3, 10), rng, initDense: true));
         rows.AddRange(CheckLayer("MaxPool2d 2 on 2@4×5", new MaxPool2d<double>(new(2, 4, 5), 2), Random(rng, 3, 40), rng));
         rows.AddRange(CheckLayer("Dropout 0.5 (training mask)", new Dropout<double>(0.5, salt: 3), Random(rng, 4, 6), rng, context: new ForwardContext(1, 2, [5, 0, 9, 2])));
         rows.AddRange(CheckLayer("Softmax (row-wise VJP)", new Softmax<double>(), Random(rng, 4, 5, scale: 3), rng));

@@ -17,6 +17,7 @@ public sealed class Conv2d<T> : ILayer<T> where T : struct, IFloatingPointIeee75
 {
     private Matrix<T>? _cols, _stacked, _output, _stackedGradient, _colsGradient, _inputGradient;
     private int _images;
+    private T[] _scratch = [];
 
     public Conv2d(ImageShape input, int outputs, int kernel, int stride = 1, int padding = 0, string name = "conv")
     {
@@ -65,16 +66,19 @@ public sealed class Conv2d<T> : ILayer<T> where T : struct, IFloatingPointIeee75
             throw new ArgumentException($"{Weight.Name}: input has {input.ColumnCount} columns, expected {g.Input} = {g.Input.Size}.");
         _images = input.RowCount;
         var cols = MatrixStorage.Reuse(ref _cols, _images * g.Positions, g.PatchSize);
-        g.ImageToColumns(input, cols);
+        g.ImageToColumns(input, cols, Scratch());
         var stacked = MatrixStorage.Reuse(ref _stacked, cols.RowCount, Outputs);
         cols.Multiply(Weight.Value, stacked);
         var y = MatrixStorage.Reuse(ref _output, _images, Outputs * g.Positions);
         var (yv, sv, b) = (y.Values(), stacked.Values(), Bias.Value.Values());
-        int rows = stacked.RowCount;
+        int block = _images * g.Positions;
         for (int o = 0; o < Outputs; o++)
-            for (int n = 0; n < _images; n++)
-                for (int p = 0; p < g.Positions; p++)
-                    yv[n + (o * g.Positions + p) * _images] = sv[n * g.Positions + p + o * rows] + b[o];
+        {
+            // Channel o: stacked holds it per image (n·P + p), y per position (n + p·N).
+            var channel = yv.AsSpan(o * block, block);
+            MatrixStorage.Transpose<T>(sv.AsSpan(o * block, block), _images, g.Positions, channel);
+            for (int i = 0; i < channel.Length; i++) channel[i] += b[o];
+        }
         return y;
     }
 
@@ -85,11 +89,8 @@ public sealed class Conv2d<T> : ILayer<T> where T : struct, IFloatingPointIeee75
         var g = Geometry;
         var dStacked = MatrixStorage.Reuse(ref _stackedGradient, cols.RowCount, Outputs);
         var (dv, gv) = (dStacked.Values(), outputGradient.Values());
-        int rows = dStacked.RowCount;
-        for (int o = 0; o < Outputs; o++)
-            for (int n = 0; n < _images; n++)
-                for (int p = 0; p < g.Positions; p++)
-                    dv[n * g.Positions + p + o * rows] = gv[n + (o * g.Positions + p) * _images];
+        int block = _images * g.Positions;
+        for (int o = 0; o < Outputs; o++) MatrixStorage.Transpose<T>(gv.AsSpan(o * block, block), g.Positions, _images, dv.AsSpan(o * block, block));
         var perPosition = (gradients ?? GradientSink<T>.WholeBatch).RowsPer(g.Positions);
         perPosition.RowProducts(Weight, cols, dStacked);
         perPosition.RowSums(Bias, dStacked);
@@ -97,7 +98,15 @@ public sealed class Conv2d<T> : ILayer<T> where T : struct, IFloatingPointIeee75
         var dCols = MatrixStorage.Reuse(ref _colsGradient, cols.RowCount, g.PatchSize);
         dStacked.TransposeAndMultiply(Weight.Value, dCols);
         var dx = MatrixStorage.Reuse(ref _inputGradient, _images, g.Input.Size);
-        g.ColumnsToImage(dCols, dx);
+        g.ColumnsToImage(dCols, dx, Scratch());
         return dx;
+    }
+
+    /// <summary>One image per row (N·C·H·W values), for im2col and col2im to read and write contiguous runs.</summary>
+    private Span<T> Scratch()
+    {
+        int size = _images * Geometry.Input.Size;
+        if (_scratch.Length < size) _scratch = new T[size];
+        return _scratch.AsSpan(0, size);
     }
 }

@@ -50,48 +50,82 @@ public sealed record ConvGeometry
     public int PatchSize => Input.Channels * Kernel * Kernel;
 
     // cols[n·P + p, q] = x[n, c, oy·s − pad + ky, ox·s − pad + kx], 0 outside the image
-    public void ImageToColumns<T>(Matrix<T> images, Matrix<T> cols) where T : struct, IFloatingPointIeee754<T>
+    /// <param name="scratch">At least N·C·H·W values: the images, one per row, so that each kernel row reads a contiguous run.</param>
+    public void ImageToColumns<T>(Matrix<T> images, Matrix<T> cols, Span<T> scratch) where T : struct, IFloatingPointIeee754<T>
     {
-        var (xv, cv) = (images.Values(), cols.Values());
-        int n = images.RowCount, rows = cols.RowCount;
+        int n = images.RowCount, rows = cols.RowCount, size = Input.Size;
+        MatrixStorage.Transpose<T>(images.Values(), size, n, scratch);
+        Span<T> cv = cols.Values();
         for (int q = 0; q < PatchSize; q++)
         {
             var (c, ky, kx) = Patch(q);
+            var (first, count) = Columns(kx);
             for (int image = 0; image < n; image++)
                 for (int oy = 0; oy < OutputHeight; oy++)
-                    for (int ox = 0; ox < OutputWidth; ox++)
+                {
+                    var target = cv.Slice(q * rows + image * Positions + oy * OutputWidth, OutputWidth);
+                    int y = oy * Stride - Padding + ky;
+                    if (y < 0 || y >= Input.Height || count == 0)
                     {
-                        int at = Source(c, oy, ox, ky, kx);
-                        cv[image * Positions + oy * OutputWidth + ox + q * rows] = at < 0 ? T.Zero : xv[image + at * n];
+                        target.Clear();
+                        continue;
                     }
+                    var source = scratch.Slice(image * size + (c * Input.Height + y) * Input.Width);
+                    target[..first].Clear();
+                    target[(first + count)..].Clear();
+                    int x0 = first * Stride - Padding + kx;
+                    if (Stride == 1) source.Slice(x0, count).CopyTo(target.Slice(first, count));
+                    else for (int i = 0; i < count; i++) target[first + i] = source[x0 + i * Stride];
+                }
         }
     }
 
     // dx[n, c, y, x] = Σ over (p, q) landing on (y, x) of dcols[n·P + p, q], added in order of q, then p
-    public void ColumnsToImage<T>(Matrix<T> dCols, Matrix<T> dImages) where T : struct, IFloatingPointIeee754<T>
+    /// <param name="scratch">At least N·C·H·W values: the gradient is summed one image per row, then transposed into <paramref name="dImages"/>.</param>
+    public void ColumnsToImage<T>(Matrix<T> dCols, Matrix<T> dImages, Span<T> scratch) where T : struct, IFloatingPointIeee754<T>
     {
-        dImages.Clear();
-        var (dv, xv) = (dCols.Values(), dImages.Values());
-        int n = dImages.RowCount, rows = dCols.RowCount;
+        int n = dImages.RowCount, rows = dCols.RowCount, size = Input.Size;
+        var sums = scratch[..(n * size)];
+        sums.Clear();
+        ReadOnlySpan<T> dv = dCols.Values();
         for (int image = 0; image < n; image++)
             for (int q = 0; q < PatchSize; q++)
             {
                 var (c, ky, kx) = Patch(q);
+                var (first, count) = Columns(kx);
+                if (count == 0) continue;
+                int x0 = first * Stride - Padding + kx;
                 for (int oy = 0; oy < OutputHeight; oy++)
-                    for (int ox = 0; ox < OutputWidth; ox++)
-                    {
-                        int at = Source(c, oy, ox, ky, kx);
-                        if (at >= 0) xv[image + at * n] += dv[image * Positions + oy * OutputWidth + ox + q * rows];
-                    }
+                {
+                    int y = oy * Stride - Padding + ky;
+                    if (y < 0 || y >= Input.Height) continue;
+                    var source = dv.Slice(q * rows + image * Positions + oy * OutputWidth + first, count);
+                    var target = sums.Slice(image * size + (c * Input.Height + y) * Input.Width);
+                    if (Stride == 1) Add(target.Slice(x0, count), source);
+                    else for (int i = 0; i < count; i++) target[x0 + i * Stride] += source[i];
+                }
             }
+        MatrixStorage.Transpose<T>(sums, n, size, dImages.Values());
+    }
+
+    /// <summary>The output columns ox whose tap kx lands inside the image: ox·s − pad + kx ∈ [0, W).</summary>
+    private (int First, int Count) Columns(int kx)
+    {
+        int first = Math.Max(0, (Padding - kx + Stride - 1) / Stride), beyond = Input.Width - 1 + Padding - kx;
+        if (beyond < 0) return (0, 0); // the tap lies right of the image for every ox
+        int last = Math.Min(OutputWidth - 1, beyond / Stride);
+        return (first, Math.Max(0, last - first + 1));
+    }
+
+    // target += source, element by element (the same single rounding per add as a scalar loop)
+    private static void Add<T>(Span<T> target, ReadOnlySpan<T> source) where T : struct, IFloatingPointIeee754<T>
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+            for (; i <= target.Length - System.Numerics.Vector<T>.Count; i += System.Numerics.Vector<T>.Count)
+                (new System.Numerics.Vector<T>(target[i..]) + new System.Numerics.Vector<T>(source[i..])).CopyTo(target[i..]);
+        for (; i < target.Length; i++) target[i] += source[i];
     }
 
     private (int Channel, int Ky, int Kx) Patch(int q) => (q / (Kernel * Kernel), q / Kernel % Kernel, q % Kernel);
-
-    /// <summary>The input feature under kernel tap (ky, kx) at output (oy, ox) of channel c, or −1 in the padding.</summary>
-    private int Source(int c, int oy, int ox, int ky, int kx)
-    {
-        int y = oy * Stride - Padding + ky, x = ox * Stride - Padding + kx;
-        return y < 0 || y >= Input.Height || x < 0 || x >= Input.Width ? -1 : (c * Input.Height + y) * Input.Width + x;
-    }
 }

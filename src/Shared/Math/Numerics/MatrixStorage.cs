@@ -31,4 +31,21 @@ public static class MatrixStorage
             if (v[j * m.RowCount + row] > v[best * m.RowCount + row]) best = j;
         return best;
     }
+
+    /// <summary>
+    /// dst[j·rows + i] = src[i·cols + j]: a row-major rows×cols block written transposed, in 16×16
+    /// tiles so that both sides stay in cache (a plain double loop strides one side by a whole row).
+    /// </summary>
+    public static void Transpose<T>(ReadOnlySpan<T> src, int rows, int cols, Span<T> dst)
+    {
+        const int Tile = 16;
+        if (src.Length < rows * cols || dst.Length < rows * cols) throw new ArgumentException($"a {rows}×{cols} transpose needs {rows * cols} values on each side.");
+        for (int i0 = 0; i0 < rows; i0 += Tile)
+            for (int j0 = 0; j0 < cols; j0 += Tile)
+            {
+                int i1 = Math.Min(i0 + Tile, rows), j1 = Math.Min(j0 + Tile, cols);
+                for (int i = i0; i < i1; i++)
+                    for (int j = j0; j < j1; j++) dst[j * rows + i] = src[i * cols + j];
+            }
+    }
 }
