@@ -46,21 +46,43 @@ public sealed class MaxPool2d<T> : ILayer<T> where T : struct, IFloatingPointIee
             for (int oy = 0; oy < OutputShape.Height; oy++)
                 for (int ox = 0; ox < OutputShape.Width; ox++)
                 {
+                    // Feature columns are contiguous over the batch: each window tap is compared for all images at once.
                     int output = (c * OutputShape.Height + oy) * OutputShape.Width + ox;
-                    for (int n = 0; n < _images; n++)
-                    {
-                        int best = (c * Input.Height + oy * Kernel) * Input.Width + ox * Kernel;
-                        for (int ky = 0; ky < Kernel; ky++)
-                            for (int kx = 0; kx < Kernel; kx++)
-                            {
-                                int at = (c * Input.Height + oy * Kernel + ky) * Input.Width + ox * Kernel + kx;
-                                if (xv[n + at * _images] > xv[n + best * _images]) best = at;
-                            }
-                        yv[n + output * _images] = xv[n + best * _images];
-                        _argmax[n + output * _images] = best;
-                    }
+                    Span<T> best = yv.AsSpan(output * _images, _images);
+                    Span<int> argmax = _argmax.AsSpan(output * _images, _images);
+                    int first = (c * Input.Height + oy * Kernel) * Input.Width + ox * Kernel;
+                    xv.AsSpan(first * _images, _images).CopyTo(best);
+                    argmax.Fill(first);
+                    for (int ky = 0; ky < Kernel; ky++)
+                        for (int kx = 0; kx < Kernel; kx++)
+                        {
+                            int at = (c * Input.Height + oy * Kernel + ky) * Input.Width + ox * Kernel + kx;
+                            if (at != first) KeepLarger(xv.AsSpan(at * _images, _images), at, best, argmax);
+                        }
                 }
         return y;
+    }
+
+    // best = max(best, tap), argmax = at where the tap is strictly larger: the first maximum in scan order wins a tie.
+    private static void KeepLarger(ReadOnlySpan<T> tap, int at, Span<T> best, Span<int> argmax)
+    {
+        int i = 0;
+        if (typeof(T) == typeof(float) && System.Numerics.Vector.IsHardwareAccelerated)
+        {
+            ReadOnlySpan<float> t = System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(tap);
+            Span<float> b = System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(best);
+            var index = new System.Numerics.Vector<int>(at);
+            for (; i <= t.Length - System.Numerics.Vector<float>.Count; i += System.Numerics.Vector<float>.Count)
+            {
+                var tv = new System.Numerics.Vector<float>(t[i..]);
+                var bv = new System.Numerics.Vector<float>(b[i..]);
+                var larger = System.Numerics.Vector.GreaterThan(tv, bv);
+                System.Numerics.Vector.ConditionalSelect(larger, tv, bv).CopyTo(b[i..]);
+                System.Numerics.Vector.ConditionalSelect(larger, index, new System.Numerics.Vector<int>(argmax[i..])).CopyTo(argmax[i..]);
+            }
+        }
+        for (; i < tap.Length; i++)
+            if (tap[i] > best[i]) (best[i], argmax[i]) = (tap[i], at);
     }
 
     // dx[n, argmax(n, j)] = dy[n, j]; every other input 0 (windows do not overlap)
