@@ -24,7 +24,9 @@ public sealed class LocalTrainer(TrainingRun run, Action<string> log, int replic
     /// <summary>Trains to the end, or until <paramref name="stop"/> is cancelled: then returns null with the run at a step boundary (ready to checkpoint).</summary>
     public TrainingResult? Run(CancellationToken stop)
     {
-        var step = new ShardedStep(_run.Model, _run.Options.Shards, replicas, _run.Options.Seed, blocks: _run.Options.Blocks);
+        // A dense model's shards go fastest as one pass of larger products; a convolutional one's im2col,
+        // pools and dropout are serial loops, so its shards run side by side on replicas (same bits either way).
+        var step = new ShardedStep(_run.Model, _run.Options.Shards, replicas, _run.Options.Seed, onePass: !_run.Description.IsConvolutional, blocks: _run.Options.Blocks);
         _run.Start();
         while (!_run.Finished)
         {
