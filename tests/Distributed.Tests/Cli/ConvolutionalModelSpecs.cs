@@ -117,5 +117,7 @@ public sealed class ConvolutionalModelSpecs : IDisposable
         Assert.Equal(1_199_882, new TrainingOptions { Architecture = ModelPreset.Cnn.Layers }.ParameterCount(784, 10));
         Assert.Empty(new TrainingOptions { Architecture = ModelPreset.Cnn.Layers }.Validate());
         Assert.Equal((12, "adam"), (ModelPreset.Cnn.Epochs, ModelPreset.Cnn.Optimizer));
+        // The CNN's weights travel in one message: the default frame size holds them, so a cluster run needs no --frame-size.
+        Distributed.Coordinator.Cluster.CoordinatorNode.CheckFrameSize(1_199_882, Shared.Cluster.ClusterSettings.DefaultMaximumFrameSize);
     }
 }
