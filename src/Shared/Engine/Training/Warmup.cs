@@ -18,14 +18,17 @@ public static class Warmup
 
     public static void Run(TrainingOptions options, int threads)
     {
-        int batch = Math.Max(options.Shards, Math.Min(options.BatchSize, 256));
+        // A convolution's buffers grow with the images per pass (the CNN's second conv: 0.66 MB of im2col per
+        // image, twice over in backward), and compiling the code needs no more than 2 images per shard.
+        var description = options.Model(784, 10);
+        int batch = description.IsConvolutional ? 2 * options.Shards : Math.Max(options.Shards, Math.Min(options.BatchSize, 256));
         var pixels = new byte[batch * 784];
         var labels = new byte[batch];
         for (int i = 0; i < pixels.Length; i++) pixels[i] = (byte)(i * 37 % 251);
         for (int i = 0; i < labels.Length; i++) labels[i] = (byte)(i % 10);
         var data = new ImageSet(pixels, labels, 28, 28);
         var order = Enumerable.Range(0, batch).ToArray();
-        var model = options.Model(784, 10).Build<float>(seed: 0);
+        var model = description.Build<float>(seed: 0);
         var optimizer = OptimizerNames.Create(options);
         // The single-process step (one pass, and on replicas), then a worker's paths on one thread.
         new ShardedStep(model, options.Shards, Math.Max(1, threads), options.Seed, blocks: options.Blocks).Run(data, order, 0, batch, step: 0);
