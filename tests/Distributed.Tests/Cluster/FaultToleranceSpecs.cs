@@ -9,14 +9,18 @@ public class FaultToleranceSpecs
 {
     private static readonly TrainingOptions Options = new() { Epochs = 2, BatchSize = 64, Shards = 4, Hidden = [32], TrainLimit = 640, TestLimit = 100 };
 
-    private static string Undisturbed() => new LocalTrainer(Options, TestData.Subset(640, 100), _ => { }).Run().FinalWeightsSha256;
+    private static string Undisturbed(TrainingOptions? options = null) => new LocalTrainer(options ?? Options, TestData.Subset(640, 100), _ => { }).Run().FinalWeightsSha256;
 
-    [Fact]
-    public async Task Stopping_a_worker_node_mid_epoch_should_not_change_the_result()
+    // The MLP, and a small CNN with dropout (masks keyed by sample and step, not by worker).
+    [Theory]
+    [InlineData(null)]
+    [InlineData("conv4k3,relu,maxpool2,dropout0.25,flatten,dense10")]
+    public async Task Stopping_a_worker_node_mid_epoch_should_not_change_the_result(string? architecture)
     {
         var log = new List<string>();
         SimulatedCluster? cluster = null;
-        var run = new TrainingRun(Options, TestData.Subset(640, 100));
+        var options = Options with { Architecture = architecture };
+        var run = new TrainingRun(options, TestData.Subset(640, 100));
         // After step 4 the coordinator waits until worker-2's node is down, so step 5 is handed to a dead worker.
         cluster = SimulatedCluster.Start(run, SimulationSpec.For(3), new RunHooks(l => { lock (log) log.Add(l); }) { OnStep = (r, _) =>
         {
@@ -25,7 +29,7 @@ public class FaultToleranceSpecs
         await using (cluster)
         {
             var outcome = await cluster.WaitAsync(TimeSpan.FromMinutes(2));
-            Assert.Equal(Undisturbed(), outcome.Result.FinalWeightsSha256);
+            Assert.Equal(Undisturbed(options), outcome.Result.FinalWeightsSha256);
             Assert.Equal(20 * 4, outcome.Workers.Sum(w => (int)w.GetType().GetProperty("ShardsDone")!.GetValue(w)!));
         }
         lock (log) Assert.Contains(log, l => l.Contains("worker-2") && (l.Contains("stopped") || l.Contains("unreachable")));
