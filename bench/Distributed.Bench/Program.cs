@@ -1,5 +1,6 @@
 using Distributed.Shared.Data;
 using Distributed.Shared.Numerics;
+using Distributed.Shared.Training;
 
 namespace Distributed.Bench;
 
@@ -47,6 +48,21 @@ public static class Program
             StepProfile.Step(data.Train, 128, 1, 1);
             StepProfile.Step(data.Train, 128, 4, 1, onePass: true);
             Console.WriteLine();
+        }
+        if (what.Contains("cnn"))
+        {
+            string dll = Path.Combine(root, "src", "Coordinator", "bin", "Release", "net10.0", "Distributed.Coordinator.dll");
+            CnnBenchmark.Print(root, dll, ModelPreset.LeNet5, 12_800, 3);
+            CnnBenchmark.Print(root, dll, ModelPreset.Cnn, 6_400, 3);
+            PerformanceTable.WorkerMemory(root, 2, 400, "--model", "cnn", "--train-limit", "12800");
+        }
+        if (what.Contains("layers"))
+        {
+            var data = MnistLoader.Load(Path.Combine(root, "data", "mnist"));
+            LayerProfile.Print(data.Train, ModelPreset.LeNet5);
+            LayerProfile.Print(data.Train, ModelPreset.Cnn);
+            LayerProfile.ConvParts();
+            LayerProfile.ConvProductsRowMajor();
         }
         if (what.Contains("zeromask")) ZeroMaskBenchmark.Print(MnistLoader.Load(Path.Combine(root, "data", "mnist")).Train);
         if (what.Contains("exchange"))
