@@ -21,12 +21,20 @@ public sealed class StandbyEndedException(string runId, bool finished, string re
     public bool Finished { get; } = finished;
 }
 
-/// <summary>A cluster run's result with the per-worker figures.</summary>
+/// <summary>A cluster run's result with the per-worker figures and the workers named stragglers (in order).</summary>
 public sealed record ClusterRunOutcome(TrainingResult Result, Shared.Layers.Sequential<float> Model, object[] Workers, StepBreakdown Breakdown,
-    IReadOnlyList<Reporting.WorkerEpoch> WorkerEpochs)
+    IReadOnlyList<Reporting.WorkerEpoch> WorkerEpochs, IReadOnlyList<Shared.Observation.Straggler>? Stragglers = null)
 {
     /// <summary>What metrics.json adds for a cluster run.</summary>
-    public object Extra => new { Workers, StepBreakdown = Breakdown };
+    public object Extra => new
+    {
+        Workers,
+        StepBreakdown = Breakdown,
+        Stragglers = (Stragglers ?? []).Select(s => new
+        {
+            s.Worker, s.Step, LatencyRatio = s.Ratio, s.LatencyMs, s.PeersLatencyMs, s.ComputeMsPerShard, s.PeersComputeMsPerShard, s.ComputeBound,
+        }).ToArray(),
+    };
 }
 
 /// <summary>

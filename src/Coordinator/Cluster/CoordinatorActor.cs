@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Cluster;
 using Distributed.Shared.Cluster;
+using Distributed.Shared.Observation;
 using Distributed.Shared.Protocol;
 using Distributed.Shared.Training;
 using static Distributed.Shared.Protocol.CoordinatorProtocol;
@@ -17,7 +18,8 @@ namespace Distributed.Coordinator.Cluster;
 /// the pure <see cref="RunEngine{TWorker}"/>, which decides, and carries out its commands: welcomes
 /// and refusals, pieces to compute with the current weights (what is sent; the transport decides
 /// how), deadlines, and the end of the run. Holds no math and no policy; keeps only what the
-/// display and metrics report (<see cref="RunLedger"/>), and builds messages through
+/// display and metrics report (<see cref="RunLedger"/>), feeds the times of sends and results to
+/// a <see cref="StepWatch"/> (which names stalls and stragglers), and builds messages through
 /// <see cref="StepMessages"/>. Its settings and local messages are in CoordinatorActorProtocol.cs.
 /// Behaviours: Running → Done.
 /// </summary>
@@ -32,6 +34,8 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
     private readonly StepMessages _messages;
     private readonly RunLedger _ledger;
     private readonly StandbyReplication _standbys;
+    private readonly StepWatch _watch = new();
+    private readonly long _clockStart = Stopwatch.GetTimestamp();
     private bool _completedOne;
 
     public CoordinatorActor(TrainingRun run, Settings settings)
@@ -90,9 +94,15 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
         });
         Receive<NeedState>(n => Execute(_engine.StateRequested(Sender, n.Step)));
         Receive<WorkerFailed>(f => Execute(_engine.Lose(Sender, $"cannot take part: {f.Reason}")));
+        Receive<StallCheck>(c =>
+        {
+            if (_watch.Stalled(c.Step, Now) is not { } line) return;
+            _settings.Log(line);
+            Shared.Diagnostics.TrainingMetrics.Stalled();
+        });
         Receive<Deadline>(d => Execute(d.Timer switch
         {
-            RunTimer.Step => _engine.StepDeadlinePassed(d.Step),
+            RunTimer.Step => StepDeadline(d.Step),
             RunTimer.NoWorkers => _engine.NoWorkersDeadlinePassed(),
             _ => _engine.AbandonDeadlinePassed(),
         }));
@@ -153,9 +163,21 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
         PublishMembers();
     }
 
+    private TimeSpan Now => Stopwatch.GetElapsedTime(_clockStart);
+
+    private string NameOf(IActorRef worker) => _registrations.TryGetValue(worker, out var r) ? r.Name : worker.Path.Name;
+
+    /// <summary>The step's deadline passed: say what it still waits for before the engine hands those shards out again.</summary>
+    private IReadOnlyList<Command> StepDeadline(long step)
+    {
+        if (step == _run.Step) _settings.Log($"coordinator: step {step} reached its deadline ({_settings.StepTimeout.TotalSeconds:F1} s); waiting for {_watch.WaitingFor(step, Now)}");
+        return _engine.StepDeadlinePassed(step);
+    }
+
     private void Collect(PieceResult r)
     {
         long started = Stopwatch.GetTimestamp();
+        if (r.RunId == _settings.RunId) _watch.Arrived(NameOf(Sender), r.Step, r.Shard, r.ShardCount, r.ComputeMilliseconds, Now);
         var (_, commands) = _engine.Offer(Sender, new OfferedPiece(r.RunId == _settings.RunId, r.Step, r.Shard, r.ShardCount, r.Samples, r.LossSum, r.Correct,
             r.GradientSum.Inline, r.ComputeMilliseconds, r.GradientSum.Release, r.Attempt));
         // The reduce and optimizer time of a completing step (validation and the last add included).
@@ -195,12 +217,15 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
                     _settings.Transport.Forget(gone.Worker);
                     break;
                 case Command.TrainingStarted: _ledger.TrainingStarted(); break;
-                case Command.StepStarted:
+                case Command.StepStarted s:
                     _ledger.StepStarted();
                     _messages.StepStarted();
+                    _watch.StepStarted(s.Step, Now);
+                    Timers.StartSingleTimer(nameof(StallCheck), new StallCheck(s.Step), _watch.StallAfter);
                     break;
                 case Command.Compute c:
                     _ledger.Sent(c.Worker, c.Pieces.Sum(p => p.Count));
+                    _watch.Sent(NameOf(c.Worker), c.Step, c.Pieces.SelectMany(p => Enumerable.Range(p.First, p.Count)), Now);
                     _settings.Transport.Send(c.Worker, c.Round is { } round
                         ? _messages.Compute(c.Step, c.Pieces, round.Attempt, round.Owners.Select(PathOf).ToArray(), round.WithState, round.Applied, round.Early)
                         : _messages.Compute(c.Step, c.Pieces), Self);
@@ -225,6 +250,9 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
         // After a takeover, the first completed step is when the run is going again (the failover figure).
         if (_settings.Term > 1 && !_completedOne) _settings.Log($"coordinator: step {step.Step} completed, the first as term {_settings.Term}");
         _completedOne = true;
+        int named = _watch.Reported.Count;
+        foreach (var line in _watch.Completed(step.Step, Now)) _settings.Log(line);
+        for (int i = named; i < _watch.Reported.Count; i++) Shared.Diagnostics.TrainingMetrics.StragglerNamed();
         if (_ledger.Completed(step.Step, step.Epoch) is { } recovered) _settings.Log(recovered);
         if (step.Epoch is { } epoch) _settings.Log(TrainingRun.Describe(epoch, _run.Options.Epochs));
         _settings.OnStep?.Invoke(_run, step.Epoch);
@@ -235,7 +263,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
     private void PublishMembers()
     {
         Shared.Diagnostics.TrainingMetrics.MembersUp(1 + _engine.Live.Count);
-        _settings.OnMembers?.Invoke(_ledger.Members(_engine, NodeOf));
+        _settings.OnMembers?.Invoke(_ledger.Members(_engine, NodeOf, _watch.IsStraggler));
     }
 
     /// <summary>The run is over: live workers are told why (their data connections closed first), and the caller gets the outcome.</summary>
@@ -252,7 +280,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
         }
         _standbys.Over(result is not null, end is RunStopped stopped ? stopped.Reason : "finished", Context);
         if (result is not null)
-            _settings.Done.TrySetResult(new ClusterRunOutcome(result, _run.Model, _ledger.Summaries(_engine), _ledger.Breakdown(_run), _ledger.WorkerEpochs));
+            _settings.Done.TrySetResult(new ClusterRunOutcome(result, _run.Model, _ledger.Summaries(_engine), _ledger.Breakdown(_run), _ledger.WorkerEpochs, _watch.Reported));
         else
             _settings.Done.TrySetException(e.How == RunEnding.Interrupted ? new ClusterRunInterruptedException(e.Reason!, _run.Step)
                 : e.Error ?? new ClusterRunFailedException(e.Reason!, _run.Step));

@@ -40,6 +40,9 @@ public sealed partial class CoordinatorActor
     /// <summary>A deadline the engine armed, delivered back to it.</summary>
     private sealed record Deadline(RunTimer Timer, long Step);
 
+    /// <summary>Step <paramref name="Step"/> has run as long as the watch allows a step (<see cref="Shared.Observation.StepWatch.StallAfter"/>): log what it waits for, if anything.</summary>
+    private sealed record StallCheck(long Step);
+
     /// <summary>
     /// Stop the run cleanly (SIGINT/SIGTERM): the step under way is finished if it completes within a
     /// step timeout, else abandoned; then workers are told and the run ends with a <see cref="ClusterRunInterruptedException"/>.

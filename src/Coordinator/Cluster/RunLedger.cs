@@ -87,13 +87,15 @@ public sealed class RunLedger(string selfAddress)
     }
 
     /// <summary>The members as the progress display shows them: this node, then every worker that registered.</summary>
-    public IReadOnlyList<Progress.MemberRow> Members(Engine engine, Func<IActorRef, string> nodeOf)
+    /// <param name="straggler">Whether a worker (by name) is a straggler now: its status then says so.</param>
+    public IReadOnlyList<Progress.MemberRow> Members(Engine engine, Func<IActorRef, string> nodeOf, Func<string, bool>? straggler = null)
     {
         var rows = new List<Progress.MemberRow> { new("coordinator", selfAddress, Roles.Coordinator, "up", 0, 0) };
         foreach (var w in _stats.Values)
         {
             string status = engine.IsExcluded(nodeOf(w.Ref)) ? "excluded"
                 : !engine.Live.Contains(w.Ref) ? "gone"
+                : straggler?.Invoke(w.Name) == true ? "straggler"
                 : _status.GetValueOrDefault(w.Ref.Path.Address, "up");
             rows.Add(new(w.Name, w.Address, Roles.Worker, status, w.ShardsDone, w.ShardsDone == 0 ? 0 : w.ComputeMilliseconds / w.ShardsDone));
         }

@@ -19,6 +19,8 @@ public static class TrainingMetrics
     private static readonly Histogram<double> ReduceTime = Meter.CreateHistogram<double>("distributed.reduce.duration", "ms", "Coordinator time to reduce a step's shards and step the optimizer.");
     private static readonly Counter<long> ShardsCounter = Meter.CreateCounter<long>("distributed.shards", "{shard}", "Shards computed by this node.");
     private static readonly Histogram<double> ShardTime = Meter.CreateHistogram<double>("distributed.shard.duration", "ms", "Time to compute one shard's forward and backward.");
+    private static readonly Counter<long> StragglersCounter = Meter.CreateCounter<long>("distributed.stragglers", "{worker}", "Workers the coordinator named stragglers.");
+    private static readonly Counter<long> StallsCounter = Meter.CreateCounter<long>("distributed.stalls", "{step}", "Steps the coordinator reported stalled.");
     private static int s_membersUp;
 
     static TrainingMetrics()
@@ -35,6 +37,10 @@ public static class TrainingMetrics
     }
 
     public static void Reduced(double milliseconds) => ReduceTime.Record(milliseconds);
+
+    public static void StragglerNamed() => StragglersCounter.Add(1);
+
+    public static void Stalled() => StallsCounter.Add(1);
 
     public static void MembersUp(int count) => s_membersUp = count;
 
