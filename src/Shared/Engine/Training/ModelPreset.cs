@@ -15,10 +15,13 @@ public sealed record ModelPreset(string Name, string? Layers, string Summary, in
         "conv6k5p2,relu,maxpool2,conv16k5,relu,maxpool2,flatten,dense120,relu,dense84,relu,dense10",
         "LeNet-5: conv 6@5×5 pad 2, pool, conv 16@5×5, pool, dense 120, 84, 10 (61,706 parameters)", 12, OptimizerNames.Adam, 0.002f, "cosine");
 
-    /// <summary>The Keras / PyTorch-examples MNIST CNN: 1,199,882 parameters.</summary>
+    /// <summary>
+    /// The Keras / PyTorch-examples MNIST CNN: 1,199,882 parameters. Measured on the full data: lr
+    /// 0.002 ends at 99.28 % (best 99.32 %), lr 0.001 at 99.19 % (best 99.20 %).
+    /// </summary>
     public static readonly ModelPreset Cnn = new("cnn",
         "conv32k3,relu,conv64k3,relu,maxpool2,dropout0.25,flatten,dense128,relu,dropout0.5,dense10",
-        "the Keras mnist_cnn: conv 32@3×3, conv 64@3×3, pool, dropout .25, dense 128, dropout .5, dense 10 (1,199,882 parameters)", 12, OptimizerNames.Adam, 0.001f, "cosine");
+        "the Keras mnist_cnn: conv 32@3×3, conv 64@3×3, pool, dropout .25, dense 128, dropout .5, dense 10 (1,199,882 parameters)", 12, OptimizerNames.Adam, 0.002f, "cosine");
 
     public static readonly IReadOnlyList<ModelPreset> All = [Mlp, LeNet5, Cnn];
 
