@@ -4,7 +4,7 @@
 # reference BLAS and runs ~15x slower, which would flatter us).
 # PyTorch runs with the OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE override removed and its kernels and
 # thread settings calibrated (bench/Distributed.Bench/TorchBaseline.cs).
-# Usage: bench/run.sh [table [rounds]] [gemm] [exchange] [memory] [profile] [layers] [cnn] [zeromask]   (default: table, 5 rounds)
+# Usage: bench/run.sh [table [rounds]] [gemm] [exchange] [memory] [profile] [layers] [cnn] [observe] [zeromask]   (default: table, 5 rounds)
 #        bench/run.sh network [RATES] [WORKERS]   ours vs DDP across emulated hosts (bench/network.sh; root)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -56,6 +56,7 @@ public static class Program
             CnnBenchmark.Print(root, dll, ModelPreset.Cnn, 6_400, 3);
             PerformanceTable.WorkerMemory(root, 2, 400, "--model", "cnn", "--train-limit", "12800");
         }
+        if (what.Contains("observe")) ObservationOverhead.Print();
         if (what.Contains("layers"))
         {
             var data = MnistLoader.Load(Path.Combine(root, "data", "mnist"));

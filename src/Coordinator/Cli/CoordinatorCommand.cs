@@ -113,7 +113,7 @@ public static class CoordinatorCommand
                 Leave(coordinator);
                 return stop.ExitCode;
             }
-            RunOutputs.Write(job.Out, $"multi-process cluster (min {job.Workers} workers){TrainCommand.WireNote(job)}", run.Options, data, outcome.Model, outcome.Result, outcome.Extra);
+            RunOutputs.Write(job.Out, $"multi-process cluster (min {job.Workers} workers){TrainCommand.WireNote(job)}", run.Options, data, outcome.Model, outcome.Result, outcome.Extra, outcome.Trace);
             RunOutputs.WriteReport(job.Out, "multi-process cluster", run.Options, data, outcome.Model, outcome.Result, stdout, outcome.WorkerEpochs);
             Leave(coordinator);
             return TrainCommand.Finish(outcome.Result, job, stdout);

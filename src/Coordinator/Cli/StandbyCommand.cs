@@ -112,7 +112,7 @@ public static class StandbyCommand
             }
             string role = led ? "elected coordinator" : "standby coordinator that took the run over";
             string mode = $"multi-process cluster ({role}, min {job.Workers} workers){TrainCommand.WireNote(job)}";
-            RunOutputs.Write(job.Out, mode, run!.Options, run.Data, outcome.Model, outcome.Result, outcome.Extra);
+            RunOutputs.Write(job.Out, mode, run!.Options, run.Data, outcome.Model, outcome.Result, outcome.Extra, outcome.Trace);
             RunOutputs.WriteReport(job.Out, mode, run.Options, run.Data, outcome.Model, outcome.Result, stdout, outcome.WorkerEpochs);
             CoordinatorCommand.Leave(standby.System);
             return TrainCommand.Finish(outcome.Result, job, stdout);

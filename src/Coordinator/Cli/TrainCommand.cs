@@ -102,7 +102,7 @@ public static class TrainCommand
                 return stop.ExitCode;
             }
             string mode = job.Workers == 0 ? "single process" : $"cluster simulation, {job.Workers} workers{WireNote(job)}";
-            RunOutputs.Write(job.Out, mode, run.Options, data, model, result, outcome?.Extra);
+            RunOutputs.Write(job.Out, mode, run.Options, data, model, result, outcome?.Extra, outcome?.Trace);
             RunOutputs.WriteReport(job.Out, mode, run.Options, data, model, result, stdout, outcome?.WorkerEpochs);
             return Finish(result, job, stdout);
         });

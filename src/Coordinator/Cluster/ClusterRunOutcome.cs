@@ -21,9 +21,9 @@ public sealed class StandbyEndedException(string runId, bool finished, string re
     public bool Finished { get; } = finished;
 }
 
-/// <summary>A cluster run's result with the per-worker figures and the workers named stragglers (in order).</summary>
+/// <summary>A cluster run's result with the per-worker figures, the workers named stragglers (in order) and its last steps as a trace (trace.json).</summary>
 public sealed record ClusterRunOutcome(TrainingResult Result, Shared.Layers.Sequential<float> Model, object[] Workers, StepBreakdown Breakdown,
-    IReadOnlyList<Reporting.WorkerEpoch> WorkerEpochs, IReadOnlyList<Shared.Observation.Straggler>? Stragglers = null)
+    IReadOnlyList<Reporting.WorkerEpoch> WorkerEpochs, IReadOnlyList<Shared.Observation.Straggler>? Stragglers = null, string? Trace = null)
 {
     /// <summary>What metrics.json adds for a cluster run.</summary>
     public object Extra => new

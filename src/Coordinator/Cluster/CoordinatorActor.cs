@@ -19,7 +19,8 @@ namespace Distributed.Coordinator.Cluster;
 /// and refusals, pieces to compute with the current weights (what is sent; the transport decides
 /// how), deadlines, and the end of the run. Holds no math and no policy; keeps only what the
 /// display and metrics report (<see cref="RunLedger"/>), feeds the times of sends and results to
-/// a <see cref="StepWatch"/> (which names stalls and stragglers), and builds messages through
+/// a <see cref="StepWatch"/> (which names stalls and stragglers) and a <see cref="StepTrace"/>
+/// (trace.json), and builds messages through
 /// <see cref="StepMessages"/>. Its settings and local messages are in CoordinatorActorProtocol.cs.
 /// Behaviours: Running → Done.
 /// </summary>
@@ -35,6 +36,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
     private readonly RunLedger _ledger;
     private readonly StandbyReplication _standbys;
     private readonly StepWatch _watch = new();
+    private readonly StepTrace _trace = new();
     private readonly long _clockStart = Stopwatch.GetTimestamp();
     private bool _completedOne;
 
@@ -177,7 +179,12 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
     private void Collect(PieceResult r)
     {
         long started = Stopwatch.GetTimestamp();
-        if (r.RunId == _settings.RunId) _watch.Arrived(NameOf(Sender), r.Step, r.Shard, r.ShardCount, r.ComputeMilliseconds, Now);
+        if (r.RunId == _settings.RunId)
+        {
+            var now = Now;
+            _watch.Arrived(NameOf(Sender), r.Step, r.Shard, r.ShardCount, r.ComputeMilliseconds, now);
+            _trace.Arrived(NameOf(Sender), r.Step, r.Shard, r.ShardCount, r.ComputeMilliseconds, now);
+        }
         var (_, commands) = _engine.Offer(Sender, new OfferedPiece(r.RunId == _settings.RunId, r.Step, r.Shard, r.ShardCount, r.Samples, r.LossSum, r.Correct,
             r.GradientSum.Inline, r.ComputeMilliseconds, r.GradientSum.Release, r.Attempt));
         // The reduce and optimizer time of a completing step (validation and the last add included).
@@ -221,11 +228,13 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
                     _ledger.StepStarted();
                     _messages.StepStarted();
                     _watch.StepStarted(s.Step, Now);
+                    _trace.StepStarted(s.Step, Now);
                     Timers.StartSingleTimer(nameof(StallCheck), new StallCheck(s.Step), _watch.StallAfter);
                     break;
                 case Command.Compute c:
                     _ledger.Sent(c.Worker, c.Pieces.Sum(p => p.Count));
                     _watch.Sent(NameOf(c.Worker), c.Step, c.Pieces.SelectMany(p => Enumerable.Range(p.First, p.Count)), Now);
+                    _trace.Sent(NameOf(c.Worker), c.Step, Now);
                     _settings.Transport.Send(c.Worker, c.Round is { } round
                         ? _messages.Compute(c.Step, c.Pieces, round.Attempt, round.Owners.Select(PathOf).ToArray(), round.WithState, round.Applied, round.Early)
                         : _messages.Compute(c.Step, c.Pieces), Self);
@@ -250,6 +259,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
         // After a takeover, the first completed step is when the run is going again (the failover figure).
         if (_settings.Term > 1 && !_completedOne) _settings.Log($"coordinator: step {step.Step} completed, the first as term {_settings.Term}");
         _completedOne = true;
+        _trace.StepCompleted(step.Step, Now);
         int named = _watch.Reported.Count;
         foreach (var line in _watch.Completed(step.Step, Now)) _settings.Log(line);
         for (int i = named; i < _watch.Reported.Count; i++) Shared.Diagnostics.TrainingMetrics.StragglerNamed();
@@ -280,7 +290,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
         }
         _standbys.Over(result is not null, end is RunStopped stopped ? stopped.Reason : "finished", Context);
         if (result is not null)
-            _settings.Done.TrySetResult(new ClusterRunOutcome(result, _run.Model, _ledger.Summaries(_engine), _ledger.Breakdown(_run), _ledger.WorkerEpochs, _watch.Reported));
+            _settings.Done.TrySetResult(new ClusterRunOutcome(result, _run.Model, _ledger.Summaries(_engine), _ledger.Breakdown(_run), _ledger.WorkerEpochs, _watch.Reported, _trace.ToJson()));
         else
             _settings.Done.TrySetException(e.How == RunEnding.Interrupted ? new ClusterRunInterruptedException(e.Reason!, _run.Step)
                 : e.Error ?? new ClusterRunFailedException(e.Reason!, _run.Step));

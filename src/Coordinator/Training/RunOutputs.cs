@@ -8,11 +8,12 @@ using Distributed.Shared.Training;
 
 namespace Distributed.Coordinator.Training;
 
-/// <summary>Writes a run's output folder: metrics.json and model.safetensors.</summary>
+/// <summary>Writes a run's output folder: metrics.json and model.safetensors (and a cluster run's trace.json).</summary>
 public static class RunOutputs
 {
     public const string MetricsFile = "metrics.json";
     public const string ModelFile = "model.safetensors";
+    public const string TraceFile = "trace.json";
 
     public static readonly JsonSerializerOptions Json = new()
     {
@@ -39,8 +40,10 @@ public static class RunOutputs
         }
     }
 
-    public static void Write(string folder, string mode, TrainingOptions options, MnistData data, Sequential<float> model, TrainingResult result, object? extra = null)
+    /// <param name="trace">A cluster run's last steps in the trace-event format (<see cref="Shared.Observation.StepTrace"/>), written as trace.json.</param>
+    public static void Write(string folder, string mode, TrainingOptions options, MnistData data, Sequential<float> model, TrainingResult result, object? extra = null, string? trace = null)
     {
+        if (trace is not null) WriteAtomically(Path.Combine(folder, TraceFile), path => File.WriteAllText(path, trace));
         var description = options.Model(data.Train.PixelsPerImage, data.Train.Classes);
         var metrics = new
         {

@@ -98,4 +98,19 @@ public sealed class ObservationSpecs : IDisposable
         Assert.Equal("slowed", Assert.Single(named).GetProperty("worker").GetString());
         Assert.True(named[0].GetProperty("latency_ratio").GetDouble() >= 1.5);
     }
+
+    [Fact]
+    public void A_cluster_run_should_write_its_steps_as_a_trace_with_a_track_per_worker()
+    {
+        var (code, _, error) = Cli.InProcess.Run("train", "--workers", "2", "--epochs", "1", "--batch-size", "64", "--hidden", "32", "--train-limit", "640", "--test-limit", "100",
+            "--plain", "--out", _out);
+        Assert.True(code == 0, error);
+        using var trace = JsonDocument.Parse(File.ReadAllText(Path.Combine(_out, "trace.json")));
+        var events = trace.RootElement.GetProperty("traceEvents").EnumerateArray().ToArray();
+        var tracks = events.Where(e => e.GetProperty("name").GetString() == "thread_name").Select(e => e.GetProperty("args").GetProperty("name").GetString()).ToHashSet();
+        Assert.Equal(new HashSet<string?> { "coordinator", "worker-1", "worker-2" }, tracks);
+        // 10 steps of 64: each is a span on the coordinator's track, and each worker has spans with its reported compute.
+        Assert.Equal(Enumerable.Range(0, 10).Select(s => $"step {s}"), events.Where(e => e.GetProperty("tid").GetInt32() == 0 && e.GetProperty("ph").GetString() == "X").Select(e => e.GetProperty("name").GetString()));
+        Assert.All(new[] { 1, 2 }, tid => Assert.Contains(events, e => e.GetProperty("tid").GetInt32() == tid && e.GetProperty("name").GetString() == "compute (reported)"));
+    }
 }
