@@ -59,7 +59,7 @@ public static class TrainCommand
             var run = Begin(options, job, stdout);
             if (run.Finished) return AlreadyFinished(run, job, stdout);
             var data = run.Data;
-            if (job.Workers > 0) CoordinatorNode.CheckFrameSize(run.Model.ParameterCount, job.FrameSize);
+            if (job.Workers > 0) CoordinatorNode.CheckFrameSize(run, job.FrameSize, job.Peers);
             stdout.WriteLine(Describe(run.Options, data, job));
             if (job.Workers > run.Options.Shards)
                 stdout.WriteLine($"warning: {job.Workers} workers share {run.Options.Shards} shards per step, so {job.Workers - run.Options.Shards} of them will sit idle; raise --shards to use them (the result depends on --shards, not on the workers).");

@@ -36,7 +36,7 @@ public sealed class CoordinatorNode
     public static CoordinatorNode Start(ClusterSettings cluster, TrainingRun run, Supervision supervision, RunHooks hooks, ITensorTransport? transport = null)
     {
         var log = hooks.Log;
-        CheckFrameSize(run.Model.ParameterCount, cluster.MaximumFrameSize);
+        CheckFrameSize(run, cluster.MaximumFrameSize, cluster.Peers);
         // A certificate not issued for the coordinator role is refused before anything starts.
         var identity = cluster.Tls is null ? null : CoordinatorIdentity.Load(cluster.Tls);
         transport ??= StartDataPlane(cluster, log);
@@ -74,12 +74,26 @@ public sealed class CoordinatorNode
     }
 
     /// <summary>A model whose weights do not fit one remote message would make every step hang: refuse it up front.</summary>
-    public static void CheckFrameSize(int parameterCount, int maximumFrameSize)
+    public static void CheckFrameSize(int parameterCount, int maximumFrameSize) => CheckFrameSize(parameterCount, 0, maximumFrameSize);
+
+    /// <summary>
+    /// As above for a run: under the peer exchange a replica that joins (or rejoins) is sent the
+    /// weights with the optimizer's state in one message (Adam: 3 values per parameter), which an
+    /// undersized frame would drop without a word, leaving the step to hang.
+    /// </summary>
+    public static void CheckFrameSize(TrainingRun run, int maximumFrameSize, bool peers) =>
+        CheckFrameSize(run.Model.ParameterCount, peers ? StateSlots(run.Options.Optimizer) * (long)run.Model.ParameterCount : 0, maximumFrameSize);
+
+    // Values per parameter of the optimizer's state: Adam's two moments, SGD's momentum buffer (its
+    // slots are made at the first step, so they are counted from the kind, not from the optimizer).
+    private static int StateSlots(string optimizer) => optimizer == OptimizerNames.Adam ? 2 : 1;
+
+    private static void CheckFrameSize(int parameterCount, long stateValues, int maximumFrameSize)
     {
-        long needed = ClusterSettings.MessageBytesFor(parameterCount);
+        long needed = ClusterSettings.MessageBytesFor(parameterCount) + 4 * stateValues;
         if (needed > maximumFrameSize)
             throw new ClusterConfigurationException(
-                $"the model has {parameterCount:N0} parameters, so its weight and gradient messages need {needed:N0} bytes, " +
+                $"the model has {parameterCount:N0} parameters, so its {(stateValues > 0 ? "weights with the optimizer's state (what a replica is sent under --exchange peers)" : "weight and gradient messages")} need {needed:N0} bytes, " +
                 $"more than the remote frame size of {maximumFrameSize:N0} bytes (akka.remote.dot-netty.tcp.maximum-frame-size). " +
                 $"Use a smaller model or raise --frame-size to at least {needed}.");
     }

@@ -59,7 +59,7 @@ public sealed class StandbyNode
             try
             {
                 run = restore(snapshot.State);
-                CoordinatorNode.CheckFrameSize(run.Model.ParameterCount, cluster.MaximumFrameSize);
+                CoordinatorNode.CheckFrameSize(run, cluster.MaximumFrameSize, cluster.Peers);
             }
             catch (Exception e) when (e is DataFormatException or InvalidDataException or ClusterConfigurationException)
             {
@@ -74,7 +74,7 @@ public sealed class StandbyNode
             try
             {
                 run = lead!();
-                CoordinatorNode.CheckFrameSize(run.Model.ParameterCount, cluster.MaximumFrameSize);
+                CoordinatorNode.CheckFrameSize(run, cluster.MaximumFrameSize, cluster.Peers);
             }
             catch (Exception e)
             {

@@ -111,6 +111,17 @@ public sealed class ConvolutionalModelSpecs : IDisposable
     }
 
     [Fact]
+    public void A_frame_too_small_for_a_peer_replicas_state_should_be_refused_up_front()
+    {
+        // A replica joining under --exchange peers is sent the weights and Adam's moments in one message: 14.4 MB for the CNN.
+        var small = Run("train", "--workers", "2", "--exchange", "peers", "--model", "cnn", "--frame-size", "8000000", "--train-limit", "256", "--out", Path.Combine(_folder, "small"));
+        Assert.Equal(ExitCodes.InvalidArguments, small.Code);
+        Assert.Contains("weights with the optimizer's state (what a replica is sent under --exchange peers) need 14,464,120 bytes", small.Error);
+        // The default frame holds it.
+        Assert.True(16_000_000 >= 14_464_120 && Shared.Cluster.ClusterSettings.DefaultMaximumFrameSize == 16_000_000);
+    }
+
+    [Fact]
     public void The_presets_should_be_the_published_networks_with_their_parameter_counts()
     {
         Assert.Equal(61_706, new TrainingOptions { Architecture = ModelPreset.LeNet5.Layers }.ParameterCount(784, 10));

@@ -57,10 +57,10 @@ public class ClusterTrainingSpecs
         var output = new StringWriter();
         var error = new StringWriter();
         var started = DateTime.UtcNow;
-        int code = Distributed.Coordinator.Program.Run(["train", "--workers", "1", "--hidden", "1500,1000", "--train-limit", "64",
+        int code = Distributed.Coordinator.Program.Run(["train", "--workers", "1", "--hidden", "4000,1000", "--train-limit", "64",
             "--out", Path.Combine(Path.GetTempPath(), "frame-test")], output, error);
         Assert.Equal(ExitCodes.InvalidArguments, code);
-        Assert.Contains("more than the remote frame size of 8,000,000 bytes", error.ToString());
+        Assert.Contains("more than the remote frame size of 16,000,000 bytes", error.ToString());
         Assert.Contains("--frame-size", error.ToString());
         Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(30));
     }
