@@ -17,6 +17,7 @@ import torch.multiprocessing as mp
 from torch import nn
 
 import blasinfo
+from cnn import model_for
 from mlp import read_idx
 
 
@@ -27,11 +28,16 @@ def worker(rank, world, port, args, queue, master="127.0.0.1"):
     dist.init_process_group("gloo", rank=rank, world_size=world)
     torch.manual_seed(args.seed)
     f = lambda name: os.path.join(args.data, name + ".gz")
-    x = torch.from_numpy(read_idx(f("train-images-idx3-ubyte")).reshape(-1, 784).astype(np.float32) / 255.0)
-    y = torch.from_numpy(read_idx(f("train-labels-idx1-ubyte")).astype(np.int64))
-    model = nn.parallel.DistributedDataParallel(
-        nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10)))
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    # The convolutional presets (cnn.py) read images as 1×28×28; the MLP reads 784 pixels.
+    shape = (-1, 784) if args.model == "mlp" else (-1, 1, 28, 28)
+    x = torch.from_numpy(read_idx(f("train-images-idx3-ubyte"))[:args.train_limit].reshape(shape).astype(np.float32) / 255.0)
+    y = torch.from_numpy(read_idx(f("train-labels-idx1-ubyte"))[:args.train_limit].astype(np.int64))
+    if args.model == "mlp":
+        net, lr = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10)), args.lr
+    else:
+        net, lr = model_for(args.model)
+    model = nn.parallel.DistributedDataParallel(net)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
     n = x.shape[0]
     per_rank = args.batch_size // world
@@ -39,7 +45,7 @@ def worker(rank, world, port, args, queue, master="127.0.0.1"):
     steps = n // args.batch_size
     # The same recipe as mlp.py and our trainer: cosine decay over the whole run.
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps * args.epochs)
-    xt = torch.from_numpy(read_idx(f("t10k-images-idx3-ubyte")).reshape(-1, 784).astype(np.float32) / 255.0)
+    xt = torch.from_numpy(read_idx(f("t10k-images-idx3-ubyte")).reshape(shape).astype(np.float32) / 255.0)
     yt = torch.from_numpy(read_idx(f("t10k-labels-idx1-ubyte")).astype(np.int64))
     epochs = []
     for epoch in range(args.epochs):
@@ -55,8 +61,10 @@ def worker(rank, world, port, args, queue, master="127.0.0.1"):
         dist.barrier()
         seconds = time.perf_counter() - start
         # Evaluation is outside the timed part, as in our trainer.
+        model.eval()
         with torch.no_grad():
-            acc = (model(xt).argmax(1) == yt).float().mean().item()
+            acc = sum((model(xt[i:i + 1000]).argmax(1) == yt[i:i + 1000]).sum().item() for i in range(0, len(yt), 1000)) / len(yt)
+        model.train()
         epochs.append({"epoch": epoch + 1, "seconds": seconds, "samples_per_second": steps * args.batch_size / seconds, "test_accuracy": acc})
         dist.barrier()
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -81,6 +89,8 @@ def main():
     p.add_argument("--lr", type=float, default=0.002)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--model", choices=["mlp", "lenet5", "cnn"], default="mlp", help="the MLP, or a convolutional preset of cnn.py (with its learning rate)")
+    p.add_argument("--train-limit", type=int, default=60000)
     p.add_argument("--rank", type=int, help="this process's rank, for a run across hosts (with --master)")
     p.add_argument("--master", help="host:port of rank 0, for a run across hosts")
     args = p.parse_args()
