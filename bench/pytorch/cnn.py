@@ -10,7 +10,6 @@ samples/s and test accuracy per epoch, the epoch that first reached 99 %, peak R
 import argparse
 import json
 import math
-import os
 import resource
 import time
 
@@ -19,7 +18,7 @@ import torch
 from torch import nn
 
 import blasinfo
-from mlp import read_idx
+from mlp import load_split
 
 
 def model_for(name):
@@ -43,11 +42,8 @@ def main():
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    f = lambda name: os.path.join(a.data, name + ".gz")
-    x = torch.from_numpy(read_idx(f("train-images-idx3-ubyte"))[:a.train_limit].reshape(-1, 1, 28, 28).astype(np.float32) / 255.0)
-    y = torch.from_numpy(read_idx(f("train-labels-idx1-ubyte"))[:a.train_limit].astype(np.int64))
-    xt = torch.from_numpy(read_idx(f("t10k-images-idx3-ubyte")).reshape(-1, 1, 28, 28).astype(np.float32) / 255.0)
-    yt = torch.from_numpy(read_idx(f("t10k-labels-idx1-ubyte")).astype(np.int64))
+    x, y = load_split(a.data, "train", (-1, 1, 28, 28), a.train_limit)
+    xt, yt = load_split(a.data, "t10k", (-1, 1, 28, 28))
 
     model, lr = model_for(a.model)
     opt = torch.optim.Adam(model.parameters(), lr=lr)

@@ -18,7 +18,7 @@ from torch import nn
 
 import blasinfo
 from cnn import model_for
-from mlp import read_idx
+from mlp import load_split
 
 
 def worker(rank, world, port, args, queue, master="127.0.0.1"):
@@ -27,11 +27,9 @@ def worker(rank, world, port, args, queue, master="127.0.0.1"):
     torch.set_num_threads(1)
     dist.init_process_group("gloo", rank=rank, world_size=world)
     torch.manual_seed(args.seed)
-    f = lambda name: os.path.join(args.data, name + ".gz")
     # The convolutional presets (cnn.py) read images as 1×28×28; the MLP reads 784 pixels.
     shape = (-1, 784) if args.model == "mlp" else (-1, 1, 28, 28)
-    x = torch.from_numpy(read_idx(f("train-images-idx3-ubyte"))[:args.train_limit].reshape(shape).astype(np.float32) / 255.0)
-    y = torch.from_numpy(read_idx(f("train-labels-idx1-ubyte"))[:args.train_limit].astype(np.int64))
+    x, y = load_split(args.data, "train", shape, args.train_limit)
     if args.model == "mlp":
         net, lr = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10)), args.lr
     else:
@@ -45,8 +43,7 @@ def worker(rank, world, port, args, queue, master="127.0.0.1"):
     steps = n // args.batch_size
     # The same recipe as mlp.py and our trainer: cosine decay over the whole run.
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps * args.epochs)
-    xt = torch.from_numpy(read_idx(f("t10k-images-idx3-ubyte")).reshape(shape).astype(np.float32) / 255.0)
-    yt = torch.from_numpy(read_idx(f("t10k-labels-idx1-ubyte")).astype(np.int64))
+    xt, yt = load_split(args.data, "t10k", shape)
     epochs = []
     for epoch in range(args.epochs):
         perm = torch.randperm(n, generator=g)

@@ -7,7 +7,6 @@ accuracy on the first N test images, to compare with `evaluate --model FILE --te
 """
 import argparse
 import json
-import os
 import struct
 
 import numpy as np
@@ -15,7 +14,7 @@ import torch
 from torch import nn
 
 from cnn import model_for
-from mlp import read_idx
+from mlp import load_split
 
 
 def load_safetensors(path):
@@ -45,9 +44,7 @@ def main():
     holder.layers, _ = model_for(preset)
     holder.load_state_dict(state, strict=True)
     holder.eval()
-    f = lambda name: os.path.join(a.data, name + ".gz")
-    x = torch.from_numpy(read_idx(f("t10k-images-idx3-ubyte"))[:a.test_limit].reshape(-1, 1, 28, 28).astype(np.float32) / 255.0)
-    y = torch.from_numpy(read_idx(f("t10k-labels-idx1-ubyte"))[:a.test_limit].astype(np.int64))
+    x, y = load_split(a.data, "t10k", (-1, 1, 28, 28), a.test_limit)
     with torch.no_grad():
         correct = sum((holder.layers(x[i:i + 1000]).argmax(1) == y[i:i + 1000]).sum().item() for i in range(0, len(y), 1000))
     print(json.dumps({"preset": preset, "tensors": {k: list(v.shape) for k, v in state.items()}, "strict": True,

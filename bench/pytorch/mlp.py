@@ -28,6 +28,14 @@ def read_idx(path):
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
+def load_split(folder, split, shape, limit=None):
+    """Images (pixels / 255, as float32 tensors of `shape`) and labels of "train" or "t10k", the first `limit` of them."""
+    f = lambda name: os.path.join(folder, f"{split}-{name}-idx{3 if name == 'images' else 1}-ubyte.gz")
+    x = torch.from_numpy(read_idx(f("images"))[:limit].reshape(shape).astype(np.float32) / 255.0)
+    y = torch.from_numpy(read_idx(f("labels"))[:limit].astype(np.int64))
+    return x, y
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--data", required=True)
@@ -40,11 +48,8 @@ def main():
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    f = lambda name: os.path.join(a.data, name + ".gz")
-    x = torch.from_numpy(read_idx(f("train-images-idx3-ubyte")).reshape(-1, 784).astype(np.float32) / 255.0)
-    y = torch.from_numpy(read_idx(f("train-labels-idx1-ubyte")).astype(np.int64))
-    xt = torch.from_numpy(read_idx(f("t10k-images-idx3-ubyte")).reshape(-1, 784).astype(np.float32) / 255.0)
-    yt = torch.from_numpy(read_idx(f("t10k-labels-idx1-ubyte")).astype(np.int64))
+    x, y = load_split(a.data, "train", (-1, 784))
+    xt, yt = load_split(a.data, "t10k", (-1, 784))
 
     model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
