@@ -107,14 +107,7 @@ public abstract record LayerSpec
         public override ImageShape OutputShape(ImageShape input) => input;
 
         // The salt is the layer's name (its position), so two dropout layers draw different masks.
-        public override ILayer<T> Build<T>(ImageShape input, string name, SeededRandom rng) => new Dropout<T>(Rate, Fnv1a(name));
-
-        private static ulong Fnv1a(string text)
-        {
-            ulong h = 1469598103934665603UL;
-            foreach (char ch in text) h = (h ^ ch) * 1099511628211UL;
-            return h;
-        }
+        public override ILayer<T> Build<T>(ImageShape input, string name, SeededRandom rng) => new Dropout<T>(Rate, SeededRandom.Fnv1a(name));
     }
 
     /// <summary>A flat vector of <paramref name="values"/> values.</summary>

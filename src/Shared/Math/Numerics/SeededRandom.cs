@@ -17,10 +17,17 @@ public sealed class SeededRandom
     /// <summary>A generator for one purpose of a run (e.g. the shuffle of epoch 3), independent of the others.</summary>
     public static SeededRandom For(int seed, string purpose, long index = 0)
     {
-        ulong h = 1469598103934665603UL; // FNV-1a over the purpose, then mixed with seed and index
-        foreach (char ch in purpose) h = (h ^ ch) * 1099511628211UL;
-        ulong x = h ^ ((ulong)(uint)seed << 32) ^ (ulong)index;
+        // FNV-1a over the purpose, then mixed with seed and index
+        ulong x = Fnv1a(purpose) ^ ((ulong)(uint)seed << 32) ^ (ulong)index;
         return new SeededRandom(SplitMix(ref x));
+    }
+
+    /// <summary>64-bit FNV-1a of <paramref name="text"/>'s UTF-16 code units: a fixed key for a name (a purpose, a layer).</summary>
+    public static ulong Fnv1a(string text)
+    {
+        ulong h = 1469598103934665603UL;
+        foreach (char ch in text) h = (h ^ ch) * 1099511628211UL;
+        return h;
     }
 
     public ulong[] State => [_s0, _s1, _s2, _s3];
