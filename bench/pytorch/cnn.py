@@ -11,14 +11,13 @@ import argparse
 import json
 import math
 import resource
-import time
 
 import numpy as np
 import torch
 from torch import nn
 
 import blasinfo
-from mlp import load_split
+from mlp import accuracy, load_split, train_epoch
 
 
 def model_for(name):
@@ -55,20 +54,10 @@ def main():
     total = 0.0
     for epoch in range(a.epochs):
         model.train()
-        perm = torch.randperm(n)
-        start = time.perf_counter()
-        for b in range(steps_per_epoch):
-            idx = perm[b * a.batch_size:(b + 1) * a.batch_size]
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x[idx]), y[idx])
-            loss.backward()
-            opt.step()
-            sched.step()
-        seconds = time.perf_counter() - start
+        seconds = train_epoch(model, opt, sched, loss_fn, x, y, a.batch_size, torch.randperm(n))
         total += seconds
         model.eval()
-        with torch.no_grad():
-            acc = sum((model(xt[i:i + 1000]).argmax(1) == yt[i:i + 1000]).sum().item() for i in range(0, len(yt), 1000)) / len(yt)
+        acc = accuracy(model, xt, yt)
         if reached is None and acc >= 0.99:
             reached = {"epoch": epoch + 1, "train_seconds": total}
         epochs.append({"epoch": epoch + 1, "seconds": seconds, "samples_per_second": n / seconds, "test_accuracy": acc})

@@ -18,7 +18,7 @@ from torch import nn
 
 import blasinfo
 from cnn import model_for
-from mlp import load_split
+from mlp import accuracy, load_split
 
 
 def worker(rank, world, port, args, queue, master="127.0.0.1"):
@@ -59,8 +59,7 @@ def worker(rank, world, port, args, queue, master="127.0.0.1"):
         seconds = time.perf_counter() - start
         # Evaluation is outside the timed part, as in our trainer.
         model.eval()
-        with torch.no_grad():
-            acc = sum((model(xt[i:i + 1000]).argmax(1) == yt[i:i + 1000]).sum().item() for i in range(0, len(yt), 1000)) / len(yt)
+        acc = accuracy(model, xt, yt)
         model.train()
         epochs.append({"epoch": epoch + 1, "seconds": seconds, "samples_per_second": steps * args.batch_size / seconds, "test_accuracy": acc})
         dist.barrier()

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from cnn import model_for
-from mlp import load_split
+from mlp import accuracy, load_split
 
 
 def load_safetensors(path):
@@ -45,10 +45,9 @@ def main():
     holder.load_state_dict(state, strict=True)
     holder.eval()
     x, y = load_split(a.data, "t10k", (-1, 1, 28, 28), a.test_limit)
-    with torch.no_grad():
-        correct = sum((holder.layers(x[i:i + 1000]).argmax(1) == y[i:i + 1000]).sum().item() for i in range(0, len(y), 1000))
+    acc = accuracy(holder.layers, x, y)
     print(json.dumps({"preset": preset, "tensors": {k: list(v.shape) for k, v in state.items()}, "strict": True,
-                      "test_images": len(y), "accuracy": correct / len(y)}))
+                      "test_images": len(y), "accuracy": acc}))
 
 
 if __name__ == "__main__":

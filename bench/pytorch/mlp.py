@@ -36,6 +36,24 @@ def load_split(folder, split, shape, limit=None):
     return x, y
 
 
+def train_epoch(model, opt, sched, loss_fn, x, y, batch_size, perm):
+    """One pass over x in the order perm, a step per batch; returns the seconds it took."""
+    start = time.perf_counter()
+    for b in range((len(perm) + batch_size - 1) // batch_size):
+        idx = perm[b * batch_size:(b + 1) * batch_size]
+        opt.zero_grad(set_to_none=True)
+        loss_fn(model(x[idx]), y[idx]).backward()
+        opt.step()
+        sched.step()
+    return time.perf_counter() - start
+
+
+def accuracy(model, x, y, batch=1000):
+    """Share of x classified as y, in passes of `batch` (a CNN's whole test set at once would not fit)."""
+    with torch.no_grad():
+        return sum((model(x[i:i + batch]).argmax(1) == y[i:i + batch]).sum().item() for i in range(0, len(y), batch)) / len(y)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--data", required=True)
@@ -59,18 +77,8 @@ def main():
     loss_fn = nn.CrossEntropyLoss()
     epochs = []
     for epoch in range(a.epochs):
-        perm = torch.randperm(n)
-        start = time.perf_counter()
-        for b in range(steps_per_epoch):
-            idx = perm[b * a.batch_size:(b + 1) * a.batch_size]
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x[idx]), y[idx])
-            loss.backward()
-            opt.step()
-            sched.step()
-        seconds = time.perf_counter() - start
-        with torch.no_grad():
-            acc = (model(xt).argmax(1) == yt).float().mean().item()
+        seconds = train_epoch(model, opt, sched, loss_fn, x, y, a.batch_size, torch.randperm(n))
+        acc = accuracy(model, xt, yt)
         epochs.append({"epoch": epoch + 1, "seconds": seconds, "samples_per_second": n / seconds, "test_accuracy": acc})
     print(json.dumps({"torch": torch.__version__, "threads": a.threads, **blasinfo.describe(),
                       "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS"), "epochs": epochs,
